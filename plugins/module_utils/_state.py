@@ -1,0 +1,214 @@
+# -*- coding: utf-8 -*-
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Atomic file writes, the per-app release history and the per-app lock.
+
+PRIVATE to the bluegreen.core collection: may change without notice.
+
+Layout on a router host (DESIGN.md, "The source of truth"):
+  <state_dir>/<app>/history.jsonl   append-only, one JSON object per line
+  <state_dir>/<app>/lock            present while a release holds the app
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+import time
+
+DEFAULT_STATE_DIR = "/var/lib/bluegreen"
+
+
+class StateError(Exception):
+    """The history or the lock could not be read or written."""
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def atomic_write(path: str, content: str, mode: int | None = None) -> None:
+    """Replace ``path`` with ``content`` in one rename: readers see the old file or the new one.
+
+    The temporary file lives beside the target so the rename stays on one filesystem.
+    Ownership and mode of an existing file are kept unless ``mode`` is given.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    existing = None
+    try:
+        existing = os.stat(path)
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(prefix=".bluegreen-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        elif existing is not None:
+            os.chmod(tmp, existing.st_mode & 0o7777)
+        else:
+            os.chmod(tmp, 0o644)
+        if existing is not None and os.geteuid() == 0:
+            os.chown(tmp, existing.st_uid, existing.st_gid)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(directory)
+
+
+def _fsync_dir(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def app_dir(state_dir: str, app: str) -> str:
+    return os.path.join(state_dir, app)
+
+
+def history_path(state_dir: str, app: str) -> str:
+    return os.path.join(app_dir(state_dir, app), "history.jsonl")
+
+
+def append_history(state_dir: str, app: str, entry: dict) -> dict:
+    """Append one record; returns it with its time filled in."""
+    record = {"time": utc_now(), "app": app}
+    record.update(entry)
+    directory = app_dir(state_dir, app)
+    os.makedirs(directory, mode=0o750, exist_ok=True)
+    line = json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
+    # O_APPEND writes of one short line are atomic with respect to other appenders.
+    fd = os.open(history_path(state_dir, app), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        os.write(fd, line.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return record
+
+
+def read_history(state_dir: str, app: str, limit: int | None = None) -> tuple[list, list]:
+    """Return (records oldest first, problems). A damaged line is reported, never skipped silently."""
+    text = read_text(history_path(state_dir, app))
+    records: list = []
+    problems: list = []
+    if text is None:
+        return records, problems
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            problems.append(f"{history_path(state_dir, app)} line {number} is not JSON: {exc}")
+            continue
+        if not isinstance(record, dict):
+            problems.append(f"{history_path(state_dir, app)} line {number} is not an object")
+            continue
+        records.append(record)
+    if limit is not None and limit >= 0:
+        records = records[-limit:] if limit else []
+    return records, problems
+
+
+def last_switch(records: list) -> dict | None:
+    """The newest record that changed the live colour."""
+    for record in reversed(records):
+        if record.get("result") == "ok" and record.get("from") != record.get("to") and record.get("to"):
+            return record
+    return None
+
+
+def lock_path(state_dir: str, app: str) -> str:
+    return os.path.join(app_dir(state_dir, app), "lock")
+
+
+def read_lock(state_dir: str, app: str) -> dict | None:
+    text = read_text(lock_path(state_dir, app))
+    if text is None:
+        return None
+    try:
+        holder = json.loads(text)
+    except ValueError:
+        holder = {"owner": "unknown (unreadable lock file)", "raw": text[:200]}
+    return holder if isinstance(holder, dict) else {"owner": "unknown", "raw": text[:200]}
+
+
+def lock_expired(holder: dict, now: float | None = None) -> bool:
+    expires = holder.get("expires_epoch")
+    return isinstance(expires, (int, float)) and (now if now is not None else time.time()) >= expires
+
+
+def try_acquire_lock(state_dir: str, app: str, owner: str, ttl: int) -> tuple[bool, dict | None, dict | None]:
+    """One attempt. Returns (acquired, holder_now, stale_holder_broken).
+
+    Taking the lock is an O_EXCL create, so two controllers can never both win. A lock past
+    its expiry (a release that died without cleaning up) is broken and reported.
+    """
+    directory = app_dir(state_dir, app)
+    os.makedirs(directory, mode=0o750, exist_ok=True)
+    path = lock_path(state_dir, app)
+    now = time.time()
+    record = {
+        "owner": owner,
+        "since": utc_now(),
+        "expires_epoch": now + ttl,
+        "pid": os.getpid(),
+    }
+    broken = None
+    holder = read_lock(state_dir, app)
+    if holder is not None:
+        if holder.get("owner") == owner:
+            return True, holder, None
+        if not lock_expired(holder, now):
+            return False, holder, None
+        broken = holder
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    except FileExistsError:
+        return False, read_lock(state_dir, app), None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(record, handle)
+    return True, record, broken
+
+
+def release_lock(state_dir: str, app: str, owner: str, force: bool = False) -> tuple[bool, dict | None]:
+    """Returns (released, holder). Refuses to drop another owner's lock unless forced."""
+    holder = read_lock(state_dir, app)
+    if holder is None:
+        return False, None
+    if holder.get("owner") != owner and not force:
+        raise StateError(
+            f"the lock on {app} is held by {holder.get('owner')!r} since {holder.get('since')}, not by {owner!r}; "
+            "use force=true only if that release is known to be dead"
+        )
+    os.unlink(lock_path(state_dir, app))
+    return True, holder

@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Strict validators for every value that reaches a config file or a socket command.
+
+PRIVATE to the bluegreen.core collection: may change without notice.
+
+Each validator returns the value on success and raises ``ValidationError`` with a
+message that names the parameter, so modules can fail with it unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+
+COLOURS = ("blue", "green")
+
+# App, backend and server names end up in haproxy.cfg, nginx.conf, map files and
+# runtime-API commands: letters, digits, '_', '-' and '.', starting with a letter or digit.
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+# Versions become directory names under releases/: no '/', no leading '.', no '..'.
+_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
+
+
+class ValidationError(ValueError):
+    """A user-supplied value is unsafe or out of range."""
+
+
+def _describe(value: object) -> str:
+    return repr(value)
+
+
+def colour(value: object, param: str = "colour") -> str:
+    if value not in COLOURS:
+        raise ValidationError(f"{param} must be 'blue' or 'green', got {_describe(value)}")
+    return str(value)
+
+
+def other_colour(value: str) -> str:
+    return "green" if colour(value) == "blue" else "blue"
+
+
+def name(value: object, param: str = "name") -> str:
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise ValidationError(
+            f"{param} {_describe(value)} is not a safe name: use 1-63 letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit (no spaces, newlines or ';')"
+        )
+    return value
+
+
+def version(value: object, param: str = "version") -> str:
+    if not isinstance(value, str) or not _VERSION_RE.match(value) or ".." in value:
+        raise ValidationError(
+            f"{param} {_describe(value)} is not a safe version: use letters, digits, '.', '_', '+' or '-', "
+            "starting with a letter or digit (no '/', no '..')"
+        )
+    return value
+
+
+def port(value: object, param: str = "port") -> int:
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValidationError(f"{param} must be an integer port, got {_describe(value)}") from None
+    if isinstance(value, bool) or str(number) != str(value).strip() or not 1 <= number <= 65535:
+        raise ValidationError(f"{param} must be a port between 1 and 65535, got {_describe(value)}")
+    return number
+
+
+def weight(value: object, param: str = "weight", maximum: int = 100) -> int:
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValidationError(f"{param} must be an integer, got {_describe(value)}") from None
+    if isinstance(value, bool) or not 0 <= number <= maximum:
+        raise ValidationError(f"{param} must be between 0 and {maximum}, got {_describe(value)}")
+    return number
+
+
+def steps(values: object, param: str = "steps") -> list:
+    """Percentages of traffic for the target colour: increasing, ending at 100."""
+    if not isinstance(values, (list, tuple)) or not values:
+        raise ValidationError(f"{param} must be a non-empty list of percentages ending with 100, got {_describe(values)}")
+    result = [weight(v, f"{param}[{i}]") for i, v in enumerate(values)]
+    if any(b <= a for a, b in zip(result, result[1:])) or result[-1] != 100 or result[0] <= 0:
+        raise ValidationError(f"{param} must increase strictly from above 0 and end with 100, got {result}")
+    return result
