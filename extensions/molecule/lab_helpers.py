@@ -1,0 +1,83 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the scenarios' testinfra verifiers share: hosts, requests through the router, playbook runs.
+
+Every request is made from inside the lab's router container (curl to 127.0.0.1 or to an
+app container's bridge address), so test traffic never leaves the lab.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import testinfra
+
+PROJECT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROUTER = "bgm-router"
+APPS = ("bgm-app1", "bgm-app2")
+APP = "demo"
+MAP_FILE = f"/etc/haproxy/maps/{APP}.map"
+HISTORY = f"/var/lib/bluegreen/{APP}/history.jsonl"
+
+
+def host(name: str):
+    return testinfra.get_host(f"podman://{name}")
+
+
+def address(name: str) -> str:
+    return subprocess.run(
+        ["podman", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", name],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+
+
+def get(url: str) -> dict:
+    """One request from inside the router: status (0 when no answer), colour and version headers."""
+    out = host(ROUTER).run(
+        "curl -s -m 5 -o /dev/null -w '%%{http_code} %%header{x-bluegreen-colour} %%header{x-app-version}' %s", url
+    ).stdout.split()
+    out += [None] * (3 - len(out))
+    return {"status": int(out[0] or 0), "colour": out[1], "version": out[2]}
+
+
+def live(count: int = 5) -> list:
+    return [get("http://127.0.0.1:80/") for _ in range(count)]
+
+
+def inventory() -> str:
+    return os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+
+
+def playbook(name: str, *extra_vars: str, check: bool = False) -> subprocess.CompletedProcess:
+    """Run one of the collection's playbooks against the scenario's hosts, as a user would."""
+    command = ["ansible-playbook", "-i", inventory(), f"bluegreen.core.{name}"]
+    for item in extra_vars:
+        command += ["-e", item]
+    if check:
+        command += ["--check", "--diff"]
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, ".cache", "collections"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    started = time.monotonic()
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+    result.wall_s = time.monotonic() - started  # type: ignore[attr-defined]
+    return result
+
+
+def module(module_name: str, args: dict, target: str = ROUTER) -> dict:
+    """Run a collection module ad hoc on one host and return its JSON result."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, ".cache", "collections"),
+               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    result = subprocess.run(
+        ["ansible", target, "-i", inventory(), "-m", f"bluegreen.core.{module_name}", "-a", json.dumps(args)],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    data = json.loads(result.stdout)
+    return data["plays"][0]["tasks"][0]["hosts"][target]
+
+
+def history() -> list:
+    text = host(ROUTER).file(HISTORY).content_string
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
