@@ -12,11 +12,14 @@ Layout on a router host (DESIGN.md, "The source of truth"):
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
 import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 
 DEFAULT_STATE_DIR = "/var/lib/bluegreen"
 
@@ -147,6 +150,21 @@ def lock_path(state_dir: str, app: str) -> str:
     return os.path.join(app_dir(state_dir, app), "lock")
 
 
+@contextlib.contextmanager
+def _lock_guard(state_dir: str, app: str) -> Iterator[None]:
+    """Serialise the read-check-replace steps on the lock between processes on this host.
+
+    Without it, two contenders that both find the same stale lock could each remove it and
+    each create a lock of their own after the other. flock is dropped when the process dies.
+    """
+    fd = os.open(os.path.join(app_dir(state_dir, app), ".lock.guard"), os.O_WRONLY | os.O_CREAT, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def read_lock(state_dir: str, app: str) -> dict | None:
     text = read_text(lock_path(state_dir, app))
     if text is None:
@@ -179,36 +197,40 @@ def try_acquire_lock(state_dir: str, app: str, owner: str, ttl: int) -> tuple[bo
         "expires_epoch": now + ttl,
         "pid": os.getpid(),
     }
-    broken = None
-    holder = read_lock(state_dir, app)
-    if holder is not None:
-        if holder.get("owner") == owner:
-            return True, holder, None
-        if not lock_expired(holder, now):
-            return False, holder, None
-        broken = holder
+    with _lock_guard(state_dir, app):
+        broken = None
+        holder = read_lock(state_dir, app)
+        if holder is not None:
+            if holder.get("owner") == owner:
+                return True, holder, None
+            if not lock_expired(holder, now):
+                return False, holder, None
+            broken = holder
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
         try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-    except FileExistsError:
-        return False, read_lock(state_dir, app), None
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(record, handle)
-    return True, record, broken
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        except FileExistsError:
+            return False, read_lock(state_dir, app), None
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(record, handle)
+        return True, record, broken
 
 
 def release_lock(state_dir: str, app: str, owner: str, force: bool = False) -> tuple[bool, dict | None]:
     """Returns (released, holder). Refuses to drop another owner's lock unless forced."""
-    holder = read_lock(state_dir, app)
-    if holder is None:
+    if read_lock(state_dir, app) is None:
         return False, None
-    if holder.get("owner") != owner and not force:
-        raise StateError(
-            f"the lock on {app} is held by {holder.get('owner')!r} since {holder.get('since')}, not by {owner!r}; "
-            "use force=true only if that release is known to be dead"
-        )
-    os.unlink(lock_path(state_dir, app))
-    return True, holder
+    with _lock_guard(state_dir, app):
+        holder = read_lock(state_dir, app)
+        if holder is None:
+            return False, None
+        if holder.get("owner") != owner and not force:
+            raise StateError(
+                f"the lock on {app} is held by {holder.get('owner')!r} since {holder.get('since')}, not by {owner!r}; "
+                "use force=true only if that release is known to be dead"
+            )
+        os.unlink(lock_path(state_dir, app))
+        return True, holder
