@@ -41,7 +41,7 @@ def other_colour(value: str) -> str:
 
 
 def name(value: object, param: str = "name") -> str:
-    if not isinstance(value, str) or not _NAME_RE.match(value):
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
         raise ValidationError(
             f"{param} {_describe(value)} is not a safe name: use 1-63 letters, digits, '_', '-' or '.', "
             "starting with a letter or digit (no spaces, newlines or ';')"
@@ -50,7 +50,7 @@ def name(value: object, param: str = "name") -> str:
 
 
 def version(value: object, param: str = "version") -> str:
-    if not isinstance(value, str) or not _VERSION_RE.match(value) or ".." in value:
+    if not isinstance(value, str) or not _VERSION_RE.fullmatch(value) or ".." in value:
         raise ValidationError(
             f"{param} {_describe(value)} is not a safe version: use letters, digits, '.', '_', '+' or '-', "
             "starting with a letter or digit (no '/', no '..')"
