@@ -1,0 +1,838 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""HAProxy runtime API client, map-file helpers and the blue-green switch logic.
+
+PRIVATE to the bluegreen.core collection: may change without notice.
+
+The runtime API is used in non-interactive mode: one connection per command, one line
+sent, the answer read until HAProxy closes the connection. Every socket operation has a
+deadline, so nothing here can hang on a stuck or overloaded HAProxy.
+
+Answers as HAProxy 2.6.12 (Debian 12) gives them, for reference:
+  set/add/del map, success    "\\n"
+  unknown map file            "Unknown map identifier. Please use #<id> or <file>.\\n\\n"
+  set map, key not in map     "entry not found.\\n\\n"
+  show stat, unknown proxy    "No such proxy.\\n\\n"
+  command above socket level  "Permission denied\\n\\n"
+  unknown command             "Unknown command, but maybe one of the following ones is ...\\n\\n"
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import os
+import re
+import socket
+import time
+
+from ansible_collections.bluegreen.core.plugins.module_utils import _state, _validate
+
+DEFAULT_SOCKET = "/run/haproxy/admin.sock"
+DEFAULT_TIMEOUT = 5.0
+MAP_DIR = "/etc/haproxy/maps"
+PREVIEW_SUFFIX = ".preview"
+ROUTER = "haproxy"
+DRAIN_POLL_INTERVAL = 0.5
+
+# Past this an answer is not a runtime-API reply we understand; stop reading.
+_MAX_REPLY_BYTES = 64 * 1024 * 1024
+_UNIX_PATH_MAX = 107
+# Defence in depth: _validate already refuses these, but nothing with them ever reaches the socket.
+_UNSAFE_ARG_RE = re.compile(r"[\s;\\\x00-\x1f\x7f]")
+_TCP_RE = re.compile(r"^(?:(?P<family>ipv4|ipv6)@)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):(?P<port>[0-9]{1,5})$")
+_MAP_ENTRY_RE = re.compile(r"^(?P<id>0x[0-9a-fA-F]+) (?P<key>\S+) ?(?P<value>.*)$")
+_MAP_LIST_RE = re.compile(r"^(?P<id>-?[0-9]+) \((?P<file>.*?)\) ?(?P<description>.*)$")
+_GET_MAP_FIELD_RE = re.compile(r'(?P<name>[a-z_]+)=(?P<value>"(?:[^"\\]|\\.)*"|[^,]*)')
+
+
+class HAProxyError(Exception):
+    """Talking to HAProxy failed; ``param`` names the module option at fault, when there is one."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class SwitchFailed(HAProxyError):
+    """A switch failed part-way; the previous routing was restored as far as possible."""
+
+    def __init__(self, message: str, cutover_attempted: bool, restored: bool) -> None:
+        super().__init__(message)
+        self.cutover_attempted = cutover_attempted
+        self.restored = restored
+
+
+# --------------------------------------------------------------------------- addresses
+
+
+def parse_address(address: object) -> tuple:
+    """Return (socket family, connect address) for a unix path or ``[ipv4@|ipv6@]host:port``."""
+    if not isinstance(address, str) or not address:
+        raise HAProxyError("socket must be a unix socket path or host:port", param="socket")
+    if _UNSAFE_ARG_RE.search(address):
+        raise HAProxyError(f"socket {address!r} contains whitespace or control characters", param="socket")
+    path = address[len("unix@"):] if address.startswith("unix@") else address
+    if path.startswith("/"):
+        if len(path.encode("utf-8")) > _UNIX_PATH_MAX:
+            raise HAProxyError(f"socket path {path!r} is longer than the {_UNIX_PATH_MAX} bytes a unix socket allows", param="socket")
+        return socket.AF_UNIX, path
+    match = _TCP_RE.match(address)
+    if not match:
+        raise HAProxyError(
+            f"socket {address!r} is neither an absolute unix socket path (like {DEFAULT_SOCKET}) "
+            "nor host:port (like 127.0.0.1:9999 or ipv4@127.0.0.1:9999)",
+            param="socket",
+        )
+    port = int(match.group("port"))
+    if not 1 <= port <= 65535:
+        raise HAProxyError(f"socket {address!r} has port {port}, outside 1-65535", param="socket")
+    host = match.group("host")
+    if host.startswith("["):
+        return socket.AF_INET6, (host[1:-1], port)
+    family = socket.AF_INET6 if match.group("family") == "ipv6" else socket.AF_INET
+    return family, (host, port)
+
+
+def build_command(*args: str) -> str:
+    """Join arguments into one runtime-API line, refusing anything that could split or escape it."""
+    for arg in args:
+        if not isinstance(arg, str) or not arg or _UNSAFE_ARG_RE.search(arg):
+            raise HAProxyError(
+                f"refusing to send {arg!r} to HAProxy: command arguments must be non-empty and contain "
+                "no whitespace, ';', '\\' or control characters"
+            )
+    return " ".join(args)
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def _to_int(value: str) -> int | str | None:
+    if value == "":
+        return None
+    if value.lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
+def parse_stat_csv(text: str) -> list:
+    """``show stat`` CSV -> list of dicts; numbers become ints and empty fields None."""
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith("# "):
+        raise HAProxyError(f"unexpected answer to show stat: {_excerpt(text)}")
+    rows = list(csv.reader([lines[0][2:]] + [line for line in lines[1:] if line.strip()]))
+    header = rows[0]
+    result = []
+    for row in rows[1:]:
+        record = {}
+        for key, value in zip(header, row):
+            if key and key != "-":
+                record[key] = _to_int(value)
+        result.append(record)
+    return result
+
+
+def parse_map_entries(text: str) -> list:
+    """``show map <file>`` -> [{"id", "key", "value"}] in HAProxy's order."""
+    entries = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        match = _MAP_ENTRY_RE.match(line)
+        if not match:
+            raise HAProxyError(f"unexpected line in the answer to show map: {_excerpt(line)}")
+        entries.append(match.groupdict())
+    return entries
+
+
+def parse_map_list(text: str) -> list:
+    """``show map`` -> [{"id", "file", "description"}] for every map HAProxy loaded."""
+    maps = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        match = _MAP_LIST_RE.match(line)
+        if match:
+            maps.append(match.groupdict())
+    return maps
+
+
+def parse_get_map(text: str) -> dict:
+    """``get map <file> <key>`` -> {"found": bool, "key": ..., "value": ...}."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if not first.startswith("type="):
+        raise HAProxyError(f"unexpected answer to get map: {_excerpt(text)}")
+    fields = {}
+    for match in _GET_MAP_FIELD_RE.finditer(first):
+        value = match.group("value")
+        if value.startswith('"'):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        fields.setdefault(match.group("name"), value)
+    return {"found": fields.get("found") == "yes", "key": fields.get("key"), "value": fields.get("value")}
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    text = text.strip()
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+# --------------------------------------------------------------------------- the client
+
+
+class RuntimeAPI:
+    """One HAProxy stats socket (``level admin``), one command per connection."""
+
+    def __init__(self, address: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.family, self.target = parse_address(address)
+        self.address = address
+        try:
+            self.timeout = float(timeout)
+        except (TypeError, ValueError):
+            raise HAProxyError(f"timeout must be a number of seconds, got {timeout!r}", param="timeout") from None
+        if not 0 < self.timeout <= 3600:
+            raise HAProxyError(f"timeout must be above 0 and at most 3600 seconds, got {timeout!r}", param="timeout")
+        self.sent: list = []
+
+    def describe(self) -> str:
+        return f"socket {self.address}"
+
+    def run(self, *args: str) -> str:
+        """Send one command; return HAProxy's answer without the trailing blank line."""
+        command = build_command(*args)
+        deadline = time.monotonic() + self.timeout
+        sock = self._connect(deadline)
+        try:
+            self.sent.append(command)
+            self._send(sock, command, deadline)
+            raw = self._read(sock, command, deadline)
+        finally:
+            sock.close()
+        text = raw.decode("utf-8", errors="replace")
+        return text.rstrip("\n")
+
+    def _connect(self, deadline: float) -> socket.socket:
+        sock = socket.socket(self.family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock.connect(self.target)
+        except socket.timeout:
+            sock.close()
+            raise HAProxyError(
+                f"timed out after {self.timeout:g}s connecting to HAProxy's {self.describe()}: "
+                "is HAProxy overloaded, or is a firewall dropping the connection?",
+                param="socket",
+            ) from None
+        except OSError as exc:
+            sock.close()
+            raise HAProxyError(self._connect_error(exc), param="socket") from None
+        return sock
+
+    def _connect_error(self, exc: OSError) -> str:
+        where = self.describe()
+        if self.family == socket.AF_UNIX:
+            if exc.errno == errno.ENOENT:
+                return (
+                    f"{where} does not exist: is HAProxy running, and does haproxy.cfg have "
+                    f"`stats socket {self.target} mode 660 level admin` in its global section?"
+                )
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                return (
+                    f"permission denied opening {where}: run the task as root (become: true) or as a member "
+                    "of the socket's group, and check the `mode` of the `stats socket` line"
+                )
+            if exc.errno in (errno.ECONNREFUSED, errno.ENOTSOCK):
+                return (
+                    f"nothing is listening on {where} (connection refused): HAProxy is not running, "
+                    "or the file is a stale socket or not a socket at all"
+                )
+        elif exc.errno == errno.ECONNREFUSED:
+            return (
+                f"nothing is listening on {where} (connection refused): is HAProxy running with "
+                "`stats socket ipv4@<host>:<port> level admin`?"
+            )
+        return f"could not connect to HAProxy's {where}: {exc.strerror or exc}"
+
+    def _send(self, sock: socket.socket, command: str, deadline: float) -> None:
+        try:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock.sendall(command.encode("utf-8") + b"\n")
+        except socket.timeout:
+            raise self._timeout_error(command) from None
+        except OSError as exc:
+            raise HAProxyError(f"sending `{command}` to HAProxy's {self.describe()} failed: {exc.strerror or exc}") from None
+
+    def _read(self, sock: socket.socket, command: str, deadline: float) -> bytes:
+        chunks = []
+        size = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._timeout_error(command)
+            try:
+                sock.settimeout(remaining)
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                raise self._timeout_error(command) from None
+            except OSError as exc:
+                raise HAProxyError(f"reading HAProxy's answer to `{command}` on {self.describe()} failed: {exc.strerror or exc}") from None
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > _MAX_REPLY_BYTES:
+                raise HAProxyError(f"HAProxy's answer to `{command}` on {self.describe()} is larger than {_MAX_REPLY_BYTES} bytes")
+
+    def _timeout_error(self, command: str) -> HAProxyError:
+        return HAProxyError(
+            f"HAProxy did not finish answering `{command}` on {self.describe()} within {self.timeout:g}s "
+            "(timeout): it may be overloaded or stuck; raise `timeout` only if it is known to be slow",
+            param="timeout",
+        )
+
+    def fail_on_error_reply(self, command: tuple, reply: str) -> None:
+        """Turn HAProxy's plain-text error replies into HAProxyError with advice."""
+        text = " ".join(command)
+        first = reply.strip().splitlines()[0] if reply.strip() else ""
+        if first.startswith("Unknown map identifier"):
+            raise HAProxyError(self._unknown_map_message(command), param="map_file")
+        if first.startswith("Permission denied"):
+            raise HAProxyError(
+                f"HAProxy refused `{text}` on {self.describe()}: Permission denied. The socket needs "
+                "`level admin` in its `stats socket` line"
+            )
+        if first.startswith("Unknown command"):
+            raise HAProxyError(f"HAProxy on {self.describe()} does not know the command `{text}`: is it older than 2.4?")
+        if first.startswith(("No such proxy", "No such backend")):
+            raise HAProxyError(f"HAProxy on {self.describe()} has no backend named {command[2]!r}", param="backends")
+        raise HAProxyError(f"HAProxy answered `{text}` on {self.describe()} with an error: {_excerpt(reply)}")
+
+    def _unknown_map_message(self, command: tuple) -> str:
+        map_file = next((arg for arg in command[2:] if arg.startswith("/")), command[-1])
+        try:
+            known = [entry["file"] for entry in self.list_maps()]
+        except HAProxyError:
+            known = []
+        listed = ", ".join(known) if known else "none"
+        return (
+            f"HAProxy does not know the map file {map_file} (maps it has loaded: {listed}): map_file must be the "
+            "path exactly as written in haproxy.cfg's map() converter, and HAProxy must have been reloaded since"
+        )
+
+    # ---- maps
+
+    def list_maps(self) -> list:
+        reply = self.run("show", "map")
+        if reply and not reply.startswith("# id"):
+            self.fail_on_error_reply(("show", "map"), reply)
+        return parse_map_list(reply)
+
+    def map_entries(self, map_file: str) -> list:
+        command = ("show", "map", map_file)
+        reply = self.run(*command)
+        if reply and not _MAP_ENTRY_RE.match(reply.splitlines()[0]):
+            self.fail_on_error_reply(command, reply)
+        return parse_map_entries(reply)
+
+    def get_map(self, map_file: str, key: str) -> str | None:
+        command = ("get", "map", map_file, key)
+        reply = self.run(*command)
+        if not reply.startswith("type="):
+            self.fail_on_error_reply(command, reply)
+        found = parse_get_map(reply)
+        return found["value"] if found["found"] else None
+
+    def set_map(self, map_file: str, key: str, value: str) -> None:
+        """Point ``key`` at ``value`` (every entry with that key); add the entry if HAProxy has none."""
+        command = ("set", "map", map_file, key, value)
+        reply = self.run(*command)
+        if reply.strip().startswith("entry not found"):
+            self.add_map(map_file, key, value)
+        elif reply.strip():
+            self.fail_on_error_reply(command, reply)
+
+    def add_map(self, map_file: str, key: str, value: str) -> None:
+        self._expect_empty(("add", "map", map_file, key, value))
+
+    def del_map(self, map_file: str, key: str) -> None:
+        self._expect_empty(("del", "map", map_file, key))
+
+    def _expect_empty(self, command: tuple) -> None:
+        reply = self.run(*command)
+        if reply.strip():
+            self.fail_on_error_reply(command, reply)
+
+    # ---- stats
+
+    def stat_rows(self, backend: str) -> list:
+        """``show stat <backend> 6 -1``: the backend row and its servers' rows (type 2 + 4)."""
+        command = ("show", "stat", backend, "6", "-1")
+        reply = self.run(*command)
+        if not reply.startswith("# "):
+            self.fail_on_error_reply(command, reply)
+        rows = [row for row in parse_stat_csv(reply) if row.get("pxname") == backend]
+        if not any(row.get("svname") == "BACKEND" for row in rows):
+            raise HAProxyError(f"{backend!r} on {self.describe()} is a frontend, not a backend", param="backends")
+        return rows
+
+    def backend(self, name: str) -> dict:
+        return backend_summary(name, self.stat_rows(name))
+
+    def backend_servers(self, name: str) -> list:
+        return self.backend(name)["servers"]
+
+
+# --------------------------------------------------------------------------- stats summaries
+
+
+def _num(value: object) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def is_up(status: object) -> bool:
+    """Only UP counts (also "UP 1/3", a server still up while its checks start failing)."""
+    return isinstance(status, str) and status.startswith("UP")
+
+
+def server_summary(row: dict) -> dict:
+    return {
+        "name": row.get("svname"),
+        "addr": row.get("addr"),
+        "status": row.get("status"),
+        "check_status": row.get("check_status"),
+        "check_desc": row.get("check_desc"),
+        "weight": row.get("weight"),
+        "scur": _num(row.get("scur")),
+        "qcur": _num(row.get("qcur")),
+        "stot": _num(row.get("stot")),
+        "hrsp_2xx": _num(row.get("hrsp_2xx")),
+        "hrsp_5xx": _num(row.get("hrsp_5xx")),
+    }
+
+
+def backend_summary(name: str, rows: list) -> dict:
+    servers = [server_summary(row) for row in rows if row.get("svname") != "BACKEND"]
+    totals = next(row for row in rows if row.get("svname") == "BACKEND")
+    requests = totals.get("req_tot")
+    return {
+        "name": name,
+        "status": totals.get("status"),
+        "servers": servers,
+        "up": up_count(servers),
+        "total": len(servers),
+        "sessions": _num(totals.get("scur")),
+        "queued": _num(totals.get("qcur")),
+        "requests": requests if isinstance(requests, int) else _num(totals.get("stot")),
+        "http_2xx": _num(totals.get("hrsp_2xx")),
+        "http_5xx": _num(totals.get("hrsp_5xx")),
+    }
+
+
+def up_count(servers: list) -> int:
+    return sum(1 for server in servers if is_up(server.get("status")))
+
+
+def remaining_sessions(backend: dict) -> int:
+    """Sessions still on a backend's servers, plus requests queued on them or on the backend."""
+    return sum(s["scur"] + s["qcur"] for s in backend["servers"]) + backend["queued"]
+
+
+def describe_servers(servers: list) -> str:
+    parts = []
+    for server in servers:
+        check = f" {server['check_status']}" if server.get("check_status") else ""
+        parts.append(f"{server['name']} {server['status']}{check}")
+    return ", ".join(parts) if parts else "no servers"
+
+
+def wait_for_drain(api: RuntimeAPI, backend: str, timeout: float, *, interval: float | None = None,
+                   clock=time.monotonic, sleep=time.sleep) -> dict:
+    """Poll ``show stat`` until the backend has no sessions or ``timeout`` seconds pass; never kills any."""
+    interval = DRAIN_POLL_INTERVAL if interval is None else interval
+    start = clock()
+    while True:
+        remaining = remaining_sessions(api.backend(backend))
+        waited = clock() - start
+        if remaining == 0 or waited >= timeout:
+            return {
+                "backend": backend,
+                "completed": remaining == 0,
+                "remaining_sessions": remaining,
+                "waited_s": round(waited, 3),
+            }
+        sleep(max(min(interval, timeout - waited), 0.0))
+
+
+# --------------------------------------------------------------------------- map files and layout
+
+
+def default_map_file(app: str) -> str:
+    return f"{MAP_DIR}/{app}.map"
+
+
+def default_backends(app: str) -> dict:
+    return {colour: f"{app}_{colour}" for colour in _validate.COLOURS}
+
+
+def validate_map_file(path: object, param: str = "map_file") -> str:
+    if not isinstance(path, str) or not path.startswith("/") or _UNSAFE_ARG_RE.search(path):
+        raise _validate.ValidationError(
+            f"{param} {path!r} must be an absolute path without whitespace, ';', '\\' or control characters"
+        )
+    if "/../" in path + "/" or "/./" in path + "/":
+        raise _validate.ValidationError(f"{param} {path!r} must not contain '.' or '..' components")
+    return path
+
+
+def validate_socket(address: object, param: str = "socket") -> str:
+    try:
+        parse_address(address)
+    except HAProxyError as exc:
+        raise _validate.ValidationError(str(exc).replace("socket", param, 1)) from None
+    return str(address)
+
+
+class Layout:
+    """The names one app's blue-green routing uses in HAProxy."""
+
+    def __init__(self, app: str, map_file: str | None = None, backends: dict | None = None) -> None:
+        self.app = _validate.name(app, "app")
+        self.map_file = validate_map_file(map_file or default_map_file(app))
+        chosen = default_backends(app)
+        for colour, backend in (backends or {}).items():
+            if colour not in _validate.COLOURS:
+                raise _validate.ValidationError(f"backends has an unknown key {colour!r}: use blue and green")
+            if backend is not None:
+                chosen[colour] = _validate.name(backend, f"backends.{colour}")
+        if chosen["blue"] == chosen["green"]:
+            raise _validate.ValidationError(f"backends.blue and backends.green must differ, both are {chosen['blue']!r}")
+        self.backends = chosen
+        self.live_key = app
+        self.preview_key = app + PREVIEW_SUFFIX
+
+    def colour_of(self, backend: str | None) -> str | None:
+        for colour, name in self.backends.items():
+            if name == backend:
+                return colour
+        return None
+
+
+def runtime_values(entries: list) -> dict:
+    """key -> list of values, in HAProxy's order (a key can appear more than once)."""
+    values: dict = {}
+    for entry in entries:
+        values.setdefault(entry["key"], []).append(entry["value"])
+    return values
+
+
+def map_file_values(text: str | None) -> dict:
+    """key -> value of the first line with that key, as HAProxy's map loader reads the file."""
+    values: dict = {}
+    for line in (text or "").splitlines():
+        fields = line.split(None, 1)
+        if not fields or fields[0].startswith("#"):
+            continue
+        values.setdefault(fields[0], fields[1].strip() if len(fields) > 1 else "")
+    return values
+
+
+def render_map_file(text: str | None, desired: dict) -> str:
+    """Set each desired key in a map file; other lines stay as they are, in place; missing keys are appended."""
+    lines = (text or "").splitlines()
+    seen = set()
+    result = []
+    for line in lines:
+        fields = line.split(None, 1)
+        key = fields[0] if fields else ""
+        if key in desired:
+            seen.add(key)
+            value = fields[1].strip() if len(fields) > 1 else ""
+            result.append(line if value == desired[key] else f"{key} {desired[key]}")
+        else:
+            result.append(line)
+    result.extend(f"{key} {value}" for key, value in desired.items() if key not in seen)
+    return "\n".join(result) + "\n" if result else ""
+
+
+# --------------------------------------------------------------------------- the switch
+
+
+class SwitchPlan:
+    """What a switch must change, computed from what HAProxy and the map file say now."""
+
+    def __init__(self, layout: Layout, colour: str, preview: bool, entries: list, file_text: str | None) -> None:
+        self.layout = layout
+        self.colour = _validate.colour(colour)
+        self.preview_colour = _validate.other_colour(colour) if preview else None
+        self.desired = {layout.live_key: layout.backends[colour]}
+        if preview:
+            self.desired[layout.preview_key] = layout.backends[self.preview_colour]
+        self.runtime_before = runtime_values(entries)
+        self.file_before = file_text
+        self.file_after = render_map_file(file_text, self.desired)
+        self.runtime_changes = [key for key, value in self.desired.items() if not _all_equal(self.runtime_before.get(key), value)]
+        live_values = self.runtime_before.get(layout.live_key, [])
+        self.previous_backend = live_values[0] if live_values else None
+        self.previous_colour = layout.colour_of(self.previous_backend)
+
+    @property
+    def file_changed(self) -> bool:
+        return self.file_after != (self.file_before or "")
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.runtime_changes) or self.file_changed
+
+    @property
+    def moves_live_traffic(self) -> bool:
+        """True when the live entry (in HAProxy or in the file) does not point at the target yet."""
+        file_live = map_file_values(self.file_before).get(self.layout.live_key)
+        return self.layout.live_key in self.runtime_changes or file_live != self.desired[self.layout.live_key]
+
+    def diff(self) -> dict:
+        path = self.layout.map_file
+        return {
+            "before": self.file_before or "",
+            "after": self.file_after,
+            "before_header": path,
+            "after_header": path,
+        }
+
+
+def _all_equal(values: list | None, expected: str) -> bool:
+    return bool(values) and all(value == expected for value in values)
+
+
+def read_map_file(path: str) -> str | None:
+    try:
+        return _state.read_text(path)
+    except OSError as exc:
+        raise HAProxyError(f"cannot read the map file {path}: {exc.strerror or exc}", param="map_file") from None
+
+
+def plan_switch(api: RuntimeAPI, layout: Layout, colour: str, preview: bool) -> SwitchPlan:
+    entries = api.map_entries(layout.map_file)
+    return SwitchPlan(layout, colour, preview, entries, read_map_file(layout.map_file))
+
+
+def read_backend(api: RuntimeAPI, layout: Layout, colour: str) -> dict:
+    """One colour's backend summary; an unknown backend fails naming backends.<colour>."""
+    name = layout.backends[colour]
+    try:
+        return api.backend(name)
+    except HAProxyError as exc:
+        if exc.param != "backends":
+            raise
+        raise HAProxyError(f"backends.{colour}: {exc}", param="backends") from None
+
+
+def refuse_unhealthy(layout: Layout, colour: str, target: dict) -> str:
+    servers = target["servers"]
+    return (
+        f"refusing to route {layout.app} to {colour}: none of its {len(servers)} servers is UP "
+        f"({describe_servers(servers)}); fix them or use force=true"
+    )
+
+
+def apply_switch(api: RuntimeAPI, plan: SwitchPlan, write=None, clock=time.perf_counter) -> dict:
+    """File first (so a reload keeps the switch), then one ``set map`` per entry, then verify.
+
+    Any failure restores the previous file and runtime values, then raises SwitchFailed.
+    """
+    write = write or _state.atomic_write
+    layout = plan.layout
+    started = clock()
+    cutover_ms = None
+    file_written = False
+    attempted: list = []
+    try:
+        if plan.file_changed:
+            write(layout.map_file, plan.file_after)
+            file_written = True
+        for key in plan.runtime_changes:
+            attempted.append(key)
+            before = clock()
+            api.set_map(layout.map_file, key, plan.desired[key])
+            if key == layout.live_key:
+                cutover_ms = round((clock() - before) * 1000, 3)
+        verify_routing(api, layout, plan.desired)
+    except (HAProxyError, OSError) as exc:
+        problems = restore(api, plan, file_written, attempted, write)
+        raise SwitchFailed(
+            _failure_message(layout, plan, exc, problems, touched=file_written or bool(attempted)),
+            cutover_attempted=layout.live_key in attempted,
+            restored=not problems,
+        ) from None
+    return {"cutover_ms": cutover_ms, "total_ms": round((clock() - started) * 1000, 3)}
+
+
+def verify_routing(api: RuntimeAPI, layout: Layout, desired: dict) -> None:
+    now = runtime_values(api.map_entries(layout.map_file))
+    for key, value in desired.items():
+        if not _all_equal(now.get(key), value):
+            raise HAProxyError(f"after the switch HAProxy's map {layout.map_file} says {key} -> {now.get(key)}, expected {value}")
+    looked_up = api.get_map(layout.map_file, layout.live_key)
+    if looked_up != desired[layout.live_key]:
+        raise HAProxyError(f"after the switch `get map` resolves {layout.live_key} to {looked_up!r}, expected {desired[layout.live_key]!r}")
+
+
+def restore(api: RuntimeAPI, plan: SwitchPlan, file_written: bool, attempted: list, write=None) -> list:
+    """Put back what a failed switch touched; return what could not be put back."""
+    write = write or _state.atomic_write
+    layout = plan.layout
+    problems = []
+    for key in reversed(attempted):
+        previous = plan.runtime_before.get(key)
+        try:
+            if previous:
+                api.set_map(layout.map_file, key, previous[0])
+            else:
+                api.del_map(layout.map_file, key)
+        except HAProxyError as exc:
+            problems.append(f"could not restore {key} -> {previous[0] if previous else '(no entry)'} in HAProxy: {exc}")
+    if file_written:
+        try:
+            if plan.file_before is None:
+                os.unlink(layout.map_file)
+            else:
+                write(layout.map_file, plan.file_before)
+        except OSError as exc:
+            problems.append(f"could not restore {layout.map_file}: {exc.strerror or exc}")
+    return problems
+
+
+def _failure_message(layout: Layout, plan: SwitchPlan, exc: Exception, problems: list, touched: bool) -> str:
+    target = plan.desired[layout.live_key]
+    if isinstance(exc, OSError):
+        text = f"switching {layout.app} to {target} failed writing {layout.map_file}: {exc.strerror or exc}"
+    else:
+        text = f"switching {layout.app} to {target} failed: {exc}"
+    if problems:
+        return text + ". Restoring the previous routing ALSO failed, check HAProxy by hand: " + "; ".join(problems)
+    if not touched:
+        return text + ". Nothing was changed"
+    return text + f". The previous routing ({layout.live_key} -> {plan.previous_backend or 'no entry'}) and map file were restored"
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def colour_from_values(layout: Layout, key: str, values: list | None, where: str, problems: list) -> str | None:
+    if not values:
+        problems.append(f"{where} has no entry for {key}")
+        return None
+    if len(set(values)) > 1:
+        problems.append(f"{where} has {len(values)} entries for {key} with different backends: {', '.join(values)}")
+    colour = layout.colour_of(values[0])
+    if colour is None:
+        problems.append(
+            f"{where} routes {key} to {values[0]!r}, which is neither {layout.backends['blue']} nor {layout.backends['green']}"
+        )
+    return colour
+
+
+def previous_colour_from(records: list, live_colour: str | None) -> str | None:
+    """The ``from`` of the newest successful switch whose ``to`` is the live colour."""
+    if live_colour is None:
+        return None
+    for record in reversed(records):
+        if record.get("result") == "ok" and record.get("to") == live_colour and record.get("from") not in (None, live_colour):
+            previous = record.get("from")
+            return previous if previous in _validate.COLOURS else None
+    return None
+
+
+def preview_colour_from(layout: Layout, values: list | None, problems: list) -> str | None:
+    """The preview entry is optional; a value that is not one of the app's backends is a problem."""
+    if not values:
+        return None
+    colour = layout.colour_of(values[0])
+    if colour is None:
+        problems.append(f"HAProxy's runtime map {layout.map_file} routes {layout.preview_key} to {values[0]!r}, which is not one of the app's backends")
+    return colour
+
+
+def gather_report(api: RuntimeAPI, layout: Layout, state_dir: str, history_limit: int) -> dict:
+    """Everything haproxy_info returns. Disagreements become problems; none is resolved by guessing."""
+    problems: list = []
+    runtime = runtime_values(api.map_entries(layout.map_file))
+    live = colour_from_values(layout, layout.live_key, runtime.get(layout.live_key), f"HAProxy's runtime map {layout.map_file}", problems)
+    preview = preview_colour_from(layout, runtime.get(layout.preview_key), problems)
+    file_colour = _file_colour(layout, read_map_file(layout.map_file), problems)
+    if live and file_colour and live != file_colour:
+        problems.append(
+            f"HAProxy routes {layout.app} to {live} but {layout.map_file} says {file_colour}: the next reload would "
+            f"switch traffic to {file_colour}. Run haproxy_traffic with colour={live} to keep what is live, "
+            f"or colour={file_colour} to go back"
+        )
+    records, history_problems = _state.read_history(state_dir, layout.app)
+    problems.extend(history_problems)
+    last = _state.last_switch(records)
+    if last is not None and live and last.get("to") != live:
+        problems.append(
+            f"the last recorded switch of {layout.app} ({last.get('time')}, by {last.get('actor')}) went to {last.get('to')}, "
+            f"but HAProxy routes it to {live}: a switch was made without this collection, or was undone"
+        )
+    backends = {colour: read_backend(api, layout, colour) for colour in _validate.COLOURS}
+    return {
+        "live_colour": live,
+        "map_file_colour": file_colour,
+        "preview_colour": preview,
+        "consistent": live is not None and live == file_colour and (last is None or last.get("to") == live),
+        "problems": problems,
+        "backends": backends,
+        "history": records[-history_limit:] if history_limit else [],
+        "last_switch": last,
+        "previous_colour": previous_colour_from(records, live),
+        "lock": _state.read_lock(state_dir, layout.app),
+    }
+
+
+def _file_colour(layout: Layout, text: str | None, problems: list) -> str | None:
+    where = f"the map file {layout.map_file}"
+    if text is None:
+        problems.append(f"{where} does not exist on this host: HAProxy's next reload will fail or route to its default backend")
+        return None
+    value = map_file_values(text).get(layout.live_key)
+    return colour_from_values(layout, layout.live_key, [value] if value is not None else None, where, problems)
+
+
+# --------------------------------------------------------------------------- who and why
+
+
+def validate_text(value: object, param: str, limit: int = 200) -> str:
+    """A single printable line (actor, reason): it goes into the JSON history and into logs."""
+    if not isinstance(value, str) or not value.isprintable() or len(value) > limit:
+        raise _validate.ValidationError(f"{param} must be one printable line of at most {limit} characters, got {value!r}")
+    return value
+
+
+def default_actor(environ: dict | None = None) -> str:
+    """Who runs this, as far as the module's own environment on the router host can tell."""
+    environ = os.environ if environ is None else environ
+    for variable, template in (("BLUEGREEN_ACTOR", "{}"), ("AWX_JOB_ID", "awx job {}"), ("TOWER_JOB_ID", "tower job {}"),
+                               ("SUDO_USER", "{}"), ("USER", "{}"), ("LOGNAME", "{}")):
+        value = environ.get(variable)
+        if value:
+            cleaned = "".join(ch for ch in value if ch.isprintable())[:200]
+            if cleaned:
+                return template.format(cleaned)[:200]
+    return f"uid {os.getuid()}"
+
+
+def history_record(plan: SwitchPlan, *, action: str, versions: dict, actor: str, reason: str | None,
+                   result: str, cutover_ms: float | None, error: str | None = None) -> dict:
+    record = {
+        "action": action,
+        "from": plan.previous_colour,
+        "to": plan.colour,
+        "versions": versions,
+        "actor": actor,
+        "reason": reason,
+        "result": result,
+        "router": ROUTER,
+        "cutover_ms": cutover_ms,
+    }
+    if error is not None:
+        record["error"] = error
+    return record
