@@ -346,9 +346,7 @@ def probe(check: Check, context: ssl.SSLContext | None = None) -> Attempt:
 
 def _connection(check: Check, context: ssl.SSLContext | None) -> http.client.HTTPConnection:
     if check.scheme == "https":
-        return http.client.HTTPSConnection(
-            check.host, check.port, timeout=check.timeout, context=context or ssl.create_default_context()
-        )
+        return http.client.HTTPSConnection(check.host, check.port, timeout=check.timeout, context=context or ssl.create_default_context())
     return http.client.HTTPConnection(check.host, check.port, timeout=check.timeout)
 
 
@@ -687,10 +685,7 @@ def run_checks(checks: list, settings: Settings, context: ssl.SSLContext | None 
     shared = _Run(settings, context, deadline_s)
     runs = [CheckRun(check) for check in checks]
     worker = _watch if settings.mode == "watch" else _until_healthy
-    threads = [
-        threading.Thread(target=worker, args=(run, shared), name=f"health-check-{run.check.index}", daemon=True)
-        for run in runs
-    ]
+    threads = [threading.Thread(target=worker, args=(run, shared), name=f"health-check-{run.check.index}", daemon=True) for run in runs]
     for thread in threads:
         thread.start()
     longest = max((c.timeout for c in checks), default=settings.timeout)

@@ -408,9 +408,7 @@ def test_watch_keeps_probing_for_the_duration(app):
 
 
 def test_watch_fails_fast_when_a_check_breaches_the_threshold(app):
-    checks = parse_checks(
-        [{"url": app.url("/fail-after/3?w2"), "name": "new colour"}, {"url": app.url("/ok?w3"), "name": "other"}]
-    )
+    checks = parse_checks([{"url": app.url("/fail-after/3?w2"), "name": "new colour"}, {"url": app.url("/ok?w3"), "name": "other"}])
     settings = parse_settings({"mode": "watch", "duration": 30, "interval": 0.05, "failure_threshold": 2})
     started = time.monotonic()
     report = run_checks(checks, settings)
@@ -426,9 +424,7 @@ def test_watch_fails_fast_when_a_check_breaches_the_threshold(app):
 
 
 def test_watch_tolerates_failures_under_the_threshold(app):
-    result = one(
-        app.url("/flaky/1?w4"), settings={"mode": "watch", "duration": 0.3, "interval": 0.05, "failure_threshold": 2}
-    )
+    result = one(app.url("/flaky/1?w4"), settings={"mode": "watch", "duration": 0.3, "interval": 0.05, "failure_threshold": 2})
     assert result["ok"] is True
     assert result["failures"] == 1
     assert result["error"] is None

@@ -111,9 +111,7 @@ def test_weight_honours_a_custom_maximum():
         _validate.weight(257, maximum=256)
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"), [([100], [100]), ([10, 50, 100], [10, 50, 100]), (("25", 100), [25, 100])]
-)
+@pytest.mark.parametrize(("value", "expected"), [([100], [100]), ([10, 50, 100], [10, 50, 100]), (("25", 100), [25, 100])])
 def test_steps_accepts_increasing_percentages_ending_at_100(value, expected):
     assert _validate.steps(value) == expected
 

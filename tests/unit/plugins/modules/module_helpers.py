@@ -160,7 +160,7 @@ class _FakeAppHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(chunks))
         self.end_headers()
-        for _ in range(chunks):
+        for _chunk in range(chunks):
             self.wfile.write(b"x")
             self.wfile.flush()
             if self.server.closing.wait(pause_ms / 1000):
