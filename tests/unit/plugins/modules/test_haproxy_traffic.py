@@ -1,0 +1,340 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from ansible_collections.bluegreen.core.plugins.module_utils import _haproxy
+from ansible_collections.bluegreen.core.plugins.modules import haproxy_traffic
+from ansible_collections.bluegreen.core.tests.unit.plugins import haproxy_fake
+from ansible_collections.bluegreen.core.tests.unit.plugins.haproxy_fake import Lab, run_module, server
+
+
+@pytest.fixture
+def lab(tmp_path):
+    with Lab(str(tmp_path)) as running:
+        yield running
+
+
+def run(lab: Lab, **args: object) -> dict:
+    return run_module(haproxy_traffic, lab.args(**args))
+
+
+def test_switch_to_green_changes_runtime_file_and_history(lab):
+    result = run(lab, colour="green", versions={"blue": "1.4.2", "green": "1.5.0"}, actor="ci", reason="release 1.5.0")
+    assert not result["failed"], result
+    assert result["changed"] is True
+    assert (result["colour"], result["previous_colour"], result["preview_colour"]) == ("green", "blue", "blue")
+    assert lab.runtime() == {"shop": "shop_green", "shop.preview": "shop_blue"}
+    assert lab.map_text() == "shop shop_green\nshop.preview shop_blue\n"
+    sets = lab.fake.sent("set map")
+    assert sets == [f"set map {lab.map_file} shop shop_green", f"set map {lab.map_file} shop.preview shop_blue"]
+    after_sets = lab.fake.commands[lab.fake.commands.index(sets[-1]) + 1:]
+    assert f"show map {lab.map_file}" in after_sets and f"get map {lab.map_file} shop" in after_sets
+    assert isinstance(result["cutover_ms"], float) and result["total_ms"] >= result["cutover_ms"]
+    assert [s["name"] for s in result["servers"]] == ["shop_green_1", "shop_green_2"]
+    (record,) = lab.history_lines()
+    assert record == result["history_entry"]
+    assert {k: record[k] for k in ("action", "from", "to", "actor", "reason", "result", "router")} == {
+        "action": "switch", "from": "blue", "to": "green", "actor": "ci", "reason": "release 1.5.0",
+        "result": "ok", "router": "haproxy",
+    }
+    assert record["versions"] == {"blue": "1.4.2", "green": "1.5.0"} and record["cutover_ms"] == result["cutover_ms"]
+
+
+def test_second_run_changes_nothing(lab):
+    assert run(lab, colour="green")["changed"] is True
+    lab.fake.commands.clear()
+    again = run(lab, colour="green")
+    assert again["changed"] is False and not again["failed"]
+    assert lab.fake.writes() == []
+    assert again["history_entry"] is None and len(lab.history_lines()) == 1
+    assert again["cutover_ms"] is None
+
+
+def test_changed_does_not_depend_on_session_counters(lab):
+    run(lab, colour="green")
+    lab.fake.backends["shop_green"][0]["scur"] = 40
+    lab.fake.backends["shop_blue"][0]["scur"] = 7
+    assert run(lab, colour="green")["changed"] is False
+
+
+def test_check_mode_reports_the_change_and_writes_nothing(lab):
+    before = lab.map_bytes()
+    result = run(lab, colour="green", _ansible_check_mode=True, _ansible_diff=True)
+    assert result["changed"] is True and not result["failed"]
+    assert lab.map_bytes() == before
+    assert lab.fake.writes() == []
+    assert lab.runtime() == {"shop": "shop_blue", "shop.preview": "shop_green"}
+    assert lab.history_lines() == []
+    assert result["diff"] == {
+        "before": "shop shop_blue\nshop.preview shop_green\n",
+        "after": "shop shop_green\nshop.preview shop_blue\n",
+        "before_header": lab.map_file,
+        "after_header": lab.map_file,
+    }
+
+
+def test_diff_mode_without_check_mode_returns_the_same_diff(lab):
+    result = run(lab, colour="green", _ansible_diff=True)
+    assert result["diff"]["before"].startswith("shop shop_blue\n")
+    assert result["diff"]["after"].startswith("shop shop_green\n")
+
+
+def test_no_diff_key_without_diff_mode(lab):
+    assert "diff" not in run(lab, colour="green")
+
+
+def test_refuses_a_colour_with_no_up_server(lab):
+    lab.fake.backends["shop_green"] = [
+        server("shop_green_1", status="DOWN", check_status="L4CON"),
+        server("shop_green_2", status="MAINT", check_status=""),
+    ]
+    before = lab.map_bytes()
+    result = run(lab, colour="green")
+    assert result["failed"]
+    assert result["msg"] == (
+        "refusing to route shop to green: none of its 2 servers is UP "
+        "(shop_green_1 DOWN L4CON, shop_green_2 MAINT); fix them or use force=true"
+    )
+    assert lab.fake.writes() == [] and lab.map_bytes() == before and lab.history_lines() == []
+
+
+def test_a_draining_or_nolb_server_does_not_count_as_up(lab):
+    lab.fake.backends["shop_green"] = [server("shop_green_1", status="DRAIN"), server("shop_green_2", status="NOLB")]
+    assert run(lab, colour="green")["failed"]
+
+
+def test_force_switches_anyway_with_a_warning(lab):
+    lab.fake.backends["shop_green"] = [server("shop_green_1", status="DOWN", check_status="L4CON")]
+    result = run(lab, colour="green", force=True)
+    assert result["changed"] and not result["failed"]
+    assert lab.runtime()["shop"] == "shop_green"
+    assert any("force=true" in warning for warning in result["warnings"])
+
+
+def test_already_routed_to_a_down_colour_warns_instead_of_failing(lab):
+    lab.fake.backends["shop_blue"] = [server("shop_blue_1", status="DOWN", check_status="L7STS")]
+    result = run(lab, colour="blue")
+    assert not result["failed"] and result["changed"] is False
+    assert any("already routed to blue" in warning for warning in result["warnings"])
+
+
+def test_map_file_unknown_to_haproxy_fails_naming_map_file(tmp_path):
+    with Lab(str(tmp_path), loaded=False) as unloaded:
+        before = unloaded.map_bytes()
+        result = run_module(haproxy_traffic, unloaded.args(colour="green"))
+        assert result["failed"]
+        assert "map_file" in result["msg"] and unloaded.map_file in result["msg"]
+        assert unloaded.fake.writes() == [] and unloaded.map_bytes() == before
+
+
+def test_missing_socket_fails_naming_socket(lab, tmp_path):
+    missing = str(tmp_path / "nope.sock")
+    before = lab.map_bytes()
+    result = run(lab, colour="green", socket=missing)
+    assert result["failed"] and f"socket {missing} does not exist" in result["msg"]
+    assert lab.map_bytes() == before
+
+
+def test_unknown_backend_fails_naming_backends(lab):
+    result = run(lab, colour="green", backends={"green": "shop_gren"})
+    assert result["failed"] and result["msg"].startswith("backends.green:") and "'shop_gren'" in result["msg"]
+    assert lab.fake.writes() == []
+
+
+@pytest.mark.parametrize(
+    "override, named",
+    [
+        ({"app": "shop\nshow stat"}, "app"),
+        ({"app": "sh op"}, "app"),
+        ({"app": "shop;clear map x"}, "app"),
+        ({"colour": "red"}, "colour"),
+        ({"colour": "green\n"}, "colour"),
+        ({"backends": {"green": "shop_green;show stat"}}, "backends.green"),
+        ({"backends": {"blue": "shop blue"}}, "backends.blue"),
+        ({"backends": {"blue": "x", "green": "x"}}, "backends.blue"),
+        ({"backends": {"purple": "x"}}, "backends"),
+        ({"versions": {"green": "../x"}}, "versions.green"),
+        ({"versions": {"blue": "1.0 ; rm"}}, "versions.blue"),
+        ({"actor": "bob\nroot"}, "actor"),
+        ({"reason": "line one\nline two"}, "reason"),
+        ({"map_file": "maps/shop.map"}, "map_file"),
+        ({"socket": "admin.sock"}, "socket"),
+        ({"drain_timeout": -1}, "drain_timeout"),
+        ({"timeout": 0}, "timeout"),
+        ({"action": "undo"}, "action"),
+    ],
+)
+def test_bad_input_fails_before_anything_changes(lab, override, named):
+    before = lab.map_bytes()
+    args = {"colour": "green"}
+    args.update(override)
+    result = run(lab, **args)
+    assert result["failed"], result
+    assert named in result["msg"]
+    assert "Traceback" not in result["msg"]
+    assert lab.fake.writes() == []
+    assert lab.map_bytes() == before
+    assert lab.history_lines() == []
+
+
+def test_no_io_at_all_before_validation_passes(lab):
+    run(lab, colour="green", versions={"green": "../x"})
+    assert lab.fake.commands == []
+
+
+def test_failed_cutover_restores_the_file_and_records_the_failure(lab):
+    before = lab.map_bytes()
+    lab.fake.fail_next(f"set map {lab.map_file} shop ", "Out of memory error.\n\n")
+    result = run(lab, colour="green")
+    assert result["failed"] and "Out of memory" in result["msg"] and "were restored" in result["msg"]
+    assert lab.map_bytes() == before
+    assert lab.runtime() == {"shop": "shop_blue", "shop.preview": "shop_green"}
+    (record,) = lab.history_lines()
+    assert record["result"] == "failed" and record["to"] == "green" and "Out of memory" in record["error"]
+
+
+def test_failure_after_the_cutover_restores_the_previous_runtime_values(lab):
+    before = lab.map_bytes()
+    lab.fake.fail_next(f"set map {lab.map_file} shop.preview", "Out of memory error.\n\n")
+    result = run(lab, colour="green")
+    assert result["failed"]
+    assert lab.fake.sent(f"set map {lab.map_file} shop ") == [
+        f"set map {lab.map_file} shop shop_green",
+        f"set map {lab.map_file} shop shop_blue",
+    ]
+    assert lab.runtime() == {"shop": "shop_blue", "shop.preview": "shop_green"}
+    assert lab.map_bytes() == before
+
+
+def test_a_failed_restore_is_reported_loudly(lab):
+    lab.fake.fail_next(f"set map {lab.map_file} shop.preview", "Out of memory error.\n\n")
+    lab.fake.fail_next(f"set map {lab.map_file} shop shop_blue", "Out of memory error.\n\n")
+    result = run(lab, colour="green")
+    assert result["failed"] and "Restoring the previous routing ALSO failed" in result["msg"]
+    assert result["changed"] is True
+
+
+def test_drain_waits_for_the_old_colour(lab, monkeypatch):
+    monkeypatch.setattr(_haproxy, "DRAIN_POLL_INTERVAL", 0.01)
+    lab.fake.backends["shop_blue"] = [server("shop_blue_1", scur=2), server("shop_blue_2", qcur=1)]
+
+    def finish_one(fake, command):
+        if command.startswith("show stat shop_blue") and fake.sent("set map"):
+            for srv in fake.backends["shop_blue"]:
+                srv["scur"], srv["qcur"] = max(srv["scur"] - 1, 0), max(srv["qcur"] - 1, 0)
+
+    lab.fake.on_command = finish_one
+    result = run(lab, colour="green", drain=True)
+    assert not result["failed"]
+    assert result["drain"]["completed"] is True and result["drain"]["remaining_sessions"] == 0
+    assert result["drain"]["backend"] == "shop_blue" and result["drain"]["waited_s"] < 5
+
+
+def test_drain_timeout_warns_and_leaves_sessions_alone(lab):
+    lab.fake.backends["shop_blue"] = [server("shop_blue_1", scur=3)]
+    started = time.monotonic()
+    result = run(lab, colour="green", drain=True, drain_timeout=0)
+    assert time.monotonic() - started < 2
+    assert not result["failed"] and result["changed"]
+    assert result["drain"]["completed"] is False and result["drain"]["remaining_sessions"] == 3
+    assert any("3 sessions were still open on shop_blue" in warning for warning in result["warnings"])
+    assert not [c for c in lab.fake.commands if c.startswith(("shutdown", "set server"))]
+
+
+def test_drain_is_skipped_in_check_mode(lab):
+    assert run(lab, colour="green", drain=True, _ansible_check_mode=True)["drain"] is None
+
+
+def test_switch_over_a_tcp_socket(tmp_path):
+    with Lab(str(tmp_path), tcp=True) as tcp_lab:
+        result = run_module(haproxy_traffic, tcp_lab.args(colour="green", socket="ipv4@" + tcp_lab.fake.address))
+        assert result["changed"] and not result["failed"]
+        assert tcp_lab.runtime()["shop"] == "shop_green"
+
+
+def test_unresponsive_socket_fails_within_the_timeout(lab):
+    lab.fake.hang = True
+    before = lab.map_bytes()
+    started = time.monotonic()
+    result = run(lab, colour="green", timeout=0.3)
+    assert time.monotonic() - started < 2
+    assert result["failed"] and "within 0.3s" in result["msg"]
+    assert lab.map_bytes() == before
+
+
+def test_preview_false_leaves_the_preview_entry_alone(lab):
+    result = run(lab, colour="green", preview=False)
+    assert result["preview_colour"] is None
+    assert lab.runtime() == {"shop": "shop_green", "shop.preview": "shop_green"}
+    assert lab.map_text() == "shop shop_green\nshop.preview shop_green\n"
+
+
+def test_history_false_records_nothing(lab):
+    result = run(lab, colour="green", history=False)
+    assert result["changed"] and result["history_entry"] is None and lab.history_lines() == []
+
+
+def test_other_lines_of_the_map_file_stay_in_place(tmp_path):
+    text = "# shared map\napi api_green\nshop shop_blue\nshop.preview shop_green\n"
+    with Lab(str(tmp_path), map_text=text) as shared:
+        run_module(haproxy_traffic, shared.args(colour="green"))
+        assert shared.map_text() == "# shared map\napi api_green\nshop shop_green\nshop.preview shop_blue\n"
+        assert shared.runtime()["api"] == "api_green"
+
+
+def test_missing_entries_are_added_to_haproxy_and_the_file(tmp_path):
+    with Lab(str(tmp_path), map_text="shop shop_blue\n") as partial:
+        result = run_module(haproxy_traffic, partial.args(colour="green"))
+        assert not result["failed"]
+        assert partial.fake.sent("add map") == [f"add map {partial.map_file} shop.preview shop_blue"]
+        assert partial.map_text() == "shop shop_green\nshop.preview shop_blue\n"
+
+
+def test_runtime_ahead_of_the_file_is_repaired_without_a_cutover(lab):
+    lab.fake.maps[lab.map_file] = [["shop", "shop_green"], ["shop.preview", "shop_blue"]]
+    result = run(lab, colour="green")
+    assert result["changed"] and result["cutover_ms"] is None
+    assert lab.fake.sent("set map") == []
+    assert lab.map_text() == "shop shop_green\nshop.preview shop_blue\n"
+
+
+def test_custom_backend_names(tmp_path):
+    backends = {"be_blue": [server("b1")], "be_green": [server("g1")]}
+    with Lab(str(tmp_path), map_text="shop be_blue\nshop.preview be_green\n", backends=backends) as custom:
+        result = run_module(haproxy_traffic, custom.args(colour="green", backends={"blue": "be_blue", "green": "be_green"}))
+        assert result["changed"] and custom.runtime() == {"shop": "be_green", "shop.preview": "be_blue"}
+
+
+def test_rollback_action_is_recorded(lab):
+    run(lab, colour="green")
+    result = run(lab, colour="blue", action="rollback")
+    assert result["history_entry"]["action"] == "rollback"
+    assert (result["history_entry"]["from"], result["history_entry"]["to"]) == ("green", "blue")
+
+
+def test_no_set_command_carries_a_separator(lab):
+    run(lab, colour="green")
+    for command in lab.fake.commands:
+        assert ";" not in command and "\\" not in command
+
+
+def test_permission_denied_answer_fails_with_advice(lab):
+    lab.fake.fail_next("set map", haproxy_fake.PERMISSION_DENIED)
+    result = run(lab, colour="green")
+    assert result["failed"] and "level admin" in result["msg"]
+    assert lab.runtime()["shop"] == "shop_blue"
+
+
+def test_an_unwritable_map_file_fails_before_the_cutover(lab, monkeypatch):
+    def refuse(path, content, mode=None):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(_haproxy._state, "atomic_write", refuse)
+    result = run(lab, colour="green")
+    assert result["failed"] and "failed writing" in result["msg"] and "Permission denied" in result["msg"]
+    assert "Nothing was changed" in result["msg"] and result["changed"] is False
+    assert lab.fake.writes() == [] and lab.history_lines() == []
