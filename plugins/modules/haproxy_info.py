@@ -1,0 +1,278 @@
+#!/usr/bin/python
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: haproxy_info
+short_description: Report which colour of an app HAProxy serves, its servers' health and the release history
+version_added: 0.1.0
+description:
+  - Reads the app's live and preview map entries from HAProxy's runtime API, the map file on disk,
+    each colour's backend statistics (C(show stat)), the app's release history and its lock.
+  - HAProxy's runtime entry is the truth about what is live. When the map file or the last recorded
+    switch disagree with it, the module says so in RV(problems), emits each problem as a warning and
+    sets RV(consistent=false); it never picks one source silently.
+  - Changes nothing.
+author:
+  - bluegreen.core maintainers (@bluegreen)
+extends_documentation_fragment:
+  - bluegreen.core.haproxy
+  - bluegreen.core.state
+options:
+  app:
+    description:
+      - The app's name, the key of its live entry in the map file.
+      - Letters, digits, C(_), C(-) and C(.), starting with a letter or digit.
+    type: str
+    required: true
+  history_limit:
+    description: How many of the newest history records to return in RV(history); C(0) returns none.
+    type: int
+    default: 20
+attributes:
+  check_mode:
+    description: Read-only; runs the same in check mode.
+    support: full
+  diff_mode:
+    description: Changes nothing, so there is no diff.
+    support: N/A
+  idempotent:
+    description: Changes nothing.
+    support: full
+  platform:
+    description: Runs on the HAProxy host (HAProxy 2.4 or later; tested with 2.6).
+    support: full
+    platforms: posix
+  action_group:
+    description: Use C(group/bluegreen.core.bluegreen) in C(module_defaults) to set common options.
+    support: full
+    membership:
+      - bluegreen.core.bluegreen
+seealso:
+  - module: bluegreen.core.haproxy_traffic
+"""
+
+EXAMPLES = r"""
+- name: Find out which colour of shop is live
+  bluegreen.core.haproxy_info:
+    app: shop
+  become: true
+  register: shop_routing
+
+- name: Stop when HAProxy, the map file and the history disagree
+  ansible.builtin.assert:
+    that: shop_routing.consistent
+    fail_msg: "{{ shop_routing.problems | join('; ') }}"
+
+- name: Show the live colour and its healthy servers
+  ansible.builtin.debug:
+    msg: >-
+      {{ shop_routing.live_colour }} is live with
+      {{ shop_routing.backends[shop_routing.live_colour].up }} servers UP
+"""
+
+RETURN = r"""
+app:
+  description: The app.
+  returned: always
+  type: str
+  sample: shop
+map_file:
+  description: The map file that was read, as HAProxy names it.
+  returned: always
+  type: str
+  sample: /etc/haproxy/maps/shop.map
+live_colour:
+  description:
+    - The colour HAProxy routes live traffic to, from its runtime map entry C(<app>).
+    - Null when the entry is missing or points at neither backend (see RV(problems)).
+  returned: always
+  type: str
+  sample: green
+map_file_colour:
+  description: The colour the map file on disk names for C(<app>); what HAProxy will use after a reload.
+  returned: always
+  type: str
+  sample: green
+preview_colour:
+  description: The colour the preview entry C(<app>.preview) points at; null when there is no preview entry.
+  returned: always
+  type: str
+  sample: blue
+consistent:
+  description: True when HAProxy, the map file and the last recorded switch (if any) name the same live colour.
+  returned: always
+  type: bool
+  sample: true
+problems:
+  description: Each disagreement or damage found, in plain words; each is also emitted as a warning.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "HAProxy routes shop to green but /etc/haproxy/maps/shop.map says blue: the next reload would switch traffic to blue. ..."
+backends:
+  description: Each colour's backend as C(show stat) reports it.
+  returned: always
+  type: dict
+  contains:
+    blue:
+      description: The blue backend; C(green) has the same keys.
+      type: dict
+      contains:
+        name:
+          description: Backend name.
+          type: str
+          sample: shop_blue
+        status:
+          description: Backend status (C(UP) while at least one server is up, else C(DOWN)).
+          type: str
+          sample: UP
+        servers:
+          description: Its servers.
+          type: list
+          elements: dict
+          contains:
+            name:
+              description: Server name.
+              type: str
+            addr:
+              description: Address and port.
+              type: str
+            status:
+              description: C(UP), C(DOWN), C(MAINT), C(DRAIN), C(NOLB), C(UP 1/3)...
+              type: str
+            check_status:
+              description: Last health check result (C(L7OK), C(L4CON), C(L7STS)...).
+              type: str
+            check_desc:
+              description: Health check result in words.
+              type: str
+            weight:
+              description: Effective weight.
+              type: int
+            scur:
+              description: Current sessions.
+              type: int
+            qcur:
+              description: Queued requests.
+              type: int
+            stot:
+              description: Sessions since HAProxy started.
+              type: int
+            hrsp_2xx:
+              description: 2xx responses.
+              type: int
+            hrsp_5xx:
+              description: 5xx responses.
+              type: int
+        up:
+          description: Servers whose status is UP.
+          type: int
+          sample: 2
+        total:
+          description: Servers in the backend.
+          type: int
+          sample: 2
+        sessions:
+          description: Current sessions on the backend.
+          type: int
+          sample: 3
+        queued:
+          description: Requests queued on the backend.
+          type: int
+          sample: 0
+        requests:
+          description: HTTP requests since HAProxy started (C(req_tot)), or sessions (C(stot)) in TCP mode.
+          type: int
+          sample: 10452
+        http_2xx:
+          description: 2xx responses since HAProxy started.
+          type: int
+          sample: 10440
+        http_5xx:
+          description: 5xx responses since HAProxy started.
+          type: int
+          sample: 2
+    green:
+      description: The green backend, with the same keys as C(blue).
+      type: dict
+history:
+  description: The newest O(history_limit) records of the app's history, oldest first.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {time: "2025-01-01T12:00:00.000000Z", app: shop, action: switch, from: blue, to: green, result: ok, router: haproxy}
+last_switch:
+  description: The newest successful record that changed the live colour, or null.
+  returned: always
+  type: dict
+  sample: {time: "2025-01-01T12:00:00.000000Z", app: shop, action: switch, from: blue, to: green, result: ok}
+previous_colour:
+  description:
+    - The colour live before the switch that made the live colour live (the C(from) of the newest
+      successful switch whose C(to) is the live colour); the target of a rollback.
+    - Null when the history has no such switch.
+  returned: always
+  type: str
+  sample: blue
+lock:
+  description: The current holder of the app's release lock, or null when it is free.
+  returned: always
+  type: dict
+  sample: {owner: "awx job 42", since: "2025-01-01T12:00:00.000000Z", expires_epoch: 1735736400.0, pid: 4242}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.bluegreen.core.plugins.module_utils import (
+    _haproxy,
+    _state,
+    _validate,
+)
+
+_COLOUR_STRINGS = {"type": "dict", "options": {"blue": {"type": "str"}, "green": {"type": "str"}}}
+
+
+def argument_spec() -> dict:
+    return {
+        "app": {"type": "str", "required": True},
+        "socket": {"type": "str", "default": _haproxy.DEFAULT_SOCKET},
+        "timeout": {"type": "float", "default": _haproxy.DEFAULT_TIMEOUT},
+        "map_file": {"type": "path"},
+        "backends": dict(_COLOUR_STRINGS),
+        "state_dir": {"type": "path", "default": _state.DEFAULT_STATE_DIR},
+        "history_limit": {"type": "int", "default": 20},
+    }
+
+
+def run(module: AnsibleModule) -> dict:
+    params = module.params
+    try:
+        layout = _haproxy.Layout(params["app"], params["map_file"], params["backends"])
+        _haproxy.validate_socket(params["socket"])
+        if params["history_limit"] < 0:
+            raise _validate.ValidationError(f"history_limit must be 0 or more, got {params['history_limit']}")
+    except _validate.ValidationError as exc:
+        module.fail_json(msg=str(exc))
+    api = _haproxy.RuntimeAPI(params["socket"], params["timeout"])
+    report = _haproxy.gather_report(api, layout, params["state_dir"], params["history_limit"])
+    for problem in report["problems"]:
+        module.warn(problem)
+    return dict(changed=False, app=layout.app, map_file=layout.map_file, **report)
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    try:
+        module.exit_json(**run(module))
+    except _haproxy.HAProxyError as exc:
+        module.fail_json(msg=str(exc))
+    except (OSError, _state.StateError) as exc:
+        module.fail_json(msg=f"reading the history or lock in {module.params['state_dir']} failed: {exc}")
+
+
+if __name__ == "__main__":
+    main()
