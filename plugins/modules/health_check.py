@@ -45,8 +45,9 @@ options:
   checks:
     description:
       - The HTTP checks to run, all at once.
-      - A check passes when every condition given for it holds. Conditions are judged in this order and the first
-        one that fails is reported as the check's RV(results[].error), so that message is always specific.
+      - A check passes when every condition given for it holds. They are judged in this order, and the first one
+        that fails is the check's RV(results[].error) - O(checks[].status), O(checks[].header),
+        O(checks[].body_regex), O(checks[].json_path) with O(checks[].json_value), O(checks[].max_latency_ms).
     type: list
     elements: dict
     required: true
@@ -182,7 +183,7 @@ options:
 notes:
   - "Requests carry C(User-Agent: bluegreen.core-health_check) and C(Connection: close) unless O(checks[].headers)
     sets them."
-  - Nothing is cached between calls; every call opens new connections.
+  - Every request opens a new connection, directly to the URL's host; proxy settings in the environment are ignored.
 seealso:
   - module: ansible.builtin.uri
     description: One request at a time, with redirects, authentication and file uploads.
