@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
+from ansible_collections.bluegreen.core.plugins.module_utils import _http
 from ansible_collections.bluegreen.core.plugins.module_utils._http import (
     BODY_LIMIT,
     CheckError,
@@ -433,3 +435,34 @@ def test_watch_tolerates_failures_under_the_threshold(app):
 def test_watch_reports_a_single_failure_plainly(app):
     result = one(app.url("/status/502?w5"), settings={"mode": "watch", "duration": 10, "interval": 0.05})
     assert (result["ok"], result["attempts"], result["error"]) == (False, 1, "status 502 not in [200]")
+
+
+def test_checks_waiting_for_a_probe_slot_past_the_deadline_say_so(app):
+    checks = parse_checks([{"url": app.url("/slow/300?s1")}, {"url": app.url("/slow/300?s2")}])
+    report = run_checks(checks, parse_settings({"concurrency": 1, "deadline": 0.1}))
+    first, second = report.results
+    assert first["ok"] is True
+    assert (second["ok"], second["attempts"], second["error"]) == (False, 0, "not probed before the deadline (0.1s)")
+
+
+def test_a_probe_that_never_returns_is_left_behind_in_a_daemon_thread(monkeypatch):
+    release = threading.Event()
+
+    def stuck(check, context=None):  # like a DNS lookup that no socket timeout covers
+        release.wait(10)
+        return _http.Attempt(ok=False, error="released at the end of the test")
+
+    monkeypatch.setattr(_http, "probe", stuck)
+    monkeypatch.setattr(_http, "JOIN_GRACE_S", 0.1)
+    try:
+        started = time.monotonic()
+        report = run_checks(parse_checks([{"url": "http://127.0.0.1:9/"}], 0.2), parse_settings({"timeout": 0.2, "deadline": 0.2}))
+        elapsed = time.monotonic() - started
+        left_behind = [t for t in threading.enumerate() if t.name.startswith("health-check-")]
+        assert elapsed < 0.2 + 0.2 + 0.1 + 0.3
+        assert report.results[0]["error"] == "still running at the deadline (0.2s)"
+        assert report.results[0]["ok"] is False
+        assert left_behind
+        assert all(t.daemon for t in left_behind)
+    finally:
+        release.set()
