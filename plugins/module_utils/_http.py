@@ -108,15 +108,20 @@ class Attempt:
 # Validation
 
 
-def _number(value: object, param: str, minimum: float, strict: bool = False, integer: bool = False) -> float:
+def _number(value: object, param: str, minimum: float, strict: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CheckError(f"{param} must be a number, got {value!r}")
-    if integer and int(value) != value:
-        raise CheckError(f"{param} must be a whole number, got {value!r}")
     if not math.isfinite(value) or value < minimum or (strict and value == minimum):
         relation = "greater than" if strict else "at least"
         raise CheckError(f"{param} must be {relation} {minimum:g}, got {value!r}")
-    return int(value) if integer else float(value)
+    return float(value)
+
+
+def _integer(value: object, param: str, minimum: int, strict: bool = False) -> int:
+    number = _number(value, param, minimum, strict)
+    if number != int(number):
+        raise CheckError(f"{param} must be a whole number, got {value!r}")
+    return int(number)
 
 
 def parse_settings(params: dict) -> Settings:
@@ -127,13 +132,13 @@ def parse_settings(params: dict) -> Settings:
     settings = Settings(
         mode=mode,
         timeout=_number(params.get("timeout", 5.0), "timeout", 0, strict=True),
-        retries=_number(params.get("retries", 0), "retries", 0, integer=True),
+        retries=_integer(params.get("retries", 0), "retries", 0),
         interval=_number(params.get("interval", 1.0), "interval", 0),
-        consecutive_successes=_number(params.get("consecutive_successes", 1), "consecutive_successes", 1, integer=True),
+        consecutive_successes=_integer(params.get("consecutive_successes", 1), "consecutive_successes", 1),
         deadline=_optional_number(params.get("deadline"), "deadline"),
-        concurrency=_number(params.get("concurrency", 16), "concurrency", 1, integer=True),
+        concurrency=_integer(params.get("concurrency", 16), "concurrency", 1),
         duration=_optional_number(params.get("duration"), "duration"),
-        failure_threshold=_number(params.get("failure_threshold", 1), "failure_threshold", 1, integer=True),
+        failure_threshold=_integer(params.get("failure_threshold", 1), "failure_threshold", 1),
     )
     if settings.concurrency > MAX_CONCURRENCY:
         raise CheckError(f"concurrency must be at most {MAX_CONCURRENCY}, got {settings.concurrency}")
@@ -290,7 +295,7 @@ def _statuses(value: object, param: str) -> tuple:
 
 
 def _optional_int(value: object, param: str) -> int | None:
-    return None if value is None else _number(value, param, 0, strict=True, integer=True)
+    return None if value is None else _integer(value, param, 0, strict=True)
 
 
 def ssl_context(validate_certs: bool = True, ca_path: str | None = None) -> ssl.SSLContext:

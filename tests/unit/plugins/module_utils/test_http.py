@@ -141,6 +141,7 @@ def test_a_valid_check_gets_safe_defaults():
         ({"mode": "watch", "duration": 5, "interval": 0}, "interval must be greater than 0 when mode=watch"),
         ({"timeout": float("nan")}, "timeout must be greater than 0"),
         ({"retries": True}, "retries must be a number"),
+        ({"retries": 1.5}, "retries must be a whole number"),
     ],
 )
 def test_invalid_settings_are_refused_naming_the_option(params, expected):
