@@ -130,7 +130,7 @@ class FakeHAProxy:
     def _serve(self) -> None:
         while not self._stop.is_set():
             try:
-                conn, _ = self._listener.accept()
+                conn = self._listener.accept()[0]
             except TimeoutError:
                 continue
             except OSError:
