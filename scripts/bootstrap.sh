@@ -26,7 +26,7 @@ die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # --- 1. Debian packages -------------------------------------------------------
 pkg_installed() {
-    [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = "installed" ]
+    [ "$(dpkg-query -W -f="\${db:Status-Status}" "$1" 2>/dev/null)" = "installed" ]
 }
 
 missing=()

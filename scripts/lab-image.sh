@@ -189,7 +189,7 @@ if ! debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$ROOTFS" "$MIR
     die "debootstrap failed"
 fi
 for pkg in ${INCLUDE//,/ }; do
-    chroot "$ROOTFS" dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null | grep -qx installed \
+    chroot "$ROOTFS" dpkg-query -W -f="\${db:Status-Status}" "$pkg" 2>/dev/null | grep -qx installed \
         || die "package $pkg is not installed in the root file system"
 done
 t1=$(date +%s)
