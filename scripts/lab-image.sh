@@ -57,6 +57,31 @@ esac
 
 command -v podman >/dev/null || die "podman is missing: run 'make bootstrap' first"
 
+WORK=""           # build directory, while building
+VERIFY_NAME=""    # boot-check container, while it exists
+
+cleanup() {
+    local rc=$? m
+    if [ -n "$VERIFY_NAME" ]; then
+        podman rm -f "$VERIFY_NAME" >/dev/null 2>&1 || true
+    fi
+    if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+        # debootstrap and the chroot steps mount proc/sys/dev below the root
+        # file system: unmount everything there (deepest first) before removing.
+        while read -r m; do
+            umount -l "$m" 2>/dev/null || true
+        done < <(awk -v r="$WORK/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r)
+        if awk -v r="$WORK/" 'index($2, r) == 1 { found = 1 } END { exit !found }' /proc/mounts; then
+            printf '[lab-image] WARNING: mounts remain below %s; not removing it\n' "$WORK" >&2
+        else
+            rm -rf --one-file-system "$WORK"
+        fi
+    fi
+    [ "$rc" -eq 0 ] || printf '[lab-image] ERROR: failed (exit %s)\n' "$rc" >&2
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
 # Everything that shapes the image; a change rebuilds it.
 recipe_hash() {
     { echo "$SUITE $INCLUDE ${MASK_UNITS[*]}"; sed -n '/^customize_rootfs()/,/^}/p' "$0"; } \
@@ -73,8 +98,7 @@ image_recipe() {
 verify_image() {
     local name="bluegreen-lab-verify-$$" start state i
     podman image exists "$IMAGE" || die "image $IMAGE does not exist"
-    podman rm -f "$name" >/dev/null 2>&1 || true
-    trap 'podman rm -f "'"$name"'" >/dev/null 2>&1 || true' RETURN
+    VERIFY_NAME="$name"
     start=$(date +%s.%N)
     podman run -d --name "$name" --privileged --systemd=always "$IMAGE" /sbin/init >/dev/null \
         || die "could not start a container from $IMAGE"
@@ -82,6 +106,10 @@ verify_image() {
     for ((i = 0; i < BOOT_TIMEOUT * 4; i++)); do
         state=$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)
         case "$state" in running|degraded) break ;; esac
+        if [ "$(podman container inspect --format '{{.State.Running}}' "$name" 2>/dev/null)" != true ]; then
+            podman logs --tail 30 "$name" >&2 || true
+            die "the container stopped while booting"
+        fi
         sleep 0.25
     done
     local secs
@@ -96,6 +124,8 @@ verify_image() {
         | sed 's/^/[lab-image]   /' || die "python3, haproxy or nginx is missing in $IMAGE"
     podman exec "$name" systemctl is-active --quiet haproxy nginx \
         || die "haproxy or nginx is not running in $IMAGE"
+    podman rm -f "$name" >/dev/null
+    VERIFY_NAME=""
     log "verified $IMAGE"
 }
 
@@ -126,24 +156,6 @@ command -v debootstrap >/dev/null || die "debootstrap is missing: run 'make boot
 WORK="$(mktemp -d "${TMPDIR:-/var/tmp}/bluegreen-lab.XXXXXX")"
 ROOTFS="$WORK/rootfs"
 
-cleanup() {
-    local rc=$? m
-    # debootstrap and the chroot steps mount proc/sys/dev below ROOTFS: unmount
-    # everything there (deepest first) before removing anything.
-    if [ -d "$ROOTFS" ]; then
-        while read -r m; do
-            umount -l "$m" 2>/dev/null || true
-        done < <(awk -v r="$ROOTFS" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r)
-    fi
-    if awk -v r="$ROOTFS" 'index($2, r) == 1 { found = 1 } END { exit !found }' /proc/mounts; then
-        printf '[lab-image] WARNING: mounts remain below %s; not removing it\n' "$ROOTFS" >&2
-    else
-        rm -rf --one-file-system "$WORK"
-    fi
-    [ "$rc" -eq 0 ] || printf '[lab-image] ERROR: build of %s failed (exit %s)\n' "$IMAGE" "$rc" >&2
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 customize_rootfs() {
     local r="$1" unit
@@ -197,7 +209,9 @@ log "debootstrap done in $((t1 - t0))s"
 
 customize_rootfs "$ROOTFS"
 
-podman rmi -f "$IMAGE" >/dev/null 2>&1 || true
+# Re-tag rather than remove first: `podman rmi -f` would also remove running
+# containers of the old image (someone's lab or Molecule run).
+old_id="$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
 tar --numeric-owner --xattrs -C "$ROOTFS" -c . | podman import \
     --change 'CMD=["/sbin/init"]' \
     --change 'STOPSIGNAL=SIGRTMIN+3' \
@@ -205,6 +219,9 @@ tar --numeric-owner --xattrs -C "$ROOTFS" -c . | podman import \
     --message "bluegreen.core lab image ($SUITE, recipe $RECIPE)" \
     - "$IMAGE" >/dev/null
 [ "$(image_recipe)" = "$RECIPE" ] || die "podman import did not produce $IMAGE"
+if [ -n "$old_id" ]; then
+    podman rmi "$old_id" >/dev/null 2>&1 || log "previous image ${old_id:0:12} is still in use by containers; left in place"
+fi
 t2=$(date +%s)
 log "imported $IMAGE ($(podman image inspect --format '{{.Size}}' "$IMAGE" | awk '{ printf "%d MB", $1 / 1e6 }')) in $((t2 - t0))s total"
 
