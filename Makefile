@@ -118,9 +118,10 @@ requirements-lock: bootstrap ## Re-resolve requirements.txt and rewrite requirem
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	grep -v '^-c ' requirements.txt >"$$tmp/req.txt"; \
 	python3 -m pip install --dry-run --ignore-installed --quiet --report "$$tmp/report.json" -r "$$tmp/req.txt"; \
-	{ sed -n '1,/^#   and write/p' requirements-constraints.txt; \
+	{ sed -n '/^#/p' requirements-constraints.txt; \
 	  python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); \
-	  print("\n".join(sorted((i["metadata"]["name"] + "==" + i["metadata"]["version"] for i in r["install"]), key=str.lower)))' "$$tmp/report.json"; \
+	  ms = sorted((i["metadata"] for i in r["install"]), key=lambda m: m["name"].lower()); \
+	  print("\n".join(m["name"] + "==" + m["version"] for m in ms))' "$$tmp/report.json"; \
 	} >"$$tmp/constraints.txt"; \
 	mv "$$tmp/constraints.txt" requirements-constraints.txt; \
 	echo "requirements-constraints.txt rewritten: review 'git diff requirements-constraints.txt', then 'make bootstrap'"
