@@ -74,9 +74,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if path == "/":
             page = (
-                "<!doctype html><title>demo-app {v}</title>"
-                "<h1>demo-app version {v}</h1><p>served by the {c} colour</p>\n"
-            ).format(v=VERSION, c=COLOUR)
+                f"<!doctype html><title>demo-app {VERSION}</title>"
+                f"<h1>demo-app version {VERSION}</h1><p>served by the {COLOUR} colour</p>\n"
+            )
             self._send(200, page.encode(), "text/html; charset=utf-8")
             return
         self._json(404, {"error": "not found", "path": path})
