@@ -25,7 +25,9 @@ SUITE=bookworm
 MIRROR="${BLUEGREEN_LAB_MIRROR:-http://deb.debian.org/debian}"
 SECURITY_MIRROR="${BLUEGREEN_LAB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 # haproxy and nginx are only here to make converges faster: the roles still
-# install them (a user's hosts do not have them).
+# install, enable and start them (a user's hosts do not have them). Both are
+# left disabled: a host runs the router its inventory asks for, and both would
+# want port 80.
 INCLUDE=python3,systemd,systemd-sysv,dbus,iproute2,curl,ca-certificates,haproxy,nginx,procps,sudo,python3-apt
 # Units that are useless or slow in a container, or harmful to the host: the
 # containers run --privileged, so getty units would take the host's /dev/tty*,
@@ -122,8 +124,9 @@ verify_image() {
     fi
     podman exec "$name" sh -c 'python3 --version && haproxy -v | head -n1 && nginx -v 2>&1' \
         | sed 's/^/[lab-image]   /' || die "python3, haproxy or nginx is missing in $IMAGE"
-    podman exec "$name" systemctl is-active --quiet haproxy nginx \
-        || die "haproxy or nginx is not running in $IMAGE"
+    if podman exec "$name" systemctl is-active --quiet haproxy || podman exec "$name" systemctl is-active --quiet nginx; then
+        die "haproxy or nginx runs at boot in $IMAGE; the roles start the router a host needs"
+    fi
     podman rm -f "$name" >/dev/null
     VERIFY_NAME=""
     log "verified $IMAGE"
@@ -177,6 +180,7 @@ EOF
     for unit in "${MASK_UNITS[@]}"; do
         ln -sfn /dev/null "$r/etc/systemd/system/$unit"
     done
+    chroot "$r" systemctl disable --quiet haproxy.service nginx.service
     # Every container must get its own machine id: an empty file makes systemd
     # generate one at boot.
     : >"$r/etc/machine-id"

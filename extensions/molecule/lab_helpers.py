@@ -44,7 +44,7 @@ def get(url: str) -> dict:
 
 
 def live(count: int = 5) -> list:
-    return [get("http://127.0.0.1:80/") for _ in range(count)]
+    return [get("http://127.0.0.1:80/") for _attempt in range(count)]
 
 
 def inventory() -> str:
