@@ -37,10 +37,10 @@ def address(name: str) -> str:
 def get(url: str) -> dict:
     """One request from inside the router: status (0 when no answer), colour and version headers."""
     out = host(ROUTER).run(
-        "curl -s -m 5 -o /dev/null -w '%%{http_code} %%header{x-bluegreen-colour} %%header{x-app-version}' %s", url
-    ).stdout.split()
-    out += [None] * (3 - len(out))
-    return {"status": int(out[0] or 0), "colour": out[1], "version": out[2]}
+        "curl -s -m 5 -o /dev/null -w '%%{http_code}|%%header{x-bluegreen-colour}|%%header{x-app-version}' %s", url
+    ).stdout.strip().split("|")
+    out += [""] * (3 - len(out))
+    return {"status": int(out[0] or 0), "colour": out[1] or None, "version": out[2] or None}
 
 
 def live(count: int = 5) -> list:
@@ -63,6 +63,8 @@ def playbook(name: str, *extra_vars: str, check: bool = False) -> subprocess.Com
     started = time.monotonic()
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
     result.wall_s = time.monotonic() - started  # type: ignore[attr-defined]
+    # ansible-core writes task errors to stderr and the task results to stdout: read both.
+    result.output = result.stdout + result.stderr  # type: ignore[attr-defined]
     return result
 
 

@@ -24,9 +24,9 @@ def _router_files() -> dict:
 def test_broken_release_fails_its_smoke_test_and_switches_nothing():
     before_files, before_history = _router_files(), history()
     result = playbook("release", "bluegreen_version=3.0.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-3.0.0-broken-500.tar.gz")
-    assert result.returncode != 0, result.stdout
-    assert "stopped before the switch" in result.stdout
-    assert "status 500" in result.stdout
+    assert result.returncode != 0, result.output
+    assert "stopped before the switch" in result.output
+    assert "status 500" in result.output
     assert {(a["colour"], a["version"]) for a in live(10)} == {("green", "2.0.0")}
     assert _router_files() == before_files
     assert history() == before_history
@@ -58,7 +58,7 @@ def test_switch_refuses_bad_input_and_changes_nothing(extra, words):
     before = _router_files()
     result = playbook("switch", extra)
     assert result.returncode != 0
-    assert words in result.stdout
+    assert words in result.output
     assert _router_files() == before
     assert {a["colour"] for a in live(3)} == {"green"}
 
