@@ -77,7 +77,7 @@ def parse_address(address: object) -> tuple:
         if len(path.encode("utf-8")) > _UNIX_PATH_MAX:
             raise HAProxyError(f"socket path {path!r} is longer than the {_UNIX_PATH_MAX} bytes a unix socket allows", param="socket")
         return socket.AF_UNIX, path
-    match = _TCP_RE.match(address)
+    match = _TCP_RE.fullmatch(address)
     if not match:
         raise HAProxyError(
             f"socket {address!r} is neither an absolute unix socket path (like {DEFAULT_SOCKET}) "
