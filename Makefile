@@ -88,9 +88,8 @@ install-check: build ## Install the built tarball into build/install-check and c
 	done; \
 	echo "install-check passed: $(DIST_TARBALL) installs and resolves from $(INSTALL_CHECK_DIR)"
 
-molecule: bootstrap lab-image ## Molecule scenarios on the lab containers (scripts/molecule.sh)
-	@test -x scripts/molecule.sh || { echo "ERROR: scripts/molecule.sh does not exist yet" >&2; exit 1; }
-	scripts/molecule.sh
+molecule: install-check lab-image ## Molecule scenarios on lab containers, run with the built and installed tarball
+	ANSIBLE_COLLECTIONS_PATH=$(INSTALL_CHECK_DIR) scripts/molecule.sh
 
 demo: bootstrap lab-image ## Start the demo (scripts/demo.sh)
 	scripts/demo.sh

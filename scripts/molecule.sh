@@ -20,6 +20,10 @@ if [ ${#scenarios[@]} -eq 0 ]; then
 fi
 [ ${#scenarios[@]} -gt 0 ] || { echo "[molecule] no scenarios under extensions/molecule/" >&2; exit 1; }
 
+# Say which copy of the collection the scenarios run: `make molecule` uses the built tarball.
+echo "[molecule] bluegreen.core from ANSIBLE_COLLECTIONS_PATH=$ANSIBLE_COLLECTIONS_PATH:"
+ansible-galaxy collection list bluegreen.core -p "$ANSIBLE_COLLECTIONS_PATH" 2>/dev/null | sed -n 's/^/[molecule]   /p'
+
 summary=()
 rc=0
 for s in "${scenarios[@]}"; do

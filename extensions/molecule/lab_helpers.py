@@ -51,6 +51,10 @@ def inventory() -> str:
     return os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
 
 
+def _collections_path() -> str:
+    return os.environ.get("ANSIBLE_COLLECTIONS_PATH") or os.path.join(PROJECT, ".cache", "collections")
+
+
 def playbook(name: str, *extra_vars: str, check: bool = False) -> subprocess.CompletedProcess:
     """Run one of the collection's playbooks against the scenario's hosts, as a user would."""
     command = ["ansible-playbook", "-i", inventory(), f"bluegreen.core.{name}"]
@@ -58,7 +62,7 @@ def playbook(name: str, *extra_vars: str, check: bool = False) -> subprocess.Com
         command += ["-e", item]
     if check:
         command += ["--check", "--diff"]
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, ".cache", "collections"),
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=_collections_path(),
                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     started = time.monotonic()
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
@@ -70,7 +74,7 @@ def playbook(name: str, *extra_vars: str, check: bool = False) -> subprocess.Com
 
 def module(module_name: str, args: dict, target: str = ROUTER) -> dict:
     """Run a collection module ad hoc on one host and return its JSON result."""
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, ".cache", "collections"),
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=_collections_path(),
                ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
     result = subprocess.run(
         ["ansible", target, "-i", inventory(), "-m", f"bluegreen.core.{module_name}", "-a", json.dumps(args)],

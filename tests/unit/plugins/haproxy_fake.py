@@ -19,6 +19,8 @@ import socket
 import tempfile
 import threading
 
+from ansible_collections.bluegreen.core.tests.unit.plugins.modules.module_helpers import module_args
+
 STAT_HEADER = (
     "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,"
     "bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,"
@@ -314,7 +316,7 @@ def run_module(module: object, args: dict) -> ModuleResult:
     """Run a module's main() with ``args`` as its parameters; return what it printed (exit or fail)."""
     _clear_module_warnings()
     out = io.StringIO()
-    with _module_args(args), contextlib.redirect_stdout(out):
+    with module_args(args), contextlib.redirect_stdout(out):
         try:
             module.main()  # type: ignore[attr-defined]
         except SystemExit:
@@ -340,25 +342,6 @@ def _warning_text(warning: object) -> str:
         event = warning.get("event", warning)
         return str(event.get("msg", event))
     return str(warning)
-
-
-@contextlib.contextmanager
-def _module_args(args: dict):
-    try:
-        from ansible.module_utils.testing import patch_module_args
-    except ImportError:  # ansible-core before 2.19
-        patch_module_args = None
-    if patch_module_args is not None:
-        with patch_module_args(args):
-            yield
-        return
-    from unittest import mock
-
-    from ansible.module_utils import basic
-    from ansible.module_utils.common.text.converters import to_bytes
-
-    with mock.patch.object(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))):
-        yield
 
 
 # ``show stat shop_blue 6 -1`` from a real HAProxy 2.6.12 after three requests, verbatim.
