@@ -10,6 +10,9 @@ cd "$ROOT"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/lab/containers.conf}"
 export ANSIBLE_COLLECTIONS_PATH="${ANSIBLE_COLLECTIONS_PATH:-$ROOT/.cache/collections}"
 export PATH="$ROOT/.venv/bin:$PATH"
+# Show what changes and what fails; the full task list is one `-v` away in the playbooks themselves.
+export ANSIBLE_DISPLAY_OK_HOSTS="${ANSIBLE_DISPLAY_OK_HOSTS:-false}"
+export ANSIBLE_DISPLAY_SKIPPED_HOSTS="${ANSIBLE_DISPLAY_SKIPPED_HOSTS:-false}"
 INVENTORY="$ROOT/examples/lab/inventory.yml"
 ARTIFACTS="$ROOT/.cache/artifacts"
 
@@ -39,7 +42,7 @@ for version in 1.0.0 2.0.0; do
 done
 
 say "Status, read from the router itself"
-play bluegreen.core.status | sed -n '/"msg": \[/,/\]/p'
+ANSIBLE_DISPLAY_OK_HOSTS=true play bluegreen.core.status | sed -n '/"msg": \[/,/\]/p'
 
 router_ip=$(scripts/lab.sh ip router)
 say "Five requests through the router's live listener (http://$router_ip/)"
@@ -51,7 +54,8 @@ curl -s -m 5 -D - -o /dev/null "http://$router_ip:8080/" | tr -d '\r' | grep -iE
 
 cat <<EOT
 
-The lab is still running. Try:
-  .venv/bin/ansible-playbook -i examples/lab/inventory.yml bluegreen.core.rollback   (with ANSIBLE_COLLECTIONS_PATH=.cache/collections)
-  make demo-down                                                                    (remove the lab)
+The lab is still running. Try an instant rollback, then look again:
+  ANSIBLE_COLLECTIONS_PATH=.cache/collections .venv/bin/ansible-playbook -i examples/lab/inventory.yml bluegreen.core.rollback
+  ANSIBLE_COLLECTIONS_PATH=.cache/collections .venv/bin/ansible-playbook -i examples/lab/inventory.yml bluegreen.core.status
+Run 'make demo' again to release 1.0.0 and 2.0.0 once more; 'make demo-down' removes the lab.
 EOT
