@@ -1,0 +1,52 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.bluegreen.core.plugins.filter.bluegreen import FilterModule, app_address, expand_checks
+
+
+def test_filters_are_registered():
+    assert set(FilterModule().filters()) == {"app_address", "expand_checks"}
+
+
+def test_app_address_prefers_bluegreen_address():
+    hostvars = {"app1": {"bluegreen_address": "10.0.0.5", "ansible_facts": {"default_ipv4": {"address": "10.9.9.9"}}}}
+    assert app_address("app1", hostvars) == "10.0.0.5"
+
+
+def test_app_address_falls_back_to_the_default_ipv4_fact():
+    assert app_address("app1", {"app1": {"ansible_facts": {"default_ipv4": {"address": "10.9.9.9"}}}}) == "10.9.9.9"
+
+
+@pytest.mark.parametrize("hostvars", [{}, {"app1": {}}, {"app1": {"ansible_facts": {"default_ipv4": {}}}}])
+def test_app_address_without_an_address_names_the_host_and_the_fix(hostvars):
+    with pytest.raises(AnsibleFilterError, match="host app1 has no address.*bluegreen_address"):
+        app_address("app1", hostvars)
+
+
+def test_expand_checks_makes_one_check_per_target_and_path():
+    checks = [{"path": "/health"}, {"path": "/", "status": [200], "header": {"X-A": "b"}}]
+    targets = [
+        {"name": "app1 green", "base_url": "http://10.0.0.5:8002/"},
+        {"name": "router preview", "base_url": "http://127.0.0.1:8080", "header": {"X-Bluegreen-Colour": "^green$"}},
+    ]
+    result = expand_checks(checks, targets)
+    assert [c["url"] for c in result] == [
+        "http://10.0.0.5:8002/health", "http://10.0.0.5:8002/", "http://127.0.0.1:8080/health", "http://127.0.0.1:8080/",
+    ]
+    assert result[0] == {"url": "http://10.0.0.5:8002/health", "name": "app1 green /health"}
+    assert result[1]["header"] == {"X-A": "b"}
+    assert result[3]["header"] == {"X-A": "b", "X-Bluegreen-Colour": "^green$"}
+    assert result[3]["status"] == [200]
+    assert "path" not in result[3]
+    # The input checks are left as they were.
+    assert checks[1] == {"path": "/", "status": [200], "header": {"X-A": "b"}}
+
+
+@pytest.mark.parametrize("check", [{"url": "http://x/"}, {"path": "health"}, "not a dict"])
+def test_expand_checks_refuses_a_check_without_an_absolute_path(check):
+    with pytest.raises(AnsibleFilterError, match="check 0 needs a path"):
+        expand_checks([check], [{"name": "t", "base_url": "http://127.0.0.1"}])
