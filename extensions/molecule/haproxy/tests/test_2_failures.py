@@ -47,6 +47,20 @@ def test_check_diff_on_switch_shows_the_map_change_and_changes_nothing():
     assert {a["colour"] for a in live(5)} == {"green"}
 
 
+def test_check_mode_release_shows_the_deploy_and_switch_and_changes_nothing():
+    before_files, before_history = _router_files(), history()
+    links = {h: host(h).file(f"/opt/bluegreen/{APP}/blue").linked_to for h in APPS}
+    result = playbook("release", "bluegreen_version=4.0.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-2.0.0.tar.gz", check=True)
+    assert result.returncode == 0, result.output
+    assert '+    "src": "releases/4.0.0"' in result.stdout
+    assert f"+{APP} {APP}_blue" in result.stdout
+    assert _router_files() == before_files
+    assert history() == before_history
+    assert {h: host(h).file(f"/opt/bluegreen/{APP}/blue").linked_to for h in APPS} == links
+    assert not host(APPS[0]).file(f"/opt/bluegreen/{APP}/releases/4.0.0").exists
+    assert {a["colour"] for a in live(5)} == {"green"}
+
+
 @pytest.mark.parametrize(
     "extra, words",
     [
