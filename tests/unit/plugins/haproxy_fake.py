@@ -313,10 +313,20 @@ class ModuleResult(dict):
 
 
 def run_module(module: object, args: dict) -> ModuleResult:
-    """Run a module's main() with ``args`` as its parameters; return what it printed (exit or fail)."""
-    _clear_module_warnings()
+    """Run a module's main() with ``args`` as its parameters; return what it printed (exit or fail).
+
+    Warnings are collected where the module raises them: once controller-side Ansible code has been
+    imported in the test process, ansible-core prints module warnings instead of returning them.
+    """
+    from unittest import mock
+
+    from ansible.module_utils import basic
+
+    warnings: list = []
     out = io.StringIO()
-    with module_args(args), contextlib.redirect_stdout(out):
+    with module_args(args), contextlib.redirect_stdout(out), mock.patch.object(
+        basic.AnsibleModule, "warn", lambda self, warning, *unused, **kw: warnings.append(str(warning))
+    ):
         try:
             module.main()  # type: ignore[attr-defined]
         except SystemExit:
@@ -324,24 +334,8 @@ def run_module(module: object, args: dict) -> ModuleResult:
     result = ModuleResult(json.loads(out.getvalue()))
     result.setdefault("failed", False)
     result.setdefault("changed", False)
-    result["warnings"] = [_warning_text(warning) for warning in result.get("warnings", [])]
+    result["warnings"] = warnings
     return result
-
-
-def _clear_module_warnings() -> None:
-    """Warnings live in a process-wide store; start each in-process module run with none."""
-    from ansible.module_utils.common import warnings
-
-    for store in ("_global_warnings", "_global_deprecations"):
-        getattr(warnings, store, {}).clear()
-
-
-def _warning_text(warning: object) -> str:
-    """ansible-core 2.19 returns warnings as structured events; older versions as plain strings."""
-    if isinstance(warning, dict):
-        event = warning.get("event", warning)
-        return str(event.get("msg", event))
-    return str(warning)
 
 
 # ``show stat shop_blue 6 -1`` from a real HAProxy 2.6.12 after three requests, verbatim.
