@@ -731,17 +731,6 @@ def colour_from_values(layout: Layout, key: str, values: list | None, where: str
     return colour
 
 
-def previous_colour_from(records: list, live_colour: str | None) -> str | None:
-    """The ``from`` of the newest successful switch whose ``to`` is the live colour."""
-    if live_colour is None:
-        return None
-    for record in reversed(records):
-        if record.get("result") == "ok" and record.get("to") == live_colour and record.get("from") not in (None, live_colour):
-            previous = record.get("from")
-            return previous if previous in _validate.COLOURS else None
-    return None
-
-
 def preview_colour_from(layout: Layout, values: list | None, problems: list) -> str | None:
     """The preview entry is optional; a value that is not one of the app's backends is a problem."""
     if not values:
@@ -783,7 +772,7 @@ def gather_report(api: RuntimeAPI, layout: Layout, state_dir: str, history_limit
         "backends": backends,
         "history": records[-history_limit:] if history_limit else [],
         "last_switch": last,
-        "previous_colour": previous_colour_from(records, live),
+        "previous_colour": _state.previous_colour(records, live),
         "lock": _state.read_lock(state_dir, layout.app),
     }
 
@@ -797,27 +786,7 @@ def _file_colour(layout: Layout, text: str | None, problems: list) -> str | None
     return colour_from_values(layout, layout.live_key, [value] if value is not None else None, where, problems)
 
 
-# --------------------------------------------------------------------------- who and why
-
-
-def validate_text(value: object, param: str, limit: int = 200) -> str:
-    """A single printable line (actor, reason): it goes into the JSON history and into logs."""
-    if not isinstance(value, str) or not value.isprintable() or len(value) > limit:
-        raise _validate.ValidationError(f"{param} must be one printable line of at most {limit} characters, got {value!r}")
-    return value
-
-
-def default_actor(environ: dict | None = None) -> str:
-    """Who runs this, as far as the module's own environment on the router host can tell."""
-    environ = os.environ if environ is None else environ
-    for variable, template in (("BLUEGREEN_ACTOR", "{}"), ("AWX_JOB_ID", "awx job {}"), ("TOWER_JOB_ID", "tower job {}"),
-                               ("SUDO_USER", "{}"), ("USER", "{}"), ("LOGNAME", "{}")):
-        value = environ.get(variable)
-        if value:
-            cleaned = "".join(ch for ch in value if ch.isprintable())[:200]
-            if cleaned:
-                return template.format(cleaned)[:200]
-    return f"uid {os.getuid()}"
+# --------------------------------------------------------------------------- history
 
 
 def history_record(plan: SwitchPlan, *, action: str, versions: dict, actor: str, reason: str | None,

@@ -21,6 +21,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 
+from ansible_collections.bluegreen.core.plugins.module_utils import _validate
+
 DEFAULT_STATE_DIR = "/var/lib/bluegreen"
 
 
@@ -144,6 +146,30 @@ def last_switch(records: list) -> dict | None:
         if record.get("result") == "ok" and record.get("from") != record.get("to") and record.get("to"):
             return record
     return None
+
+
+def previous_colour(records: list, live_colour: str | None) -> str | None:
+    """The ``from`` of the newest successful switch whose ``to`` is the live colour: where a rollback goes."""
+    if live_colour is None:
+        return None
+    for record in reversed(records):
+        if record.get("result") == "ok" and record.get("to") == live_colour and record.get("from") not in (None, live_colour):
+            previous = record.get("from")
+            return previous if previous in _validate.COLOURS else None
+    return None
+
+
+def default_actor(environ: dict | None = None) -> str:
+    """Who runs this, as far as the module's own environment on the router host can tell."""
+    environ = os.environ if environ is None else environ
+    for variable, template in (("BLUEGREEN_ACTOR", "{}"), ("AWX_JOB_ID", "awx job {}"), ("TOWER_JOB_ID", "tower job {}"),
+                               ("SUDO_USER", "{}"), ("USER", "{}"), ("LOGNAME", "{}")):
+        value = environ.get(variable)
+        if value:
+            cleaned = "".join(ch for ch in value if ch.isprintable())[:200]
+            if cleaned:
+                return template.format(cleaned)[:200]
+    return f"uid {os.getuid()}"
 
 
 def lock_path(state_dir: str, app: str) -> str:

@@ -58,6 +58,13 @@ def version(value: object, param: str = "version") -> str:
     return value
 
 
+def text(value: object, param: str, limit: int = 200) -> str:
+    """A single printable line (actor, reason): it goes into the JSON history and into logs."""
+    if not isinstance(value, str) or not value.isprintable() or len(value) > limit:
+        raise ValidationError(f"{param} must be one printable line of at most {limit} characters, got {_describe(value)}")
+    return value
+
+
 def port(value: object, param: str = "port") -> int:
     try:
         number = int(value)  # type: ignore[arg-type]
@@ -85,4 +92,19 @@ def steps(values: object, param: str = "steps") -> list:
     result = [weight(v, f"{param}[{i}]") for i, v in enumerate(values)]
     if any(b <= a for a, b in zip(result, result[1:])) or result[-1] != 100 or result[0] <= 0:
         raise ValidationError(f"{param} must increase strictly from above 0 and end with 100, got {result}")
+    return result
+
+
+def weights(value: object, param: str = "weights", maximum: int = 100) -> dict:
+    """Traffic weights of the two colours: whole numbers from 0 to ``maximum``, not both 0."""
+    if not isinstance(value, dict) or set(value) != set(COLOURS):
+        raise ValidationError(f"{param} must be a dict with exactly the keys blue and green, got {_describe(value)}")
+    result = {}
+    for key in COLOURS:
+        item = value[key]
+        if isinstance(item, float) and not item.is_integer():
+            raise ValidationError(f"{param}.{key} must be a whole number between 0 and {maximum}, got {_describe(item)}")
+        result[key] = weight(item, f"{param}.{key}", maximum)
+    if not any(result.values()):
+        raise ValidationError(f"{param} must not all be 0 (blue 0, green 0): give the colour that should serve a weight above 0")
     return result

@@ -323,10 +323,10 @@ def validated(params: dict) -> dict:
         value = (params["versions"] or {}).get(colour)
         versions[colour] = None if value is None else _validate.version(value, f"versions.{colour}")
     actor = params["actor"]
-    actor = _haproxy.default_actor() if actor is None else _haproxy.validate_text(actor, "actor", 200)
+    actor = _state.default_actor() if actor is None else _validate.text(actor, "actor", 200)
     reason = params["reason"]
     if reason is not None:
-        _haproxy.validate_text(reason, "reason", 1000)
+        _validate.text(reason, "reason", 1000)
     return {"layout": layout, "versions": versions, "actor": actor, "reason": reason}
 
 

@@ -358,31 +358,6 @@ def test_apply_switch_restores_file_and_runtime_when_verification_fails(lab):
     assert "were restored" in str(caught.value)
 
 
-def test_previous_colour_from_history():
-    records = [
-        {"result": "ok", "from": "blue", "to": "green"},
-        {"result": "ok", "from": "green", "to": "blue"},
-        {"result": "failed", "from": "blue", "to": "green"},
-    ]
-    assert _haproxy.previous_colour_from(records, "blue") == "green"
-    assert _haproxy.previous_colour_from(records, "green") == "blue"
-    assert _haproxy.previous_colour_from(records, None) is None
-    assert _haproxy.previous_colour_from([], "blue") is None
-
-
-def test_default_actor_prefers_explicit_then_awx_then_user():
-    assert _haproxy.default_actor({"BLUEGREEN_ACTOR": "ci", "USER": "bob"}) == "ci"
-    assert _haproxy.default_actor({"AWX_JOB_ID": "42", "USER": "bob"}) == "awx job 42"
-    assert _haproxy.default_actor({"USER": "bob\n"}) == "bob"
-    assert _haproxy.default_actor({}).startswith("uid ")
-
-
-@pytest.mark.parametrize("value", ["a\nb", "tab\there", "x" * 201, 5])
-def test_validate_text_refuses_multiline_and_long_values(value):
-    with pytest.raises(_validate.ValidationError, match="actor"):
-        _haproxy.validate_text(value, "actor", 200)
-
-
 def test_fake_server_answers_unknown_commands_like_haproxy():
     with FakeHAProxy() as fake:
         assert RuntimeAPI(fake.address).run("frobnicate").startswith("Unknown command")

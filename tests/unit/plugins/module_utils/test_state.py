@@ -269,3 +269,22 @@ def test_only_one_owner_wins_when_many_break_the_same_stale_lock(tmp_path):
         winners = _race(state, [f"job-{n}" for n in range(12)])
         assert len(winners) == 1, winners
         assert read_lock(state, "shop")["owner"] == winners[0]
+
+
+def test_previous_colour_is_the_from_of_the_switch_that_made_the_live_colour_live():
+    records = [
+        {"result": "ok", "from": "blue", "to": "green"},
+        {"result": "ok", "from": "green", "to": "blue"},
+        {"result": "failed", "from": "blue", "to": "green"},
+    ]
+    assert _state.previous_colour(records, "blue") == "green"
+    assert _state.previous_colour(records, "green") == "blue"
+    assert _state.previous_colour(records, None) is None
+    assert _state.previous_colour([], "blue") is None
+
+
+def test_default_actor_prefers_explicit_then_awx_then_user():
+    assert _state.default_actor({"BLUEGREEN_ACTOR": "ci", "USER": "bob"}) == "ci"
+    assert _state.default_actor({"AWX_JOB_ID": "42", "USER": "bob"}) == "awx job 42"
+    assert _state.default_actor({"USER": "bob\n"}) == "bob"
+    assert _state.default_actor({}).startswith("uid ")

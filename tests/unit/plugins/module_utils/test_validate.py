@@ -137,3 +137,42 @@ def test_steps_rejects_bad_sequences_naming_the_item(value, message):
 
 def test_validation_error_is_a_value_error():
     assert issubclass(ValidationError, ValueError)
+
+
+@pytest.mark.parametrize("value", ["a\nb", "tab\there", "x" * 201, 5])
+def test_text_refuses_multiline_and_long_values(value):
+    with pytest.raises(ValidationError, match="actor"):
+        _validate.text(value, "actor", 200)
+
+
+def test_text_accepts_one_printable_line():
+    assert _validate.text("awx job 42 by alice (release 1.5.0)", "actor", 200) == "awx job 42 by alice (release 1.5.0)"
+
+
+@pytest.mark.parametrize(
+    ("value", "maximum", "expected"),
+    [({"blue": 0, "green": 100}, 100, {"blue": 0, "green": 100}), ({"green": "9", "blue": 1}, 999, {"blue": 1, "green": 9}),
+     ({"blue": 999, "green": 0}, 999, {"blue": 999, "green": 0}), ({"blue": 255.0, "green": 255}, 255, {"blue": 255, "green": 255})],
+)
+def test_weights_accepts_both_colours_in_range(value, maximum, expected):
+    assert _validate.weights(value, maximum=maximum) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"blue": 1000, "green": 0}, r"^weights\.blue must be between 0 and 999, got 1000$"),
+        ({"blue": 0, "green": -1}, r"^weights\.green must be between 0 and 999, got -1$"),
+        ({"blue": True, "green": 0}, r"^weights\.blue must be between 0 and 999, got True$"),
+        ({"blue": 0, "green": 10.5}, r"^weights\.green must be a whole number between 0 and 999, got 10\.5$"),
+        ({"blue": "ten", "green": 0}, r"^weights\.blue must be an integer, got 'ten'$"),
+        ({"blue": None, "green": 1}, r"^weights\.blue must be an integer, got None$"),
+        ({"blue": 0, "green": 0}, r"^weights must not all be 0 "),
+        ({"blue": 1}, r"^weights must be a dict with exactly the keys blue and green"),
+        ({"blue": 1, "green": 1, "red": 1}, r"^weights must be a dict with exactly the keys blue and green"),
+        ([0, 100], r"^weights must be a dict"),
+    ],
+)
+def test_weights_rejects_out_of_range_bools_and_all_zero(value, message):
+    with pytest.raises(ValidationError, match=message):
+        _validate.weights(value, maximum=999)
