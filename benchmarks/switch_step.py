@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: bluegreen.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """How long the switch step takes, against the floor Ansible itself sets, on the demo lab.
