@@ -1,0 +1,222 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The load probe against a real HTTP server on 127.0.0.1 that drops, cuts and flips on cue."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import threading
+import time
+
+import pytest
+from ansible_collections.bluegreen.core.benchmarks import probe, report
+from ansible_collections.bluegreen.core.tests.unit.benchmarks.probe_server import ServerState, serve
+
+DROP_ERRORS = {"RemoteDisconnected", "ConnectionResetError", "BrokenPipeError"}
+
+
+def config(url: str, **overrides: object) -> probe.ProbeConfig:
+    """A short run with all three clients; generous socket timeouts so only planned failures fail."""
+    settings: dict = {"base_url": url, "keepalive_threads": 3, "newconn_threads": 2, "streams": 0,
+                      "duration": 0.3, "timeout": 5.0}
+    settings.update(overrides)
+    return probe.ProbeConfig(**settings)
+
+
+def test_records_exactly_the_dropped_requests_and_never_retries() -> None:
+    state = ServerState(reset_next={"keepalive": 3, "newconn": 2})
+    with serve(state) as (url, state):
+        result = probe.run(config(url))
+
+    for kind in ("keepalive", "newconn"):
+        records = result.by_kind(kind)
+        failed = [rec for rec in records if rec.failed]
+        assert len(failed) == state.resets[kind], kind
+        assert {rec.error for rec in failed} <= DROP_ERRORS
+        assert all(rec.status is None and rec.colour is None for rec in failed)
+        # No retry: every request the server answered or dropped is one record, and no more.
+        assert len(records) == state.served[kind] + state.resets[kind]
+        assert all(rec.status == 200 and rec.colour == "blue" and rec.version == "1.0.0" for rec in records if not rec.failed)
+
+
+def test_keepalive_replaces_the_connection_after_a_failure_only() -> None:
+    with serve(ServerState(reset_next={"keepalive": 1})) as (url, _state):
+        result = probe.run(config(url, keepalive_threads=1, newconn_threads=0))
+    records = result.by_kind("keepalive")
+    assert records[0].failed and not records[0].reused
+    assert not records[1].reused  # a fresh connection after the drop
+    assert len(records) > 3 and all(rec.reused for rec in records[2:])
+
+
+def test_5xx_answers_are_failures_without_an_error() -> None:
+    with serve(ServerState(status=503)) as (url, _state):
+        result = probe.run(config(url, duration=0.2))
+    assert result.records and all(rec.failed and rec.status == 503 and rec.error is None for rec in result.records)
+
+
+def test_colour_flip_and_events_line_up_with_the_records() -> None:
+    with serve() as (url, state):
+        handle = probe.start(config(url, duration=0.4))
+        time.sleep(0.15)
+        start = handle.mark("switch-start")
+        state.colour = "green"
+        end = handle.events.mark("switch-end")
+        result = handle.wait()
+
+    assert [event.name for event in result.events] == ["switch-start", "switch-end"]
+    assert 0.1 < start.t < 0.3 and abs(start.time - (result.started + start.t)) < 0.05
+    assert not result.failures()
+    colours_before = {rec.colour for rec in result.records if rec.t + rec.latency < start.t}
+    colours_after = {rec.colour for rec in result.records if rec.t > end.t}
+    assert colours_before == {"blue"} and colours_after == {"green"}
+
+    cut = report.cutover([rec.to_dict() for rec in result.records], [event.to_dict() for event in result.events])
+    assert (cut["old_colour"], cut["new_colour"]) == ("blue", "green")
+    # In-flight requests may straddle the flip, so both ends are within a request's latency of it.
+    slowest_ms = max(rec.latency for rec in result.records) * 1000
+    flip_ms = (end.t - start.t) * 1000
+    assert -slowest_ms <= cut["to_last_old_ms"] <= flip_ms and -slowest_ms <= cut["to_first_new_ms"] <= flip_ms + 10
+
+
+def test_streams_survive_or_are_recorded_as_cut_with_the_time() -> None:
+    state = ServerState(reset_next={"stream-cut": 1}, cut_after_s=0.15)
+    with serve(state) as (url, state):
+        result = probe.run(config(url, keepalive_threads=0, newconn_threads=0, streams=2, stream_seconds=0.4, duration=0.4))
+
+    complete = [rec for rec in result.streams if rec.complete]
+    cut = [rec for rec in result.streams if not rec.complete]
+    assert len(complete) == 1 and len(cut) == 1
+    assert complete[0].error is None and complete[0].cut_at is None and complete[0].colour == "blue"
+    assert 0.4 <= complete[0].latency < 1.0 and complete[0].bytes_read > 0
+    assert cut[0].failed and cut[0].error in DROP_ERRORS | {"IncompleteRead"}
+    assert 0.15 <= cut[0].cut_at < 0.4 and cut[0].colour == "blue"
+    assert result.summary()["streams_complete"] == 1
+
+
+def test_a_stream_that_ends_early_is_not_complete() -> None:
+    with serve(ServerState(stream_seconds=0.05)) as (url, _state):
+        result = probe.run(config(url, keepalive_threads=0, newconn_threads=0, streams=1, stream_seconds=0.5, duration=0.5))
+    (stream,) = result.streams
+    assert not stream.complete and stream.error == "StreamShort" and stream.cut_at is not None
+
+
+def test_duration_bounds_the_run() -> None:
+    with serve() as (url, _state):
+        began = time.monotonic()
+        result = probe.run(config(url, duration=0.2, streams=1))
+        elapsed = time.monotonic() - began
+    assert elapsed < 0.8
+    assert result.records and max(rec.t for rec in result.records) < 0.2
+    assert result.streams[0].complete and result.streams[0].expected_seconds == 0.2
+
+
+def test_max_requests_bounds_each_client_kind() -> None:
+    with serve() as (url, _state):
+        began = time.monotonic()
+        result = probe.run(config(url, duration=10, max_requests=40))
+        elapsed = time.monotonic() - began
+    assert len(result.by_kind("keepalive")) == 40 and len(result.by_kind("newconn")) == 40
+    assert elapsed < 5
+
+
+def test_rate_limit_per_thread() -> None:
+    with serve() as (url, _state):
+        result = probe.run(config(url, keepalive_threads=2, newconn_threads=0, rate=25, duration=0.4))
+    per_thread = [len([rec for rec in result.records if rec.thread == name]) for name in ("keepalive-0", "keepalive-1")]
+    assert all(8 <= count <= 11 for count in per_thread), per_thread
+
+
+@pytest.mark.parametrize("overrides", [
+    {"duration": 601},
+    {"max_requests": 2_000_001},
+    {"keepalive_threads": 65},
+    {"keepalive_threads": 40, "newconn_threads": 20, "streams": 5},
+    {"keepalive_threads": 0, "newconn_threads": 0, "streams": 0},
+    {"streams": 1, "stream_seconds": 2, "duration": 1},
+    {"path": "no-slash"},
+    {"path": "/a b"},
+    {"rate": 0},
+])
+def test_hard_bounds_are_refused(overrides: dict) -> None:
+    with pytest.raises(probe.ProbeRefused):
+        probe.validate(config("http://127.0.0.1:9/", **overrides))
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Fail the test on any resolution or connection attempt; returns the attempts seen."""
+    attempts: list = []
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        attempts.append(args)
+        raise AssertionError(f"the probe touched the network: {args}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    return attempts
+
+
+@pytest.mark.parametrize("url", [
+    "http://10.88.0.5:8080/",
+    "http://192.0.2.1/",
+    "http://[2001:db8::1]:80/",
+    "http://example.com/",
+    "http://127.0.0.1.nip.io/",
+    "https://127.0.0.1/",
+    "http://user:secret@127.0.0.1/",
+])
+def test_non_loopback_targets_are_refused_before_any_traffic(url: str, no_network: list) -> None:
+    threads_before = threading.active_count()
+    with pytest.raises(probe.ProbeRefused):
+        probe.start(config(url))
+    assert threading.active_count() == threads_before and not no_network
+
+
+def test_cli_refuses_without_allow_host(capsys: pytest.CaptureFixture, no_network: list) -> None:
+    assert probe.main(["--url", "http://10.88.0.5:8080/", "--duration", "1", "--stream-seconds", "2"]) == 2
+    assert "--allow-host 10.88.0.5" in capsys.readouterr().err and not no_network
+
+
+def test_allow_host_admits_exactly_that_address() -> None:
+    assert probe.validate(config("http://10.88.0.5:8080/", allow_hosts=("10.88.0.5",))).host == "10.88.0.5"
+    assert probe.validate(config("http://[::1]:8080/base")).url_path("/stream") == "/base/stream"
+    assert probe.validate(config("http://localhost:8080/")).host == "127.0.0.1"  # never resolved
+    with pytest.raises(probe.ProbeRefused):
+        probe.validate(config("http://10.88.0.6:8080/", allow_hosts=("10.88.0.5",)))
+    with pytest.raises(probe.ProbeRefused):
+        probe.validate(config("http://router.lab:8080/", allow_hosts=("router.lab",)))
+
+
+def test_cli_writes_jsonl_and_a_summary(tmp_path: object, capsys: pytest.CaptureFixture) -> None:
+    out = os.path.join(str(tmp_path), "run.jsonl")
+    with serve(ServerState(reset_next={"newconn": 1})) as (url, _state):
+        code = probe.main(["--url", url, "--duration", "0.2", "--keepalive", "2", "--newconn", "1", "--streams", "1",
+                           "--case", "cli", "--out", out])
+    assert code == 1  # one dropped request
+    stdout = capsys.readouterr().out
+    assert "probe run cli" in stdout and "1 failed" in stdout and "streams   1/1 complete" in stdout
+    with open(out, encoding="utf-8") as handle:
+        lines = [json.loads(line) for line in handle]
+    assert lines[0]["type"] == "run" and lines[0]["case"] == "cli" and lines[0]["config"]["duration"] == 0.2
+    kinds = {line["kind"] for line in lines[1:]}
+    assert kinds == {"keepalive", "newconn", "stream"}
+    assert all({"start", "t", "latency", "status", "error", "error_message", "colour", "version"} <= set(line) for line in lines[1:])
+
+
+def test_cli_marks_switch_events_on_signals(tmp_path: object) -> None:
+    out = os.path.join(str(tmp_path), "run.jsonl")
+    # A harmless handler underneath, in case a signal arrives outside the probe's own handlers.
+    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: None)
+    try:
+        with serve() as (url, _state):
+            # To the main thread: here the test server's threads could take a process-wide signal.
+            threading.Timer(0.1, signal.pthread_kill, (threading.main_thread().ident, signal.SIGUSR1)).start()
+            assert probe.main(["--url", url, "--duration", "0.3", "--streams", "0", "--out", out]) == 0
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    run = report.load_run(out)
+    assert [event["name"] for event in run.events] == ["switch-start"]
+    assert 0.05 < run.events[0]["t"] < 0.2
