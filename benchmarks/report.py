@@ -309,11 +309,14 @@ def timeline(run: Run, bin_s: float = BIN_S) -> dict:
 
 
 def nice_ceiling(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 times a power of ten that is >= value (axis tops)."""
+    """The smallest round number >= value for an axis top: 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten.
+
+    Each divides into five round ticks, and the top is never much above the data.
+    """
     if value <= 0:
         return 1.0
     power = 10.0 ** math.floor(math.log10(value))
-    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
+    for step in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
         if value <= step * power * (1 + 1e-9):
             return step * power
     return 10.0 * power
@@ -522,30 +525,24 @@ def _events(canvas: Canvas, frame: Frame, events: Sequence[tuple[str, float]]) -
         canvas.text(lx, frame.top + 4 + 10 * (index % 4), label, EVENT_PURPLE)
 
 
-def _legend(canvas: Canvas, frame: Frame, entries: Sequence[tuple[str, Colour, str]]) -> None:
-    """A boxed legend in the plot's top-right corner: (label, colour, mark) with mark line|cross|dash."""
-    width = max(text_width(label, 2) for label, _colour, _mark in entries) + 44
-    height = 22 * len(entries) + 8
-    x0, y0 = frame.right - width - 8, frame.top + 48
-    canvas.box(x0, y0, x0 + width, y0 + height, WHITE)
-    for x, y, x1, y1 in ((x0, y0, x0 + width, y0), (x0, y0 + height, x0 + width, y0 + height),
-                         (x0, y0, x0, y0 + height), (x0 + width, y0, x0 + width, y0 + height)):
-        canvas.line(x, y, x1, y1, BLACK)
-    for index, (label, colour, mark) in enumerate(entries):
-        y = y0 + 8 + 22 * index
+def _legend(canvas: Canvas, x: int, y: int, entries: Sequence[tuple[str, Colour, str]]) -> None:
+    """A legend row above the plot, so it never hides data: (label, colour, mark), mark line|cross|dash."""
+    for label, colour, mark in entries:
         if mark == "cross":
-            _cross(canvas, x0 + 20, y + 7, colour)
+            _cross(canvas, x + 12, y + 7, colour)
         else:
             for offset in (6, 7):
-                canvas.line(x0 + 8, y + offset, x0 + 32, y + offset, colour, dash=4 if mark == "dash" else 0)
-        canvas.text(x0 + 38, y, label, colour if mark != "line" else BLACK, scale=2)
+                canvas.line(x, y + offset, x + 24, y + offset, colour, dash=4 if mark == "dash" else 0)
+        canvas.text(x + 30, y, label, colour if mark != "line" else BLACK, scale=2)
+        x += 30 + text_width(label, 2) + 28
 
 
 def render_timeline(data: dict, title: str, width: int = 1000, height: int = 480) -> bytes:
     """The PNG of a timeline(): requests/s per colour, errors, switch events, labelled axes, legend."""
     peak = max((max(values) for values in data["colours"].values()), default=0.0)
-    frame = Frame(left=84, top=44, right=width - 24, bottom=height - 64, seconds=max(data["seconds"], data["bin_s"]),
-                  y_max=nice_ceiling(peak * 1.15))
+    # Headroom above the peak keeps the event labels off the data.
+    frame = Frame(left=84, top=68, right=width - 24, bottom=height - 64, seconds=max(data["seconds"], data["bin_s"]),
+                  y_max=nice_ceiling(peak * 1.25))
     canvas = Canvas(width, height)
     canvas.text(frame.left, 12, title, scale=2)
     _axes(canvas, frame)
@@ -559,7 +556,7 @@ def render_timeline(data: dict, title: str, width: int = 1000, height: int = 480
     entries.append((f"failed ({sum(data['errors']):,})", ERROR_RED, "cross"))
     if data["events"]:
         entries.append(("switch events", EVENT_PURPLE, "dash"))
-    _legend(canvas, frame, entries)
+    _legend(canvas, frame.left, 40, entries)
     return canvas.png()
 
 

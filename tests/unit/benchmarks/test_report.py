@@ -105,6 +105,11 @@ def test_timeline_bins_per_colour_errors_and_events() -> None:
     assert data["events"] == [("switch-start", 5.0), ("switch-end", 5.2)]
 
 
+def test_axis_scales_are_round_and_close_to_the_data() -> None:
+    assert [report.nice_ceiling(value) for value in (0, 0.7, 7, 2712, 3100, 9000)] == [1.0, 0.8, 8.0, 3000.0, 4000.0, 10000.0]
+    assert [report.time_step(seconds) for seconds in (0.5, 2, 10, 60, 600)] == [0.1, 0.2, 1.0, 5.0, 60.0]
+
+
 def decode_png(blob: bytes) -> tuple[int, int, bytes]:
     """Width, height and raw scanlines of an 8-bit RGB PNG (enough to check what report.py writes)."""
     assert blob[:8] == b"\x89PNG\r\n\x1a\n"
