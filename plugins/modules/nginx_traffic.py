@@ -1,0 +1,488 @@
+#!/usr/bin/python
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: nginx_traffic
+short_description: Route an app's live traffic to its blue or green colour through Nginx, at once or by weight
+version_added: 0.1.0
+description:
+  - Points the app's C(live.conf) include link at C(upstream-<colour>.conf) and its C(preview.conf) link at the
+    other colour's C(preview-<colour>.conf), then tests the configuration with C(nginx -t) and reloads nginx.
+  - With O(weight) below 100, writes C(upstream-weighted.conf), one upstream with both colours' servers
+    weighted so that O(colour) gets O(weight) percent of the live traffic, and points C(live.conf) at it.
+    Server parameters other than C(weight) are kept; during such a step C(preview.conf) points at O(colour),
+    the colour still being brought in.
+  - Links are swapped in one C(rename) each (a temporary symlink beside the link, then C(os.replace)), so nginx
+    never reads a missing link. Files are written atomically.
+  - Proves the reload took. It notes nginx's master PID and its worker PIDs, runs O(reload_command), and waits up
+    to O(reload_timeout) seconds for new worker processes, while watching O(error_log) for C([emerg]) lines and for
+    C([alert]) or C([crit]) lines from the master. A C([alert]) or C([crit]) from a worker (for example an old
+    worker closing its connections) is reported as a warning only.
+  - If C(nginx -t) fails, the previous links and file are restored and the task fails with nginx's own message;
+    nginx is not reloaded. If the reload fails, the previous links and file are restored, nginx is reloaded again
+    with them, and the task fails saying what nginx said and what was restored.
+  - Refuses to route live traffic to a colour none of whose servers accepts a TCP connection within 2 seconds,
+    unless O(force=true).
+  - Appends a record to the app's history (C(<state_dir>/<app>/history.jsonl)) for each change.
+  - Running it again with the same O(colour) and O(weight) changes nothing and reports RV(ignore:changed=false).
+author:
+  - bluegreen.core maintainers (@bluegreen)
+extends_documentation_fragment:
+  - bluegreen.core.nginx
+  - bluegreen.core.state
+options:
+  app:
+    description:
+      - The app's name, the name of its folder in O(conf_dir).
+      - Letters, digits, C(_), C(-) and C(.), starting with a letter or digit.
+    type: str
+    required: true
+  colour:
+    description: The colour that receives the app's live traffic (all of it, or O(weight) percent).
+    type: str
+    required: true
+    choices: [blue, green]
+  weight:
+    description:
+      - Percent of the live traffic that goes to O(colour), from 1 to 100; the other colour gets the rest.
+      - C(100) points C(live.conf) at C(upstream-<colour>.conf). Below 100 it points at C(upstream-weighted.conf).
+      - To take all traffic away from a colour, route 100 to the other one.
+    type: int
+    default: 100
+  nginx_binary:
+    description: The nginx program used for C(nginx -t -c <nginx_conf>); a name on the PATH or an absolute path.
+    type: str
+    default: nginx
+  nginx_conf:
+    description: The main configuration file that C(nginx -t) checks; the one the running nginx was started with.
+    type: path
+    default: /etc/nginx/nginx.conf
+  reload_command:
+    description:
+      - The command that reloads nginx gracefully, as a list of arguments (no shell).
+      - For an nginx not managed by systemd, for example C([nginx, -s, reload]).
+    type: list
+    elements: str
+    default: [systemctl, reload, nginx]
+  error_log:
+    description:
+      - nginx's main error log (the C(error_log) of the main context of C(nginx.conf)). Lines it gains during the
+        reload are checked. When it cannot be read, only the worker PIDs prove the reload.
+    type: path
+    default: /var/log/nginx/error.log
+  reload_timeout:
+    description:
+      - Seconds to wait, from running O(reload_command), for nginx to start new worker processes. When they pass,
+        the switch is undone and the task fails.
+    type: float
+    default: 10.0
+  preview:
+    description:
+      - Also point C(preview.conf) at the colour that does not take the live traffic (at O(colour) while O(weight)
+        is below 100), so the preview listener serves the idle colour.
+    type: bool
+    default: true
+  force:
+    description:
+      - Skip the check that at least one of the target colour's servers accepts a TCP connection.
+      - Without it the module fails before changing anything, naming each server and why it could not connect.
+    type: bool
+    default: false
+  history:
+    description: Append a record of each change to the app's history.
+    type: bool
+    default: true
+  versions:
+    description:
+      - The version each colour runs, recorded in the history. Not used for routing.
+    type: dict
+    suboptions:
+      blue:
+        description: Version of the blue colour, or null when unknown.
+        type: str
+      green:
+        description: Version of the green colour, or null when unknown.
+        type: str
+  actor:
+    description:
+      - Who or what ran the switch, recorded in the history. One printable line, at most 200 characters.
+      - Defaults to the module's environment on the router host, the first set of E(BLUEGREEN_ACTOR),
+        E(AWX_JOB_ID), E(TOWER_JOB_ID), E(SUDO_USER), E(USER) and E(LOGNAME). From AWX, pass it
+        explicitly, for example C(awx job {{ awx_job_id }} by {{ awx_user_name }}).
+    type: str
+  action:
+    description: Why the colour changes, recorded in the history.
+    type: str
+    choices: [switch, rollback, auto-rollback]
+    default: switch
+  reason:
+    description: A free-text reason recorded in the history. One printable line, at most 1000 characters.
+    type: str
+attributes:
+  check_mode:
+    description:
+      - Reads the links and files, tries the target's servers, and reports what would change; writes nothing,
+        runs neither C(nginx -t) nor the reload.
+    support: full
+  diff_mode:
+    description: Shows which files C(live.conf) and C(preview.conf) point at before and after, and C(upstream-weighted.conf) when it changes.
+    support: full
+  idempotent:
+    description: A second run with the same O(colour) and O(weight) reports no change and does not reload nginx.
+    support: full
+  platform:
+    description: Runs on the nginx host (Linux, for C(/proc); nginx 1.18 or later, tested with 1.22).
+    support: full
+    platforms: posix
+  action_group:
+    description: Use C(group/bluegreen.core.bluegreen) in C(module_defaults) to set common options.
+    support: full
+    membership:
+      - bluegreen.core.bluegreen
+seealso:
+  - module: bluegreen.core.nginx_info
+  - module: bluegreen.core.haproxy_traffic
+"""
+
+EXAMPLES = r"""
+- name: Route all traffic of shop to green
+  bluegreen.core.nginx_traffic:
+    app: shop
+    colour: green
+    versions:
+      blue: 1.4.2
+      green: 1.5.0
+    reason: release 1.5.0
+  become: true
+
+- name: Send 10% of shop's live traffic to green, then half, then all
+  bluegreen.core.nginx_traffic:
+    app: shop
+    colour: green
+    weight: "{{ item }}"
+  loop: [10, 50, 100]
+  become: true
+
+- name: Roll shop back to blue with an nginx that systemd does not manage
+  bluegreen.core.nginx_traffic:
+    app: shop
+    colour: blue
+    action: rollback
+    reason: error rate above 2% after the switch
+    reload_command: [/usr/sbin/nginx, -s, reload]
+    pid_file: /var/run/nginx.pid
+  become: true
+"""
+
+RETURN = r"""
+app:
+  description: The app.
+  returned: always
+  type: str
+  sample: shop
+colour:
+  description: The colour that now receives (or, in check mode, would receive) O(weight) percent of the live traffic.
+  returned: always
+  type: str
+  sample: green
+weight:
+  description: The percent of live traffic that goes to RV(colour).
+  returned: always
+  type: int
+  sample: 100
+weights:
+  description: The percent of live traffic each colour gets after the switch.
+  returned: always
+  type: dict
+  sample: {blue: 0, green: 100}
+live_target:
+  description: The file C(live.conf) points at after the switch.
+  returned: always
+  type: str
+  sample: upstream-green.conf
+previous:
+  description: What C(live.conf) pointed at before.
+  returned: always
+  type: dict
+  contains:
+    live_target:
+      description: The file C(live.conf) pointed at, or null when it did not exist.
+      type: str
+      sample: upstream-blue.conf
+    colour:
+      description: The colour that had all the live traffic, or null when it was split or unknown.
+      type: str
+      sample: blue
+    weights:
+      description: The percent each colour had, or null when unknown.
+      type: dict
+      sample: {blue: 100, green: 0}
+previous_colour:
+  description: The colour that had all the live traffic before, or null when it was split or unknown.
+  returned: always
+  type: str
+  sample: blue
+preview_colour:
+  description: The colour C(preview.conf) points at after the switch; with O(preview=false), the one it already pointed at.
+  returned: always
+  type: str
+  sample: blue
+servers:
+  description:
+    - The target colour's servers from C(upstream-<colour>.conf), with the result of the TCP check.
+    - With O(force=true) the servers are not tried and RV(servers[].reachable) is null.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    address:
+      description: The server's address as written in the upstream file.
+      type: str
+      sample: 10.0.0.5:8002
+    weight:
+      description: Its weight in C(upstream-<colour>.conf) (1 when not set).
+      type: int
+      sample: 1
+    backup:
+      description: Whether it is marked C(backup).
+      type: bool
+      sample: false
+    down:
+      description: Whether it is marked C(down); such a server is not tried.
+      type: bool
+      sample: false
+    parameters:
+      description: Its other parameters, as written.
+      type: list
+      elements: str
+      sample: [max_fails=3, fail_timeout=5s]
+    reachable:
+      description: Whether a TCP connection to it succeeded within 2 seconds.
+      type: bool
+      sample: true
+    error:
+      description: Why it could not be reached, or null.
+      type: str
+      sample: Connection refused
+reload:
+  description: How nginx's reload went; null when nothing changed or in check mode.
+  returned: always
+  type: dict
+  contains:
+    master_pid:
+      description: PID of nginx's master process.
+      type: int
+      sample: 812
+    old_workers:
+      description: The worker PIDs before the reload (they finish their requests and exit).
+      type: list
+      elements: int
+      sample: [813, 814]
+    new_workers:
+      description: The new worker PIDs, which serve the new configuration.
+      type: list
+      elements: int
+      sample: [1201, 1202]
+    seconds:
+      description: Seconds from running O(reload_command) to seeing the new workers.
+      type: float
+      sample: 0.12
+history_entry:
+  description: The record appended to the history; null when nothing changed, in check mode or with O(history=false).
+  returned: always
+  type: dict
+  sample:
+    time: "2025-01-01T12:00:00.000000Z"
+    app: shop
+    action: switch
+    from: blue
+    to: green
+    weight: 100
+    from_weights: {blue: 100, green: 0}
+    versions: {blue: 1.4.2, green: 1.5.0}
+    actor: deploy
+    reason: release 1.5.0
+    result: ok
+    router: nginx
+    reload_s: 0.12
+diff:
+  description:
+    - The link targets before and after and, when it changes, C(upstream-weighted.conf) before and after.
+  returned: in diff mode
+  type: list
+  elements: dict
+  sample:
+    - before: "live.conf -> upstream-blue.conf\npreview.conf -> preview-green.conf\n"
+      after: "live.conf -> upstream-green.conf\npreview.conf -> preview-blue.conf\n"
+      before_header: /etc/nginx/bluegreen/shop/ (links)
+      after_header: /etc/nginx/bluegreen/shop/ (links)
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.bluegreen.core.plugins.module_utils import (
+    _nginx,
+    _state,
+    _validate,
+)
+
+_COLOUR_STRINGS = {"type": "dict", "options": {"blue": {"type": "str"}, "green": {"type": "str"}}}
+
+
+def argument_spec() -> dict:
+    return {
+        "app": {"type": "str", "required": True},
+        "colour": {"type": "str", "required": True, "choices": list(_validate.COLOURS)},
+        "weight": {"type": "int", "default": 100},
+        "conf_dir": {"type": "path", "default": _nginx.DEFAULT_CONF_DIR},
+        "nginx_binary": {"type": "str", "default": "nginx"},
+        "nginx_conf": {"type": "path", "default": _nginx.DEFAULT_NGINX_CONF},
+        "reload_command": {"type": "list", "elements": "str", "default": list(_nginx.DEFAULT_RELOAD_COMMAND)},
+        "pid_file": {"type": "path", "default": _nginx.DEFAULT_PID_FILE},
+        "error_log": {"type": "path", "default": _nginx.DEFAULT_ERROR_LOG},
+        "reload_timeout": {"type": "float", "default": _nginx.DEFAULT_RELOAD_TIMEOUT},
+        "preview": {"type": "bool", "default": True},
+        "force": {"type": "bool", "default": False},
+        "state_dir": {"type": "path", "default": _state.DEFAULT_STATE_DIR},
+        "history": {"type": "bool", "default": True},
+        "versions": dict(_COLOUR_STRINGS),
+        "actor": {"type": "str"},
+        "action": {"type": "str", "default": "switch", "choices": ["switch", "rollback", "auto-rollback"]},
+        "reason": {"type": "str"},
+    }
+
+
+def _command_word(value: object, param: str) -> str:
+    if not isinstance(value, str) or not value or any(ch in value for ch in "\n\r\x00"):
+        raise _validate.ValidationError(f"{param} must be a non-empty string without newlines, got {value!r}")
+    return value
+
+
+def validated(params: dict) -> dict:
+    """Check every input before any I/O; each error names its parameter."""
+    layout = _nginx.Layout(params["conf_dir"], params["app"])
+    _validate.colour(params["colour"])
+    _nginx.validate_weight(params["weight"])
+    _command_word(params["nginx_binary"], "nginx_binary")
+    command = params["reload_command"]
+    if not command:
+        raise _validate.ValidationError("reload_command must name a command, for example [systemctl, reload, nginx]")
+    for index, word in enumerate(command):
+        _command_word(word, f"reload_command[{index}]")
+    if not 0 < params["reload_timeout"] <= 600:
+        raise _validate.ValidationError(f"reload_timeout must be above 0 and at most 600 seconds, got {params['reload_timeout']}")
+    versions = {}
+    for colour in _validate.COLOURS:
+        value = (params["versions"] or {}).get(colour)
+        versions[colour] = None if value is None else _validate.version(value, f"versions.{colour}")
+    actor = params["actor"]
+    actor = _state.default_actor() if actor is None else _validate.text(actor, "actor", 200)
+    reason = params["reason"]
+    if reason is not None:
+        _validate.text(reason, "reason", 1000)
+    return {"layout": layout, "versions": versions, "actor": actor, "reason": reason}
+
+
+def check_target(module: AnsibleModule, plan: _nginx.SwitchPlan) -> list:
+    """Live traffic only moves to a colour with a server that accepts a connection, unless forced."""
+    upstream = plan.upstreams[plan.colour]
+    if module.params["force"]:
+        return [dict(server.summary(), reachable=None, error=None) for server in upstream.servers]
+    results = _nginx.probe_servers(upstream)
+    if any(result["reachable"] for result in results):
+        return results
+    servers = _nginx.describe_unreachable(results)
+    if plan.moves_live_traffic:
+        module.fail_json(
+            msg=(
+                f"refusing to route {plan.layout.app} to {plan.colour}: none of the {len(results)} servers of "
+                f"{upstream.path} accepts a TCP connection ({servers}); start them, or use force=true to switch anyway"
+            ),
+            servers=results,
+        )
+    module.warn(f"{plan.layout.app} already routes to {plan.colour}, but none of its servers accepts a TCP connection ({servers})")
+    return results
+
+
+def record(module: AnsibleModule, inputs: dict, plan: _nginx.SwitchPlan, *, result: str,
+           reload: dict | None, error: str | None = None) -> dict | None:
+    params = module.params
+    entry = _nginx.history_record(plan, action=params["action"], versions=inputs["versions"], actor=inputs["actor"],
+                                  reason=inputs["reason"], result=result, reload=reload, error=error)
+    try:
+        return _state.append_history(params["state_dir"], params["app"], entry)
+    except OSError as exc:
+        module.warn(f"the switch result ({result}) could not be added to the history in {params['state_dir']}: {exc}")
+        return None
+
+
+def nginx_for(params: dict) -> _nginx.Nginx:
+    return _nginx.Nginx(
+        binary=params["nginx_binary"],
+        conf=params["nginx_conf"],
+        reload_command=params["reload_command"],
+        pid_file=params["pid_file"],
+        error_log=params["error_log"],
+        reload_timeout=params["reload_timeout"],
+    )
+
+
+def run(module: AnsibleModule) -> dict:
+    params = module.params
+    try:
+        inputs = validated(params)
+    except _validate.ValidationError as exc:
+        module.fail_json(msg=str(exc))
+    plan = _nginx.plan_switch(inputs["layout"], params["colour"], params["weight"], params["preview"])
+    servers = check_target(module, plan)
+    result = {
+        "changed": plan.changed,
+        "app": plan.layout.app,
+        "colour": plan.colour,
+        "weight": plan.weight,
+        "weights": plan.weights,
+        "live_target": plan.live_after,
+        "previous": plan.summary_before(),
+        "previous_colour": plan.previous_colour,
+        "preview_colour": plan.preview_colour,
+        "servers": servers,
+        "reload": None,
+        "history_entry": None,
+    }
+    if module._diff:
+        result["diff"] = plan.diff()
+    if not plan.changed:
+        return result
+    nginx = nginx_for(params)
+    if module.check_mode:
+        if nginx.master() is None:
+            module.warn(f"nginx is not running (no live process in {params['pid_file']}): a real run would fail")
+        return result
+    try:
+        result["reload"] = _nginx.apply_switch(plan, nginx)
+    except _nginx.SwitchFailed as exc:
+        if exc.reload_attempted and params["history"]:
+            result["history_entry"] = record(module, inputs, plan, result="failed", reload=None, error=str(exc))
+        result.update(changed=not exc.restored)
+        module.fail_json(msg=str(exc), **result)
+    for warning in nginx.warnings:
+        module.warn(warning)
+    if params["history"]:
+        result["history_entry"] = record(module, inputs, plan, result="ok", reload=result["reload"])
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    try:
+        module.exit_json(**run(module))
+    except _nginx.NginxError as exc:
+        module.fail_json(msg=str(exc))
+    except OSError as exc:
+        module.fail_json(msg=f"reading or writing the nginx files of {module.params['app']} failed: {exc}")
+
+
+if __name__ == "__main__":
+    main()
