@@ -14,7 +14,7 @@ INSTALL_CHECK_DIR := $(CURDIR)/build/install-check
 # Python code that ruff checks (folders that do not exist yet are left out).
 PY_DIRS := $(wildcard plugins tests examples benchmarks scripts)
 # Stages of `make test`, in order.
-TEST_STAGES := bootstrap lab-image unit lint sanity build install-check molecule
+TEST_STAGES := bootstrap lab-image unit aws lint sanity build install-check molecule
 
 # Environment of every target. The collections path holds a symlink to this
 # working tree (made by bootstrap), so `bluegreen.core.*` resolves to it; the
@@ -32,7 +32,7 @@ export ANSIBLE_FORCE_COLOR := $(COLOR)
 export PY_COLORS := $(COLOR)
 export ANSIBLE_TEST_COLOR := $(if $(filter 1,$(COLOR)),yes,no)
 
-.PHONY: help bootstrap lab-image unit lint sanity build install-check molecule demo demo-down bench \
+.PHONY: help bootstrap lab-image unit aws lint sanity build install-check molecule demo demo-down bench \
 	test requirements-lock clean distclean
 
 help: ## List the targets
@@ -51,6 +51,10 @@ unit: bootstrap ## Unit tests (pytest tests/unit); finding no test is an error
 	if [ "$$rc" -eq 5 ]; then \
 		echo "ERROR: pytest collected no tests under tests/unit (exit 5): that is a failure, not a pass." >&2; exit 1; \
 	fi; exit "$$rc"
+
+aws: bootstrap ## AWS modules against a local moto server on 127.0.0.1 (pytest tests/aws)
+	@rc=0; pytest tests/aws -q || rc=$$?; \
+	if [ "$$rc" -eq 5 ]; then echo "ERROR: pytest collected no tests under tests/aws (exit 5)" >&2; exit 1; fi; exit "$$rc"
 
 lint: bootstrap ## ruff (Python), yamllint, ansible-lint --profile production; reports all three
 	@failed=(); \
