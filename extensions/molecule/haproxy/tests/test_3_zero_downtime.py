@@ -1,0 +1,49 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Switching back and forth under a modest, bounded load drops no request.
+
+A correctness check, not a timing: benchmarks/ measures how fast. The load comes from the
+controller to the router container's own bridge address, through the project's non-retrying probe
+(benchmarks/probe.py): keep-alive clients, new-connection clients and a stream started before the
+first switch. Each switch is the haproxy_traffic module, as the switch role runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from lab_helpers import APP, PROJECT, ROUTER, address, module
+
+sys.path.insert(0, PROJECT)
+from benchmarks import probe  # noqa: E402  (the project root is on the path only from here)
+
+FLIPS = ("green", "blue", "green", "blue", "green", "blue")
+
+
+def test_switching_back_and_forth_under_load_drops_nothing():
+    router = address(ROUTER)
+    config = probe.ProbeConfig(
+        base_url=f"http://{router}:80/", allow_hosts=(router,), case="molecule flips",
+        keepalive_threads=4, newconn_threads=2, streams=1, stream_seconds=20, duration=90, max_requests=40_000, rate=40.0, timeout=5.0,
+    )
+    handle = probe.start(config)
+    time.sleep(2)
+    for colour in FLIPS:
+        handle.mark(f"switch-to-{colour}")
+        result = module("haproxy_traffic", {"app": APP, "colour": colour, "actor": "zero-downtime check"})
+        assert not result.get("failed") and result["changed"], result
+        time.sleep(1)
+    handle.stop()
+    run = handle.wait(timeout=30)
+    summary = run.summary()
+    print(summary)
+    for kind in ("keepalive", "newconn"):
+        counts = summary["kinds"][kind]
+        assert counts["requests"] > 100, counts
+        assert counts["failed"] == 0, (kind, counts, [r.to_dict() for r in run.failures()][:5])
+        assert {"blue", "green"} <= set(counts["colours"]), counts
+    # The stream began before the first switch and must run its 20 s to the end across the switches.
+    assert summary["streams_complete"] == 1, summary["streams_cut"]
+    run.write_jsonl(os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "zero_downtime.jsonl"))
