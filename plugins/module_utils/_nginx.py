@@ -34,7 +34,6 @@ import concurrent.futures
 import math
 import os
 import re
-import secrets
 import socket
 import stat
 import subprocess
@@ -538,31 +537,7 @@ def plan_switch(layout: Layout, colour: str, weight: int, preview: bool) -> Swit
 
 def swap_link(path: str, target: str) -> None:
     """Point ``path`` at ``target`` in one rename: nginx sees the old link or the new one, never none."""
-    directory = os.path.dirname(path)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.bluegreen-{os.getpid()}-{secrets.token_hex(4)}")
-    os.symlink(target, tmp)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(directory)
-
-
-def _fsync_dir(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    _state.atomic_symlink(path, target)
 
 
 def _put_back_link(link: Link) -> None:

@@ -17,6 +17,7 @@ import datetime
 import fcntl
 import json
 import os
+import secrets
 import tempfile
 import time
 from collections.abc import Iterator
@@ -68,6 +69,25 @@ def atomic_write(path: str, content: str, mode: int | None = None) -> None:
             os.chmod(tmp, 0o644)
         if existing is not None and os.geteuid() == 0:
             os.chown(tmp, existing.st_uid, existing.st_gid)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(directory)
+
+
+def atomic_symlink(path: str, target: str) -> None:
+    """Point the link ``path`` at ``target`` in one rename: readers see the old link or the new one, never none.
+
+    (``ln -sfn`` unlinks first, leaving a moment with no link at all.)
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.bluegreen-{os.getpid()}-{secrets.token_hex(4)}")
+    os.symlink(target, tmp)
+    try:
         os.replace(tmp, path)
     except BaseException:
         try:
