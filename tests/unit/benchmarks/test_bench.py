@@ -1,0 +1,120 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pure parts of `make bench`: map parsing, the reload baseline's config rewrite, flip cutovers, targets."""
+
+from __future__ import annotations
+
+import pytest
+from ansible_collections.bluegreen.core.benchmarks import bench
+
+CFG = """frontend demo_live
+    bind *:80
+    use_backend %[str(demo),map(/etc/haproxy/maps/demo.map,demo_green)]
+
+frontend demo_preview
+    bind *:8080
+    use_backend %[str(demo.preview),map(/etc/haproxy/maps/demo.map,demo_blue)]
+"""
+
+
+def rec(t: float, colour: str, kind: str = "keepalive") -> dict:
+    return {"kind": kind, "t": t, "colour": colour, "status": 200, "error": None, "latency": 0.001}
+
+
+def test_other_colour() -> None:
+    assert bench.other_colour("blue") == "green"
+    assert bench.other_colour("green") == "blue"
+    with pytest.raises(ValueError):
+        bench.other_colour("red")
+
+
+def test_live_from_map() -> None:
+    assert bench.live_from_map("demo demo_green\ndemo.preview demo_blue\n") == "green"
+    assert bench.live_from_map("# comment\nother other_blue\ndemo demo_blue\n") == "blue"
+    with pytest.raises(ValueError):
+        bench.live_from_map("demo.preview demo_blue\n")
+
+
+def test_rewrite_use_backend_touches_only_the_live_line() -> None:
+    out = bench.rewrite_use_backend(CFG, "demo", "blue")
+    assert "    use_backend demo_blue\n" in out
+    assert "use_backend %[str(demo.preview),map(/etc/haproxy/maps/demo.map,demo_blue)]" in out
+    assert "str(demo),map" not in out
+    assert out.count("\n") == CFG.count("\n")
+
+
+def test_rewrite_use_backend_refuses_what_it_cannot_find() -> None:
+    with pytest.raises(ValueError, match="found 0"):
+        bench.rewrite_use_backend(CFG, "shop", "blue")
+    with pytest.raises(ValueError):
+        bench.rewrite_use_backend(CFG, "demo", "red")
+
+
+def test_flip_cutovers() -> None:
+    started = 1000.0
+    flips = [{"flip": 1, "to": "green", "time": 1001.0, "ms": 0.2}, {"flip": 2, "to": "blue", "time": 1002.0, "ms": 0.3}]
+    records = [rec(0.5, "blue"), rec(1.003, "blue"), rec(1.01, "green"), rec(1.5, "green"),
+               rec(1.9, "blue"), rec(2.0005, "green"), rec(2.1, "blue"), rec(1.2, "blue", kind="stream")]
+    out = bench.flip_cutovers(records, flips, started)
+    assert [flip["to_last_old_ms"] for flip in out] == [3.0, 0.5]
+    assert out[0]["set_map_ms"] == 0.2 and out[1]["t"] == 2.0
+    # No old-colour request after a flip: None, not zero.
+    assert bench.flip_cutovers([rec(1.5, "green")], flips[:1], started)[0]["to_last_old_ms"] is None
+
+
+def test_overlap_ms() -> None:
+    assert bench.overlap_ms({"last_old_t": 5.012, "first_new_t": 5.004}) == 8.0
+    assert bench.overlap_ms({"last_old_t": None, "first_new_t": 5.0}) is None
+
+
+def summary(failed: int = 0, requests: int = 30_000, p99: float = 2.0, steady: float = 1.5, survived: int = 2) -> dict:
+    kinds = {"keepalive": {"requests": requests, "failed": failed}, "newconn": {"requests": requests // 3, "failed": 0},
+             "stream": {"requests": 2, "failed": 2 - survived}}
+    return {"case": "x", "kinds": kinds, "streams": {"total": 2, "survived": survived},
+            "latency": {"switch": {"p99_ms": p99}, "steady": {"p99_ms": steady}}}
+
+
+def test_judge_all_met() -> None:
+    flips = [{"flip": i, "to_last_old_ms": 3.0, "set_map_ms": 0.2} for i in range(20)]
+    rows = bench.judge({"switch": summary(), "rollback": summary(), "flips": summary()},
+                       {"flips": flips, "router_cutover_ms": {"switch": 0.4},
+                        "floor": {"rollback_s": 3.0, "noop_s": 2.5, "ratio": 1.2}})
+    assert rows and all(row["met"] for row in rows)
+    table = bench.verdict_table(rows)
+    assert table.startswith("| target | measured | met |") and "**no**" not in table
+
+
+def test_judge_reports_misses() -> None:
+    rows = bench.judge({"switch": summary(failed=3, requests=1000, p99=9.0, survived=1)},
+                       {"flips": [{"flip": 1, "to_last_old_ms": 80.0, "set_map_ms": 0.2}],
+                        "floor": {"rollback_s": 6.0, "noop_s": 2.0, "ratio": 3.0}})
+    missed = {row["target"] for row in rows if row["met"] is False}
+    assert "switch: 0 failed requests, every client kind" in missed
+    assert any("requests" in target for target in missed)
+    assert any("flips" in target for target in missed)
+    assert "switch: streams survive" in missed
+    assert any("p99" in target for target in missed)
+    assert any("rollback wall time" in target for target in missed)
+    assert "**no**" in bench.verdict_table(rows)
+
+
+def test_p99_ratio_and_median() -> None:
+    assert bench.p99_ratio(summary(p99=3.0, steady=1.5)) == 2.0
+    assert bench.p99_ratio(summary(p99=None)) is None
+    assert bench.median_s([3.0, 1.0, 2.0]) == 2.0
+    assert bench.median_s([]) is None
+
+
+def test_explain_gives_one_reason_per_kind_of_miss() -> None:
+    rows = [{"target": "switch: p99 in switch window <= 2x steady", "met": False},
+            {"target": "rollback: p99 in switch window <= 2x steady", "met": False},
+            {"target": "flips: p99 in switch window <= 2x steady", "met": True},
+            {"target": "rollback wall time <= 1.5x no-op playbook", "met": False}]
+    notes = bench.explain(rows)
+    assert notes[0].startswith("Why") and len(notes) == 4
+    assert bench.explain([{"target": "x", "met": True}]) == []
+
+
+def test_explain_takes_the_first_matching_reason() -> None:
+    notes = bench.explain([{"target": "switch: 0 failed requests, every client kind", "met": False}])
+    assert len(notes) == 3 and "failed requests" in notes[2]
