@@ -352,11 +352,11 @@ class Bench:
         return action
 
     def switch(self) -> None:
-        self.case("switch", "switch (playbook)", 60,
+        self.case("switch", CASE_TITLES["switch"], 60,
                   self.playbook_action("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0", history_key="switch"))
 
     def rollback(self) -> None:
-        self.case("rollback", "rollback (playbook)", 60, self.playbook_action("bluegreen.core.rollback", history_key="rollback"))
+        self.case("rollback", CASE_TITLES["rollback"], 60, self.playbook_action("bluegreen.core.rollback", history_key="rollback"))
 
     def flips(self, count: int = 20, gap: float = 0.5) -> None:
         def action(handle: probe.ProbeHandle) -> None:
@@ -372,13 +372,13 @@ class Bench:
                 handle.events._events.append(  # noqa: SLF001 - events stamped by the router's clock
                     probe.Event(name=name, time=flip["time"], t=round(flip["time"] - handle.started, 6)))
             handle.mark("switch-end")
-        self.case("flips", f"{count} flips (set map loop)", 3 + count * gap + 15, action)
+        self.case("flips", CASE_TITLES["flips"], 3 + count * gap + 15, action)
         self.extras["flips"] = flip_cutovers(self.runs["flips"].records, self.extras.pop("flips_raw"),
                                              self.results["flips"].started)
 
     def release(self, version: str = "3.0.0") -> None:
         artifact = os.path.join(ARTIFACTS, f"demo-app-{version}.tar.gz")
-        self.case("release", f"release {version} (playbook)", 200,
+        self.case("release", CASE_TITLES["release"], 200,
                   self.playbook_action("bluegreen.core.release", "-e", f"bluegreen_version={version}",
                                        "-e", f"bluegreen_artifact={artifact}", history_key="release"))
 
@@ -393,7 +393,8 @@ class Bench:
             handle.mark("switch-end")
             if any(codes):
                 sys.exit(f"bench: systemctl restart {APP}@{colour} failed: {codes}")
-        self.case("restart", f"baseline restart {APP}@{colour}", 12, action)
+        log(f"restarting {APP}@{colour}, the live colour, on both app hosts")
+        self.case("restart", CASE_TITLES["restart"], 12, action)
 
     def reload(self) -> None:
         colour = live_colour()
@@ -411,7 +412,8 @@ class Bench:
             in_router("systemctl", "reload", "haproxy")
             handle.mark("switch-end")
         try:
-            self.case("reload", f"baseline cfg rewrite + reload to {target}", 12, action)
+            log(f"haproxy.cfg: use_backend {APP}_{target} (live: {colour}), then systemctl reload haproxy")
+            self.case("reload", CASE_TITLES["reload"], 12, action)
         finally:
             in_router("cp", "-p", HAPROXY_CFG + ".bench-orig", HAPROXY_CFG)
             in_router("systemctl", "reload", "haproxy")
@@ -438,6 +440,9 @@ class Bench:
 # --- the report -------------------------------------------------------------------------------
 
 CASE_ORDER = ("switch", "rollback", "flips", "release", "restart", "reload")
+# Short: report.py puts the title on the PNG, then ": requests per second by serving colour...".
+CASE_TITLES = {"switch": "switch (playbook)", "rollback": "rollback (playbook)", "flips": "20 set-map flips",
+               "release": "release 3.0.0", "restart": "restart (baseline)", "reload": "reload (baseline)"}
 
 
 def extra_table(summaries: dict[str, dict], extras: dict) -> str:
@@ -473,7 +478,8 @@ EXPLANATIONS = {
     "rollback wall time": "rollback wall time above 1.5x the no-op floor: the rollback playbook runs the whole "
                           "switch role (argument validation, lock, read the live colour and the versions from the "
                           "router and the app hosts, route, unlock), about 25 tasks, each a round trip through the "
-                          "podman connection, against the no-op's one; the `set map` itself takes under 1 ms.",
+                          "podman connection, against the no-op's one; the switch itself is the `set map` (the "
+                          "`set map at the router` column: milliseconds).",
     "failed": "failed requests: see the error classes in report.json (`kinds.<kind>.errors`).",
     "requests": "fewer requests than the target: the probe's rate on this machine times the cases' length.",
     "cutover": "cutover above target: see the per-flip figures; the client stamps a request's start before its "
@@ -506,16 +512,27 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
     flips = bench.extras.get("flips") or []
     wall = round(time.monotonic() - started, 1) if wall is None else wall
     parts = [
-        "# bluegreen.core benchmarks: the HAProxy path\n",
+        "# bluegreen.core benchmarks: the HAProxy path\n\n",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `make bench` (benchmarks/bench.py) on a "
         "2-core machine: one HAProxy 2.6 router and two app hosts (Debian 12 Podman containers with systemd), the "
         "demo app in both colours, load from the controller to the router's bridge address with benchmarks/probe.py "
         "(4 keep-alive threads without retries, 2 new-connection-per-request threads, 2 long-lived `/stream` "
         "requests started before the switch). Each case is its own probe run; its PNG timeline is next to this file. "
         f"The whole bench (lab, provisioning, cases, report) took {wall:.0f} s of bench.py time.\n",
-        "## Cases\n",
+        "\n## Cases\n\n",
+        "- switch: `ansible-playbook bluegreen.core.switch -e bluegreen_monitor_seconds=0` (to the idle colour).\n"
+        "- rollback: `ansible-playbook bluegreen.core.rollback`.\n"
+        "- 20 set-map flips: a Python loop inside the router sends `set map` for the live entry over the admin "
+        "socket 20 times, 0.5 s apart (each flip an event; `switch-start` is the first).\n"
+        "- release 3.0.0: `ansible-playbook bluegreen.core.release` (deploy to the idle colour, smoke test, switch, "
+        "a 2 s watch).\n"
+        "- restart (baseline, no blue-green): `systemctl restart demo@<live colour>` on both app hosts at once.\n"
+        "- reload (baseline, what config-rewrite roles do): haproxy.cfg's map-driven `use_backend` replaced by a "
+        "static `use_backend demo_<other colour>`, then `systemctl reload haproxy` (master-worker reload; the "
+        "collection's config has `option idle-close-on-response`, which keeps idle keep-alive clients from being "
+        "reset on reload, so this is the favourable version of that approach).\n\n",
         report.markdown_table(summaries_list),
-        "\n## Cutover and failures in detail\n",
+        "\n## Cutover and failures in detail\n\n",
         extra_table(summaries, bench.extras),
         "\nCommand: wall time of the action (playbook, flip loop, restarts, reload). Switch-start to last old: from "
         "the start of the command to the start of the last request the old colour served; for a playbook that "
@@ -528,12 +545,17 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
     ]
     if flips:
         cut = [flip["to_last_old_ms"] for flip in flips if flip["to_last_old_ms"] is not None]
+        set_maps = [flip["set_map_ms"] for flip in flips if flip["set_map_ms"] is not None]
+        late = (f"in the other {len(cut)} the last one started {min(cut):.1f} to {max(cut):.1f} ms after it"
+                if cut else "so the cutover was below what the client's clock can resolve in every flip")
         parts.append(
-            f"\n## The {len(flips)} flips\n\nPer flip, from the `set map` instant (stamped inside the router) to the "
-            f"start of the last request the old colour served: median {statistics.median(cut):.1f} ms, "
-            f"max {max(cut):.1f} ms over {len(cut)} flips with a late old-colour request "
-            f"({len(flips) - len(cut)} had none). Every flip: "
-            + ", ".join(report._num(flip["to_last_old_ms"]) for flip in flips) + " ms.\n"  # noqa: SLF001
+            f"\n## The {len(flips)} flips\n\nEach flip is one `set map` over the admin socket from a loop inside the "
+            f"router, stamped there just before the command. In {len(flips) - len(cut)} of {len(flips)} flips no "
+            f"request that started after that instant was served by the old colour; {late} (requests counted up to "
+            "half-way to the next flip). Per flip (ms, `none`: no late request): "
+            + ", ".join("none" if flip["to_last_old_ms"] is None else f"{flip['to_last_old_ms']:.1f}" for flip in flips)
+            + f". The `set map` commands took {statistics.median(set_maps):.2f} ms median, {max(set_maps):.2f} ms "
+            "max.\n"
         )
     floor = bench.extras.get("floor")
     if floor:
@@ -547,7 +569,7 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
     if notes:
         parts.append("\n" + "\n".join(notes) + "\n")
     parts.append(
-        "\n7. `community.general.haproxy` (disable/enable servers) is not run: it changes the administrative state "
+        "\nNot run: `community.general.haproxy` (disable/enable servers, case 7 of the plan): it changes the administrative state "
         "of servers inside a backend, while this layout routes by backend (`use_backend` + map). Disabling the live "
         "backend's servers leaves the frontend pointing at a backend with no server, which answers 503 to every "
         "request until the servers are enabled again; it fits a single backend holding both colours' servers, a "
@@ -573,6 +595,7 @@ def report_only() -> int:
         path = os.path.join(WORK, f"{key}.jsonl")
         if os.path.exists(path):
             bench.runs[key] = report.load_run(path)
+            bench.runs[key].case = CASE_TITLES[key]
     bench.extras = {"flips": saved.get("flips") or [], "router_cutover_ms": saved.get("router_cutover_ms") or {},
                     "commands_s": saved.get("commands_s") or {}}
     if saved.get("ansible_floor"):
