@@ -12,8 +12,8 @@ import re
 import pytest
 from ansible_collections.bluegreen.core.plugins.module_utils import _aws
 from ansible_collections.bluegreen.core.plugins.modules import elb_traffic
+from ansible_collections.bluegreen.core.tests.unit.plugins.modules.aws_stubs import StubbedAws, stubbed_aws
 from ansible_collections.bluegreen.core.tests.unit.plugins.modules.module_helpers import run_module
-from botocore.stub import Stubber
 
 PREFIX = "arn:aws:elasticloadbalancing:eu-west-1:123456789012"
 LISTENER = f"{PREFIX}:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2"
@@ -30,49 +30,9 @@ OIDC = {
 }
 
 
-class StubbedAws:
-    """Gives every client the module creates a Stubber loaded with the responses queued here, in order."""
-
-    def __init__(self) -> None:
-        self.queue: list = []
-        self.stubbers: list = []
-
-    def respond(self, method: str, response: dict, expected: dict | None = None) -> None:
-        self.queue.append(("response", method, response, expected))
-
-    def error(self, method: str, code: str, message: str = "error") -> None:
-        self.queue.append(("error", method, code, message))
-
-    def attach(self, client: object) -> object:
-        stubber = Stubber(client)
-        for kind, method, payload, extra in self.queue:
-            if kind == "response":
-                stubber.add_response(method, payload, extra)
-            else:
-                stubber.add_client_error(method, payload, extra)
-        stubber.activate()
-        self.stubbers.append(stubber)
-        return client
-
-    def assert_all_used(self) -> None:
-        for stubber in self.stubbers:
-            stubber.assert_no_pending_responses()
-
-
 @pytest.fixture
 def aws(monkeypatch, tmp_path):
-    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
-                     "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
-                     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setattr(_aws, "POLL_INTERVAL", 0.01)
-    stubs = StubbedAws()
-    real_client = _aws.Connection.client
-    monkeypatch.setattr(_aws.Connection, "client", lambda self, *a, **kw: stubs.attach(real_client(self, *a, **kw)))
-    return stubs
+    return stubbed_aws(monkeypatch, tmp_path)
 
 
 @pytest.fixture
