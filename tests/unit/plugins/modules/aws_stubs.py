@@ -37,7 +37,6 @@ class StubbedAws:
             stubber.assert_no_pending_responses()
 
 
-
 def stubbed_aws(monkeypatch, tmp_path) -> StubbedAws:
     """No AWS settings from the environment or files; every client the modules create gets the stubs."""
     for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
