@@ -14,10 +14,25 @@ import subprocess
 import time
 
 import testinfra
+import yaml
 
 PROJECT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-ROUTER = "bgm-router"
-APPS = ("bgm-app1", "bgm-app2")
+
+
+def _groups() -> dict:
+    """The scenario's inventory groups (each scenario names its own containers, so they never clash)."""
+    path = os.environ.get("MOLECULE_INVENTORY_FILE")
+    if not path or not os.path.exists(path):
+        return {"bluegreen_routers": ["bgm-router"], "bluegreen_apps": ["bgm-app1", "bgm-app2"]}
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    # Molecule writes each group at the top level of its inventory, beside "all".
+    return {name: sorted((group or {}).get("hosts") or {}) for name, group in data.items() if name != "all"}
+
+
+GROUPS = _groups()
+ROUTER = GROUPS["bluegreen_routers"][0]
+APPS = tuple(GROUPS["bluegreen_apps"])
 APP = "demo"
 MAP_FILE = f"/etc/haproxy/maps/{APP}.map"
 HISTORY = f"/var/lib/bluegreen/{APP}/history.jsonl"

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: bluegreen.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Small pure helpers for the roles' templates: host addresses and HTTP check lists."""
+"""Small pure helpers for the roles' templates: host addresses, HTTP check lists and fleets."""
 
 from __future__ import annotations
 
@@ -42,6 +42,51 @@ def expand_checks(checks: list, targets: list) -> list:
     return result
 
 
+def fleets(app_hosts: list, hostvars: dict, groups: dict, topology: str = "slots", fleet_groups: dict | None = None) -> dict:
+    """The app hosts that run each colour: {"blue": [...], "green": [...]}.
+
+    slots: every app host runs both colours. fleets: each host runs one colour, set by its host var
+    bluegreen_colour or by membership of the colour's group (fleet_groups, default bluegreen_blue and
+    bluegreen_green). A host with no colour, in both, or a colour with no host is an error.
+    """
+    hosts = list(app_hosts or [])
+    if topology == "slots":
+        return {"blue": hosts, "green": hosts}
+    if topology != "fleets":
+        raise AnsibleFilterError(f"bluegreen_topology must be slots or fleets, got {topology!r}")
+    fleet_groups = fleet_groups or {"blue": "bluegreen_blue", "green": "bluegreen_green"}
+    result = {"blue": [], "green": []}
+    for host in hosts:
+        host_vars = hostvars[host] if host in hostvars else {}
+        colours = set()
+        declared = host_vars.get("bluegreen_colour")
+        if declared not in (None, ""):
+            if declared not in ("blue", "green"):
+                raise AnsibleFilterError(f"host {host} has bluegreen_colour {declared!r}: it must be blue or green")
+            colours.add(declared)
+        in_groups = [colour for colour in ("blue", "green") if host in (groups.get(fleet_groups.get(colour, "")) or [])]
+        colours.update(in_groups)
+        if len(colours) > 1:
+            raise AnsibleFilterError(
+                f"host {host} is in both fleets (groups {', '.join(fleet_groups[c] for c in in_groups) or 'none'}, "
+                f"bluegreen_colour {declared!r}): a host runs one colour in the fleets topology; "
+                "take it out of one fleet"
+            )
+        if not colours:
+            raise AnsibleFilterError(
+                f"host {host} has no colour: in the fleets topology, put it in the group {fleet_groups['blue']} "
+                f"or {fleet_groups['green']}, or set its bluegreen_colour to blue or green"
+            )
+        result[colours.pop()].append(host)
+    for colour in ("blue", "green"):
+        if not result[colour]:
+            raise AnsibleFilterError(
+                f"the {colour} fleet has no hosts: in the fleets topology each colour needs at least one app host "
+                f"(group {fleet_groups[colour]} or bluegreen_colour: {colour})"
+            )
+    return result
+
+
 class FilterModule:
     def filters(self) -> dict:
-        return {"app_address": app_address, "expand_checks": expand_checks}
+        return {"app_address": app_address, "expand_checks": expand_checks, "fleets": fleets}

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.bluegreen.core.plugins.filter.bluegreen import FilterModule, app_address, expand_checks
+from ansible_collections.bluegreen.core.plugins.filter.bluegreen import FilterModule, app_address, expand_checks, fleets
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"app_address", "expand_checks"}
+    assert set(FilterModule().filters()) == {"app_address", "expand_checks", "fleets"}
 
 
 def test_app_address_prefers_bluegreen_address():
@@ -50,3 +50,55 @@ def test_expand_checks_makes_one_check_per_target_and_path():
 def test_expand_checks_refuses_a_check_without_an_absolute_path(check):
     with pytest.raises(AnsibleFilterError, match="check 0 needs a path"):
         expand_checks([check], [{"name": "t", "base_url": "http://127.0.0.1"}])
+
+
+FLEET_GROUPS = {"bluegreen_blue": ["app1", "app2"], "bluegreen_green": ["app3"]}
+
+
+def test_fleets_in_slots_gives_every_host_both_colours():
+    assert fleets(["app1", "app2"], {}, {}) == {"blue": ["app1", "app2"], "green": ["app1", "app2"]}
+
+
+def test_fleets_reads_the_colour_groups_and_the_host_var():
+    hostvars = {"app4": {"bluegreen_colour": "green"}}
+    result = fleets(["app1", "app2", "app3", "app4"], hostvars, FLEET_GROUPS, "fleets")
+    assert result == {"blue": ["app1", "app2"], "green": ["app3", "app4"]}
+
+
+def test_fleets_takes_other_group_names():
+    groups = {"b": ["app1"], "g": ["app2"]}
+    assert fleets(["app1", "app2"], {}, groups, "fleets", {"blue": "b", "green": "g"}) == {"blue": ["app1"], "green": ["app2"]}
+
+
+def test_fleets_agrees_when_the_host_var_matches_the_group():
+    assert fleets(["app1", "app3"], {"app1": {"bluegreen_colour": "blue"}}, FLEET_GROUPS, "fleets")["blue"] == ["app1"]
+
+
+@pytest.mark.parametrize("hostvars, groups", [
+    ({}, {"bluegreen_blue": ["app1", "app3"], "bluegreen_green": ["app3"]}),
+    ({"app1": {"bluegreen_colour": "green"}}, FLEET_GROUPS),
+])
+def test_fleets_refuses_a_host_in_both_fleets(hostvars, groups):
+    with pytest.raises(AnsibleFilterError, match="host app[13] is in both fleets"):
+        fleets(["app1", "app3"], hostvars, groups, "fleets")
+
+
+def test_fleets_refuses_a_host_with_no_colour():
+    with pytest.raises(AnsibleFilterError, match="host app9 has no colour.*bluegreen_blue or bluegreen_green"):
+        fleets(["app1", "app3", "app9"], {}, FLEET_GROUPS, "fleets")
+
+
+def test_fleets_refuses_an_empty_fleet():
+    with pytest.raises(AnsibleFilterError, match="the green fleet has no hosts"):
+        fleets(["app1", "app2"], {}, FLEET_GROUPS, "fleets")
+
+
+@pytest.mark.parametrize("colour", ["red", "Blue"])
+def test_fleets_refuses_an_unknown_colour(colour):
+    with pytest.raises(AnsibleFilterError, match=f"host app1 has bluegreen_colour '{colour}'"):
+        fleets(["app1"], {"app1": {"bluegreen_colour": colour}}, {}, "fleets")
+
+
+def test_fleets_refuses_an_unknown_topology():
+    with pytest.raises(AnsibleFilterError, match="bluegreen_topology must be slots or fleets, got 'pairs'"):
+        fleets(["app1"], {}, {}, "pairs")
