@@ -98,4 +98,8 @@ options:
   reason:
     description: A free-text reason recorded in the history. One printable line, at most 1000 characters.
     type: str
+  history_limit:
+    description: With a read (no O(colour) or O(weights)), how many of the newest history records to return.
+    type: int
+    default: 5
 """

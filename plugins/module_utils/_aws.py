@@ -14,6 +14,7 @@ everything is validated here before any AWS call (research/switch_mechanics.md, 
 
 from __future__ import annotations
 
+import calendar
 import copy
 import re
 import time
@@ -52,6 +53,8 @@ NO_CREDENTIALS = (
     "or AWS_PROFILE, or run where an instance or container role provides them"
 )
 _DENIED_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+# IAM action prefixes of the services whose signing name differs from it.
+IAM_PREFIXES = {"monitoring": "cloudwatch"}
 
 
 class AwsError(Exception):
@@ -158,7 +161,8 @@ class Connection:
 
     def call(self, client: object, operation: str, **kwargs: object) -> dict:
         """Call ``operation`` (PascalCase, as in the API reference); errors become AwsError."""
-        action = f"{client.meta.service_model.signing_name}:{operation}"  # type: ignore[attr-defined]
+        signing_name = client.meta.service_model.signing_name  # type: ignore[attr-defined]
+        action = f"{IAM_PREFIXES.get(signing_name, signing_name)}:{operation}"
         self.calls.append(action)
         try:
             return getattr(client, xform_name(operation))(**kwargs)
@@ -201,9 +205,12 @@ def colour_weights(colour: str, full: int = FULL_WEIGHT) -> dict:
     return {c: (full if c == colour else 0) for c in _validate.COLOURS}
 
 
-def desired_weights(params: dict, maximum: int) -> dict:
+def desired_weights(params: dict, maximum: int) -> dict | None:
+    """The weights asked for, or None when neither weights nor colour is given (the module only reads)."""
     if params.get("weights") is not None:
         return _validate.weights(params["weights"], "weights", maximum)
+    if params.get("colour") is None:
+        return None
     return colour_weights(_validate.colour(params["colour"]))
 
 
@@ -566,6 +573,7 @@ def history_argument_spec() -> dict:
         "actor": {"type": "str"},
         "action": {"type": "str", "default": "switch", "choices": ["switch", "rollback", "auto-rollback"]},
         "reason": {"type": "str"},
+        "history_limit": {"type": "int", "default": 5},
     }
 
 
@@ -580,6 +588,8 @@ def validate_history_params(params: dict) -> dict:
     reason = params.get("reason")
     if reason is not None:
         _validate.text(reason, "reason", 1000)
+    if params.get("history_limit") is not None and params["history_limit"] < 0:
+        raise _validate.ValidationError(f"history_limit must be 0 or more records, got {params['history_limit']}")
     return {"versions": versions, "actor": actor, "reason": reason}
 
 
@@ -598,6 +608,59 @@ def history_entry(router: str, params: dict, who: dict, previous: dict | None, w
     }
     entry.update(extra)
     return entry
+
+
+def history_report(params: dict, where: str, weights: dict) -> dict:
+    """What the history on this host says next to the weights read from AWS: the last switch, the colour a
+    rollback goes to, the newest ``history_limit`` records, and the problems (damaged lines, weights that
+    differ from the last change recorded, as when someone changed them outside this collection)."""
+    records, problems = _state.read_history(params["state_dir"], params["app"])
+    live = live_colour(weights)
+    recorded = [r for r in records if r.get("result") == "ok" and isinstance(r.get("weights"), dict)]
+    if recorded:
+        last = recorded[-1]["weights"]
+        try:
+            last = {c: int(last[c]) for c in _validate.COLOURS}
+        except (KeyError, TypeError, ValueError):
+            problems.append(f"the last change in the history has weights {recorded[-1]['weights']!r}, not a blue and a green weight")
+        else:
+            if not same_split(last, weights):
+                problems.append(
+                    f"{where} has weights blue {weights['blue']}, green {weights['green']}, but the last change in the history "
+                    f"({recorded[-1].get('time', '?')}) set blue {last['blue']}, green {last['green']}: it was changed "
+                    "outside bluegreen.core, or from another host's history"
+                )
+    limit = params.get("history_limit")
+    shown = records if limit is None else (records[-limit:] if limit > 0 else [])
+    return {
+        "last_switch": _state.last_switch(records),
+        "previous_colour": _state.previous_colour(records, live),
+        "history": shown,
+        "problems": problems,
+    }
+
+
+# --------------------------------------------------------------------------- CloudWatch
+
+_TIME_RE = re.compile(r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})T(?P<time>[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.[0-9]{1,6})?Z$")
+
+
+def parse_utc(value: object, param: str) -> float:
+    """Seconds since the epoch of an ISO 8601 UTC time (2025-01-01T12:00:00Z, fractions allowed)."""
+    match = _TIME_RE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise _validate.ValidationError(f"{param} must be a UTC time such as 2025-01-01T12:00:00Z, got {value!r}")
+    try:
+        return calendar.timegm(time.strptime(f"{match.group('date')}T{match.group('time')}", "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        raise _validate.ValidationError(f"{param} {value!r} is not a real date and time") from None
+
+
+def metric_dimensions(listener_arn: str, target_group_arn: str) -> list:
+    """CloudWatch's LoadBalancer and TargetGroup dimensions of a target group behind the listener's load balancer."""
+    balancer = "/".join(parse_arn(listener_arn, "listener", "listener_arn")["listener"].split("/")[:3])
+    group = "targetgroup/" + target_group_arn.split(":targetgroup/", 1)[1]
+    return [{"Name": "LoadBalancer", "Value": balancer}, {"Name": "TargetGroup", "Value": group}]
 
 
 def append_history(module: object, entry: dict) -> dict | None:

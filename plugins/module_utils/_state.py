@@ -169,13 +169,25 @@ def last_switch(records: list) -> dict | None:
 
 
 def previous_colour(records: list, live_colour: str | None) -> str | None:
-    """The ``from`` of the newest successful switch whose ``to`` is the live colour: where a rollback goes."""
+    """The colour that was live before the newest successful switch to the live colour: where a rollback goes.
+
+    A switch in weighted steps leaves records whose ``from`` or ``to`` is null (the traffic was split); the
+    colour that was live before it is the ``from`` of the step that began the split.
+    """
     if live_colour is None:
         return None
+    arrived = False
     for record in reversed(records):
-        if record.get("result") == "ok" and record.get("to") == live_colour and record.get("from") not in (None, live_colour):
-            previous = record.get("from")
-            return previous if previous in _validate.COLOURS else None
+        if record.get("result") != "ok":
+            continue
+        if not arrived:
+            if record.get("to") != live_colour or record.get("from") == live_colour:
+                continue
+            arrived = True
+        source = record.get("from")
+        if source is None:
+            continue  # a step of a split: the colour live before it is further back
+        return source if source in _validate.COLOURS and source != live_colour else None
     return None
 
 

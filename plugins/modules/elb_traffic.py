@@ -56,14 +56,18 @@ options:
   colour:
     description:
       - Send all traffic to this colour; C(green) means weights C(blue=0), C(green=100).
-      - Exactly one of O(colour) and O(weights) is required.
+      - At most one of O(colour) and O(weights). Leave both out to only read: the module then reports the current
+        weights, the history on the host it runs on (RV(previous_colour), RV(last_switch), RV(history), RV(problems)),
+        and changes nothing.
     type: str
     choices: [blue, green]
   weights:
     description:
       - The weight of each colour's target group, whole numbers from 0 to 999, not both 0. Each gets
         weight / (sum of weights) of the requests.
-      - Exactly one of O(colour) and O(weights) is required.
+      - At most one of O(colour) and O(weights). Leave both out to only read: the module then reports the current
+        weights, the history on the host it runs on (RV(previous_colour), RV(last_switch), RV(history), RV(problems)),
+        and changes nothing.
     type: dict
     suboptions:
       blue:
@@ -86,6 +90,13 @@ options:
       - Change the weights even when a group that gets traffic has no targets or unhealthy ones (a warning names them).
     type: bool
     default: false
+  metrics_since:
+    description:
+      - With a read (no O(colour) or O(weights)), also sum each colour's C(RequestCount) and C(HTTPCode_Target_5XX_Count)
+        from CloudWatch (C(AWS/ApplicationELB), per target group) from this UTC time, for example C(2025-01-01T12:00:00Z), to now.
+      - CloudWatch counts whole minutes and publishes an ALB's metrics a minute or more late, so a short window may show
+        nothing yet; the module then returns RV(metrics=null) and says why in RV(metrics_problem), and does not fail.
+    type: str
   stickiness:
     description:
       - Target group stickiness of the forward action. Left as it is when not set.
@@ -121,8 +132,9 @@ attributes:
 notes:
   - "API calls, in order: C(elasticloadbalancing:DescribeListeners), C(elasticloadbalancing:DescribeRules) (only with
     O(rule_arn)), C(elasticloadbalancing:DescribeTargetGroups) (once per colour),
-    C(elasticloadbalancing:DescribeTargetHealth) (once per colour and poll), then, only when the weights or the stickiness
+    C(elasticloadbalancing:DescribeTargetHealth) (once per colour and poll; once per colour in a read), then, only when the weights or the stickiness
     change and not in check mode, C(elasticloadbalancing:ModifyListener) or C(elasticloadbalancing:ModifyRule)."
+  - "A read with O(metrics_since) also calls C(cloudwatch:GetMetricStatistics) four times (two metrics per colour)."
   - The least-privilege IAM policy is those actions; see C(docs/aws.md) in the collection.
   - A weight change does not wait for the deregistration delay; in-flight requests to the old group complete, and
     new ones follow the new weights. Deregistering the old colour's targets is a separate, later step.
@@ -255,6 +267,41 @@ history_entry:
     previous_weights: {blue: 100, green: 0}
     router: alb
     result: ok
+previous_colour:
+  description:
+    - The colour that was live before the newest switch to the live colour, from the history on the host the module
+      runs on (where a rollback goes); null when the history does not tell.
+  returned: when neither O(colour) nor O(weights) is given
+  type: str
+  sample: blue
+last_switch:
+  description: The newest successful history record that changed the live colour, or null.
+  returned: when neither O(colour) nor O(weights) is given
+  type: dict
+history:
+  description: The newest O(history_limit) history records, oldest first.
+  returned: when neither O(colour) nor O(weights) is given
+  type: list
+  elements: dict
+problems:
+  description:
+    - Damaged history lines, and weights that differ from the last change the history records (a change made
+      outside this collection, or recorded on another host).
+  returned: when neither O(colour) nor O(weights) is given
+  type: list
+  elements: str
+metrics:
+  description:
+    - Each colour's target group C(RequestCount) and C(HTTPCode_Target_5XX_Count) summed by CloudWatch from the
+      minute of O(metrics_since) to now; null when CloudWatch gave none (see RV(metrics_problem)).
+  returned: when O(metrics_since) is given
+  type: dict
+  sample: {blue: {requests: 0, http_5xx: 0}, green: {requests: 1520, http_5xx: 2}}
+metrics_problem:
+  description: Why RV(metrics) is null, or null.
+  returned: when O(metrics_since) is given
+  type: str
+  sample: "CloudWatch has no RequestCount datapoints for either target group since 2025-01-01T12:00:00Z: ..."
 diff:
   description: The weights and stickiness before and after.
   returned: in diff mode
@@ -263,6 +310,9 @@ diff:
     before: {weights: {blue: 100, green: 0}, stickiness: {enabled: false, duration_seconds: null}}
     after: {weights: {blue: 0, green: 100}, stickiness: {enabled: false, duration_seconds: null}}
 """
+
+import datetime
+import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.bluegreen.core.plugins.module_utils import _aws, _validate
@@ -287,6 +337,7 @@ def argument_spec() -> dict:
         }},
         "health_timeout": {"type": "int", "default": 60},
         "force": {"type": "bool", "default": False},
+        "metrics_since": {"type": "str"},
         "stickiness": {"type": "dict", "options": {
             "enabled": {"type": "bool", "required": True},
             "duration_seconds": {"type": "int"},
@@ -372,8 +423,65 @@ class Switch:
             self.module.warn(f"the weights are already as asked, but {problems}")
         return health, waited, None
 
+    def read(self) -> dict:
+        """Only read: the weights, the groups' health, the history on this host and, with metrics_since, CloudWatch."""
+        actions = self.read_actions()
+        index = _aws.forward_index(actions, self.where)
+        weights = _aws.current_weights(actions[index], self.groups, self.where)
+        self.check_groups_exist()
+        result = {
+            "changed": False,
+            "listener_arn": self.params["listener_arn"],
+            "rule_arn": self.params["rule_arn"],
+            "weights": weights,
+            "previous_weights": weights,
+            "live_colour": _aws.live_colour(weights),
+            "previous_live_colour": _aws.live_colour(weights),
+            "stickiness": _aws.stickiness_result(_aws.current_stickiness(actions[index])),
+            "health": self.read_health(),
+            "health_waited_s": 0.0,
+            "api_calls": self.conn.calls,
+            "note": None,
+            "history_entry": None,
+        }
+        result.update(_aws.history_report(self.params, self.where, weights))
+        if self.inputs["metrics_since"] is not None:
+            result["metrics"], result["metrics_problem"] = self.read_metrics(self.inputs["metrics_since"])
+        return result
+
+    def read_metrics(self, since: float) -> tuple:
+        """({colour: {requests, http_5xx}}, None), or (None, why CloudWatch could not give them)."""
+        cloudwatch = self.conn.client("cloudwatch", self.inputs["region"])
+        start = since - since % 60  # ALB metrics come in whole minutes
+        end = time.time()
+        end += 60 - end % 60
+        window = {"StartTime": datetime.datetime.fromtimestamp(start, datetime.timezone.utc),
+                  "EndTime": datetime.datetime.fromtimestamp(end, datetime.timezone.utc), "Period": 60, "Statistics": ["Sum"]}
+        metrics, points_seen = {}, False
+        for colour in _validate.COLOURS:
+            dimensions = _aws.metric_dimensions(self.params["listener_arn"], self.groups[colour])
+            metrics[colour] = {}
+            for key, metric in (("requests", "RequestCount"), ("http_5xx", "HTTPCode_Target_5XX_Count")):
+                try:
+                    answer = self.conn.call(cloudwatch, "GetMetricStatistics", Namespace="AWS/ApplicationELB", MetricName=metric,
+                                            Dimensions=dimensions, **window)
+                except _aws.AwsError as exc:
+                    return None, f"CloudWatch could not be read: {exc}"
+                points = answer.get("Datapoints") or []
+                points_seen = points_seen or (key == "requests" and bool(points))
+                metrics[colour][key] = int(sum(p.get("Sum", 0) for p in points))
+        if not points_seen:
+            return None, (
+                f"CloudWatch has no RequestCount datapoints for either target group since "
+                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(start))}: an ALB publishes them only for minutes with "
+                "requests, a minute or more late, and a test endpoint such as moto publishes none"
+            )
+        return metrics, None
+
     def run(self) -> dict:
         desired = self.inputs["weights"]
+        if desired is None:
+            return self.read()
         actions = self.read_actions()
         index = _aws.forward_index(actions, self.where)
         previous = _aws.current_weights(actions[index], self.groups, self.where)
@@ -449,6 +557,11 @@ def run(module: AnsibleModule) -> dict:
     try:
         inputs = _aws.validate_alb_params(module.params)
         inputs["who"] = _aws.validate_history_params(module.params)
+        inputs["metrics_since"] = None
+        if module.params["metrics_since"] is not None:
+            if inputs["weights"] is not None:
+                raise _validate.ValidationError("metrics_since only goes with a read (leave colour and weights out)")
+            inputs["metrics_since"] = _aws.parse_utc(module.params["metrics_since"], "metrics_since")
     except _validate.ValidationError as exc:
         module.fail_json(msg=str(exc), changed=False, api_calls=[])
     conn = None
@@ -464,7 +577,6 @@ def main() -> None:
         argument_spec=argument_spec(),
         supports_check_mode=True,
         mutually_exclusive=[["colour", "weights"], *_aws.MODULE_CONSTRAINTS["mutually_exclusive"]],
-        required_one_of=[["colour", "weights"]],
         required_together=_aws.MODULE_CONSTRAINTS["required_together"],
         required_by=_aws.MODULE_CONSTRAINTS["required_by"],
     )

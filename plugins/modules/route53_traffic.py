@@ -62,14 +62,18 @@ options:
   colour:
     description:
       - Send all traffic to this colour; C(green) means weights C(blue=0), C(green=100).
-      - Exactly one of O(colour) and O(weights) is required.
+      - At most one of O(colour) and O(weights). Leave both out to only read: the module then reports the current
+        weights, the history on the host it runs on (RV(previous_colour), RV(last_switch), RV(history), RV(problems)),
+        and changes nothing.
     type: str
     choices: [blue, green]
   weights:
     description:
       - The weight of each colour's record, whole numbers from 0 to 255, not both 0. Route 53 answers with each
         record for weight / (sum of weights) of the queries.
-      - Exactly one of O(colour) and O(weights) is required.
+      - At most one of O(colour) and O(weights). Leave both out to only read: the module then reports the current
+        weights, the history on the host it runs on (RV(previous_colour), RV(last_switch), RV(history), RV(problems)),
+        and changes nothing.
     type: dict
     suboptions:
       blue:
@@ -259,6 +263,29 @@ history_entry:
     router: route53
     result: ok
     change_status: INSYNC
+previous_colour:
+  description:
+    - The colour that was live before the newest switch to the live colour, from the history on the host the module
+      runs on (where a rollback goes); null when the history does not tell.
+  returned: when neither O(colour) nor O(weights) is given
+  type: str
+  sample: blue
+last_switch:
+  description: The newest successful history record that changed the live colour, or null.
+  returned: when neither O(colour) nor O(weights) is given
+  type: dict
+history:
+  description: The newest O(history_limit) history records, oldest first.
+  returned: when neither O(colour) nor O(weights) is given
+  type: list
+  elements: dict
+problems:
+  description:
+    - Damaged history lines, and weights that differ from the last change the history records (a change made
+      outside this collection, or recorded on another host).
+  returned: when neither O(colour) nor O(weights) is given
+  type: list
+  elements: str
 diff:
   description: The weights before and after.
   returned: in diff mode
@@ -380,6 +407,8 @@ class Switch:
     def run(self) -> dict:
         desired = self.inputs["weights"]
         name, rtype, identifiers = self.inputs["name"], self.inputs["type"], self.inputs["set_identifiers"]
+        if desired is None:
+            return self.read()
         ident, zone = self.find_zone()
         self.zone_id = ident
         found = _aws.weighted_records(self.read_record_sets(ident), name, rtype)
@@ -431,6 +460,35 @@ class Switch:
             )
         return result
 
+    def read(self) -> dict:
+        """Only read: the weights and TTL of the two records, and the history on this host."""
+        name, rtype, identifiers = self.inputs["name"], self.inputs["type"], self.inputs["set_identifiers"]
+        ident, zone = self.find_zone()
+        self.zone_id = ident
+        found = _aws.weighted_records(self.read_record_sets(ident), name, rtype)
+        records = _aws.pick_records(found, identifiers, name, rtype, ident)
+        self.warn_about_others(found)
+        weights = _aws.record_weights(records)
+        result = {
+            "changed": False,
+            "zone_id": ident,
+            "zone": zone,
+            "name": name,
+            "type": rtype,
+            "set_identifiers": identifiers,
+            "weights": weights,
+            "previous_weights": weights,
+            "live_colour": _aws.live_colour(weights),
+            "previous_live_colour": _aws.live_colour(weights),
+            "ttl": _aws.record_ttl(records["blue"]),
+            "note": None,
+            "change": None,
+            "api_calls": self.conn.calls,
+            "history_entry": None,
+        }
+        result.update(_aws.history_report(self.params, f"{name} {rtype} in zone {zone}", weights))
+        return result
+
     def record(self, previous: dict, weights: dict, result: str, **extra: object) -> dict | None:
         if not self.params["history"]:
             return None
@@ -458,7 +516,7 @@ def main() -> None:
         argument_spec=argument_spec(),
         supports_check_mode=True,
         mutually_exclusive=[["colour", "weights"], ["zone_id", "zone"], *_aws.MODULE_CONSTRAINTS["mutually_exclusive"]],
-        required_one_of=[["colour", "weights"], ["zone_id", "zone"]],
+        required_one_of=[["zone_id", "zone"]],
         required_together=_aws.MODULE_CONSTRAINTS["required_together"],
         required_by=_aws.MODULE_CONSTRAINTS["required_by"],
     )

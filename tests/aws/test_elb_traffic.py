@@ -135,3 +135,24 @@ def test_weights_out_of_range_never_reach_moto(alb, moto, tmp_path):
     done = switch(alb, moto, tmp_path, weights={"blue": 0, "green": 1000})
     assert done.failed and done.msg == "weights.green must be between 0 and 999, got 1000" and done["api_calls"] == []
     assert alb.default_actions() == before
+
+
+def test_a_read_reports_weights_health_history_and_says_when_cloudwatch_has_no_metrics(alb, moto, tmp_path):
+    assert switch(alb, moto, tmp_path, colour="green")["changed"] is True
+    read = switch(alb, moto, tmp_path, metrics_since="2025-01-01T12:00:00Z")
+    assert read.failed is False, read.result
+    assert (read["changed"], read["weights"], read["live_colour"], read["previous_colour"]) == (False, {"blue": 0, "green": 100}, "green", "blue")
+    assert read["health"]["green"]["healthy"] is True and read["problems"] == [] and len(read["history"]) == 1
+    assert read["metrics"] is None and "no RequestCount datapoints" in read["metrics_problem"]
+    assert "cloudwatch:GetMetricStatistics" in read["api_calls"] and not set(read["api_calls"]) & MUTATING
+    # A change made outside the collection is a problem the read reports.
+    alb.elbv2.modify_listener(ListenerArn=alb.listener_arn, DefaultActions=[{"Type": "forward", "TargetGroupArn": alb.target_groups["blue"]}])
+    read = switch(alb, moto, tmp_path)
+    assert read["live_colour"] == "blue" and "changed outside bluegreen.core" in read["problems"][0]
+
+
+def test_metrics_since_must_be_a_utc_time_and_goes_with_a_read_only(alb, moto, tmp_path):
+    bad = switch(alb, moto, tmp_path, metrics_since="yesterday")
+    assert bad.failed and "metrics_since must be a UTC time" in bad.msg and bad["api_calls"] == []
+    mixed = switch(alb, moto, tmp_path, colour="green", metrics_since="2025-01-01T12:00:00Z")
+    assert mixed.failed and "metrics_since only goes with a read" in mixed.msg and mixed["api_calls"] == []

@@ -62,3 +62,13 @@ def test_a_missing_record_is_refused(zone, moto, tmp_path):
     done = switch(zone, moto, tmp_path, colour="green", set_identifiers={"blue": "blue", "green": "shop-green"})
     assert done.failed and "with set identifier 'shop-green' (set_identifiers.green)" in done.msg
     assert zone.weights() == {"blue": 100, "green": 0}
+
+
+def test_a_read_reports_the_weights_and_where_a_rollback_goes_after_steps(zone, moto, tmp_path):
+    for weights in ({"blue": 90, "green": 10}, {"blue": 50, "green": 50}, {"blue": 0, "green": 100}):
+        assert switch(zone, moto, tmp_path, weights=weights)["changed"] is True
+    read = switch(zone, moto, tmp_path, history_limit=2)
+    assert read.failed is False, read.result
+    assert (read["changed"], read["weights"], read["live_colour"], read["ttl"]) == (False, {"blue": 0, "green": 100}, "green", 60)
+    assert read["previous_colour"] == "blue" and read["problems"] == [] and len(read["history"]) == 2
+    assert read["api_calls"] == ["route53:GetHostedZone", "route53:ListResourceRecordSets"]

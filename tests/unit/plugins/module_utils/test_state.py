@@ -288,3 +288,16 @@ def test_default_actor_prefers_explicit_then_awx_then_user():
     assert _state.default_actor({"AWX_JOB_ID": "42", "USER": "bob"}) == "awx job 42"
     assert _state.default_actor({"USER": "bob\n"}) == "bob"
     assert _state.default_actor({}).startswith("uid ")
+
+
+def test_previous_colour_after_a_switch_in_weighted_steps_is_the_colour_live_before_the_first_step():
+    records = [
+        {"result": "ok", "from": "green", "to": "blue"},
+        {"result": "ok", "from": "blue", "to": None, "weights": {"blue": 90, "green": 10}},
+        {"result": "ok", "from": None, "to": None, "weights": {"blue": 50, "green": 50}},
+        {"result": "ok", "from": None, "to": "green", "weights": {"blue": 0, "green": 100}},
+    ]
+    assert _state.previous_colour(records, "green") == "blue"
+    assert _state.previous_colour(records[:1], "blue") == "green"
+    # A split that began from nothing known gives no previous colour, never a guess.
+    assert _state.previous_colour(records[2:], "green") is None

@@ -306,8 +306,14 @@ def test_bad_inputs_fail_before_any_aws_call(aws, args, overrides, message):
 def test_colour_and_weights_exclude_each_other(aws, args):
     done = run_module(elb_traffic.main, dict(args, colour="green", weights={"blue": 0, "green": 1}))
     assert done.failed and "mutually exclusive" in done.msg and aws.stubbers == []
+
+
+def test_without_colour_or_weights_it_only_reads(aws, args):
+    queue_reads(aws, [forward((BLUE, 100), (GREEN, 0))], healthy("i-1"), healthy("i-2"))
     done = run_module(elb_traffic.main, dict(args))
-    assert done.failed and "one of the following is required: colour, weights" in done.msg
+    assert done.failed is False, done.result
+    assert (done["changed"], done["weights"], done["live_colour"], done["previous_colour"]) == (False, {"blue": 100, "green": 0}, "blue", None)
+    assert not set(done["api_calls"]) & set(MUTATING)
 
 
 def test_missing_credentials_fail_before_any_call(aws, args):
