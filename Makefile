@@ -26,13 +26,15 @@ export ANSIBLE_NOCOWS := 1
 export ANSIBLE_RETRY_FILES_ENABLED := 0
 export ANSIBLE_GALAXY_DISPLAY_PROGRESS := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# The demo's router: make demo ROUTER=nginx.
+ROUTER ?= haproxy
 # Colour when a person watches, plain text in CI logs.
 COLOR ?= $(if $(CI),0,$(shell [ -t 2 ] && echo 1 || echo 0))
 export ANSIBLE_FORCE_COLOR := $(COLOR)
 export PY_COLORS := $(COLOR)
 export ANSIBLE_TEST_COLOR := $(if $(filter 1,$(COLOR)),yes,no)
 
-.PHONY: help bootstrap lab-image unit aws lint sanity build install-check molecule demo demo-down bench \
+.PHONY: help bootstrap lab-image unit aws lint sanity build install-check molecule demo demo-down bench bench-scale \
 	test requirements-lock clean distclean
 
 help: ## List the targets
@@ -95,8 +97,8 @@ install-check: build ## Install the built tarball into build/install-check and c
 molecule: install-check lab-image ## Molecule scenarios on lab containers, run with the built and installed tarball
 	ANSIBLE_COLLECTIONS_PATH=$(INSTALL_CHECK_DIR) scripts/molecule.sh
 
-demo: bootstrap lab-image ## Start the demo (scripts/demo.sh)
-	scripts/demo.sh
+demo: bootstrap lab-image ## A full release on a local lab (scripts/demo.sh); ROUTER=nginx for Nginx
+	ROUTER=$(ROUTER) scripts/demo.sh
 
 demo-down: ## Stop the demo and remove its containers
 	scripts/demo.sh down
@@ -104,6 +106,9 @@ demo-down: ## Stop the demo and remove its containers
 bench: bootstrap lab-image ## Benchmarks (scripts/bench.sh)
 	@test -x scripts/bench.sh || { echo "ERROR: scripts/bench.sh does not exist yet" >&2; exit 1; }
 	scripts/bench.sh
+
+bench-scale: bootstrap lab-image ## Switch/rollback wall time from 1 to 3 routers, 2 to 8 app hosts (scripts/bench.sh scale)
+	scripts/bench.sh scale
 
 test: ## Everything CI runs, in order, failing fast; prints each stage's wall time
 	@summary=(); rc=0; t0=$$(date +%s); \

@@ -3,6 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The bluegreen.core demo app: a small stdlib HTTP service released in two colours.
 
+Every response names the release (X-App-Version) and the host (X-App-Host).
 Environment: PORT (required), BLUEGREEN_COLOUR (blue|green), BIND (default 0.0.0.0).
 The release directory holds VERSION and, for a deliberately broken build, BROKEN
 ("health": /health answers 503; "500": every page but /health answers 500).
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -32,6 +34,7 @@ def _read(name: str, default: str = "") -> str:
 VERSION = _read("VERSION", "unknown")
 BROKEN = _read("BROKEN")
 COLOUR = os.environ.get("BLUEGREEN_COLOUR", "unknown")
+HOST = socket.gethostname()
 STARTED = time.time()
 
 
@@ -50,6 +53,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-App-Version", VERSION)
+        self.send_header("X-App-Host", HOST)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
