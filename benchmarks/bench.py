@@ -1,14 +1,14 @@
 # Copyright: bluegreen.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""`make bench`: zero-downtime and cutover figures of the HAProxy path, on a lab of its own.
+"""`make bench`: zero-downtime and cutover figures of the HAProxy and Nginx paths, on a lab of its own.
 
     scripts/bench.sh        (brings the lab up, runs this, takes the lab down)
     python3 benchmarks/bench.py [--quick]
 
-Expects the bench lab (scripts/lab.sh with BLUEGREEN_LAB_PREFIX=bluegreen-bench) to be up. It
-provisions it, releases 1.0.0 then 2.0.0 so both colours run, and then runs one probe.py run per
-case (keep-alive, new-connection and stream clients at once, against the router's bridge address
-only), with the case's action in the middle and its events marked:
+Expects the bench lab (scripts/lab.sh with BLUEGREEN_LAB_PREFIX=bluegreen-bench: router, app1, app2,
+nginx) to be up. It provisions it, releases 1.0.0 then 2.0.0 so both colours run, and then runs one
+probe.py run per case (keep-alive, new-connection and stream clients at once, against the router's
+bridge address only), with the case's action in the middle and its events marked:
 
   switch      ansible-playbook bluegreen.core.switch -e bluegreen_monitor_seconds=0
   rollback    ansible-playbook bluegreen.core.rollback
@@ -18,7 +18,13 @@ only), with the case's action in the middle and its events marked:
   reload      baseline: haproxy.cfg rewritten to a static use_backend of the other colour + reload
 
 and times `bluegreen.core.rollback` against a one-task no-op playbook (the Ansible floor).
-Writes benchmarks/results/report.md, report.json and one PNG timeline per case (report.py).
+Then the Nginx path: the `nginx` container, provisioned as an Nginx router in front of the same two
+app hosts (its own inventory, written to .cache/bench), runs switch, rollback, 20 flips (the
+collection's own _nginx.apply_switch: link swap, nginx -t, reload, new workers up) and a release
+of 4.0.0. The Nginx cases are skipped, with the reason in the report, while roles/nginx is not
+committed. The scale figures of `make bench-scale` (benchmarks/scale.py, scale.json) are added to
+the report when present. Writes benchmarks/results/report.md, report.json and one PNG timeline per
+case (report.py).
 """
 
 from __future__ import annotations
@@ -47,6 +53,13 @@ WORK = os.path.join(ROOT, ".cache", "bench")
 ARTIFACTS = os.path.join(ROOT, ".cache", "artifacts")
 PREFIX = os.environ.get("BLUEGREEN_LAB_PREFIX", "bluegreen-bench")
 ROUTER = f"{PREFIX}-router"
+NGINX_ROUTER = f"{PREFIX}-nginx"
+NGINX_INVENTORY = os.path.join(WORK, "inventory-nginx.yml")
+NGINX_CONF_DIR = "/etc/nginx/bluegreen"
+# Where the flip loop finds the collection's module_utils inside the Nginx router.
+NGINX_FLIP_LIB = "/tmp/bluegreen-bench-lib"
+NGINX_ROLE_FILE = os.path.join("roles", "nginx", "tasks", "main.yml")
+SCALE_JSON = os.path.join(RESULTS, "scale.json")
 APPS = (f"{PREFIX}-app1", f"{PREFIX}-app2")
 APP = "demo"
 MAP_FILE = f"/etc/haproxy/maps/{APP}.map"
@@ -113,6 +126,38 @@ def other_colour(colour: str) -> str:
     return COLOURS[1 - COLOURS.index(colour)]
 
 
+# Runs inside the Nginx router (python3 -c): flips the live colour N times the way nginx_traffic
+# does (_nginx.apply_switch: swap the live and preview links, nginx -t, reload, wait for the new
+# workers), one JSON line per flip with the epoch time just before the switch began.
+NGINX_FLIPPER = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.bluegreen.core.plugins.module_utils import _nginx
+CONF, APP, N, GAP = sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+assert 1 <= N <= 200 and 0.05 <= GAP <= 5
+layout = _nginx.Layout(CONF, APP)
+nginx = _nginx.Nginx(binary="nginx", conf=_nginx.DEFAULT_NGINX_CONF, reload_command=list(_nginx.DEFAULT_RELOAD_COMMAND),
+                     pid_file=_nginx.DEFAULT_PID_FILE, error_log=_nginx.DEFAULT_ERROR_LOG,
+                     reload_timeout=_nginx.DEFAULT_RELOAD_TIMEOUT)
+live = _nginx.colour_of_target(_nginx.read_link(layout, _nginx.LIVE_LINK, _nginx.live_files()).name)
+for i in range(N):
+    new = "green" if live == "blue" else "blue"
+    plan = _nginx.SwitchPlan(layout, new, 100, True)
+    t0 = time.time()
+    try:
+        done, out = _nginx.apply_switch(plan, nginx), ""
+    except _nginx.NginxError as exc:
+        done, out = {}, str(exc)
+    t1 = time.time()
+    print(json.dumps({"flip": i + 1, "to": new, "time": t0, "ms": round((t1 - t0) * 1000, 3),
+                      "reload_s": (done or {}).get("seconds"), "out": out}), flush=True)
+    if out:
+        break
+    live = new
+    time.sleep(GAP)
+"""
+
+
 def live_from_map(text: str, app: str = APP) -> str:
     """The live colour from a map file's text (`<app> <app>_<colour>` line)."""
     for line in text.splitlines():
@@ -174,6 +219,34 @@ def overlap_ms(cut: dict) -> float | None:
     return round((cut["last_old_t"] - cut["first_new_t"]) * 1000.0, 3)
 
 
+def inventory_yaml(prefix: str, routers: Sequence[str], apps: Sequence[str], router: str = "haproxy") -> str:
+    """An inventory like benchmarks/inventory.yml for other lab sizes and routers (containers `<prefix>-<name>`)."""
+    if router not in ("haproxy", "nginx"):
+        raise ValueError(f"not a router this bench runs: {router!r}")
+    if not routers or not apps:
+        raise ValueError("an inventory needs at least one router and one app host")
+    for name in (prefix, *routers, *apps):
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", name):
+            raise ValueError(f"not a safe container name part: {name!r}")
+    lines = [
+        "# Written by benchmarks/bench.py or scale.py for one lab size; see benchmarks/inventory.yml.",
+        "all:", "  vars:",
+        "    ansible_connection: containers.podman.podman",
+        "    ansible_python_interpreter: /usr/bin/python3",
+        "    ansible_pipelining: true",
+        "    bluegreen_app: demo",
+        f"    bluegreen_router: {router}",
+        "    bluegreen_monitor_seconds: 2",
+        "    bluegreen_smoke_checks:",
+        "      - path: /", "        status: [200]", '        body_regex: "demo-app version"',
+        "  children:", "    bluegreen_routers:", "      hosts:",
+    ]
+    lines += [f"        {name}:\n          ansible_host: {prefix}-{name}" for name in routers]
+    lines += ["    bluegreen_apps:", "      hosts:"]
+    lines += [f"        {name}:\n          ansible_host: {prefix}-{name}" for name in apps]
+    return "\n".join(lines) + "\n"
+
+
 def median_s(values: Sequence[float]) -> float | None:
     """Median rounded to ms, None for none."""
     return round(statistics.median(values), 3) if values else None
@@ -192,17 +265,43 @@ def total_failed(summary: dict) -> int:
     return sum(kind["failed"] for kind in summary["kinds"].values())
 
 
+def nginx_role_committed(root: str = ROOT) -> tuple[bool, str]:
+    """Whether the Nginx cases can run: roles/nginx is committed (in a git checkout) or present (elsewhere)."""
+    path = os.path.join(root, NGINX_ROLE_FILE)
+    try:
+        listed = subprocess.run(["git", "-C", root, "ls-files", "--error-unmatch", NGINX_ROLE_FILE],
+                                capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        listed = None
+    if listed is not None and "not a git repository" not in listed.stderr.lower():
+        if listed.returncode == 0:
+            return True, ""
+        return False, "not run: roles/nginx missing (not committed in this checkout)"
+    return (True, "") if os.path.exists(path) else (False, "not run: roles/nginx missing")
+
+
+NGINX_KEEPALIVE_NOTE = ("nginx 1.22 (Debian 12) closes idle keep-alive client connections when a reload retires "
+                        "the old workers, racing a client that is sending its next request on one; fixed in nginx "
+                        "1.27.4")
+
+
 def judge(summaries: dict[str, dict], extras: dict) -> list[dict]:
     """Each target: what was asked, what was measured, met or not (the report's verdict table).
 
-    `summaries` maps case key to report.summarise() output; `extras` holds `flips` (per-flip
-    cutovers), `router_cutover_ms` (case -> ms) and `floor` (rollback vs no-op medians).
+    `summaries` maps case key to report.summarise() output; `extras` holds `flips` and `nginx_flips`
+    (per-flip cutovers), `router_cutover_ms` (case -> ms) and `floor` (rollback vs no-op medians).
+    HAProxy cases: 0 failed requests for every client kind. Nginx cases: 0 failed requests for
+    new-connection clients and streams; keep-alive failures are reported against no target (met n/a).
     """
     rows = []
     blue_green = [key for key in ("switch", "rollback", "flips") if key in summaries]
+    nginx = [key for key in NGINX_CASES if key in summaries]
 
     def row(target: str, measured: str, met: bool | None, note: str = "") -> None:
         rows.append({"target": target, "measured": measured, "met": met, "note": note})
+
+    def failed_of(key: str, kind: str) -> str:
+        return f"{kind} {summaries[key]['kinds'][kind]['failed']}/{summaries[key]['kinds'][kind]['requests']:,}"
 
     for key in blue_green:
         summ = summaries[key]
@@ -210,11 +309,20 @@ def judge(summaries: dict[str, dict], extras: dict) -> list[dict]:
         row(f"{key}: 0 failed requests, every client kind",
             ", ".join(f"{kind} {count}/{summ['kinds'][kind]['requests']:,}" for kind, count in failed.items()),
             not any(failed.values()))
+    for key in nginx:
+        kinds = summaries[key]["kinds"]
+        row(f"{key}: 0 failed requests, new-connection clients and streams",
+            f"{failed_of(key, 'newconn')}, {failed_of(key, 'stream')}",
+            kinds["newconn"]["failed"] == 0 and kinds["stream"]["failed"] == 0)
+        row(f"{key}: keep-alive failures (reported; nginx 1.22 reload race)", failed_of(key, "keepalive"), None)
     requests = sum(summaries[key]["kinds"][kind]["requests"] for key in blue_green for kind in report.REQUEST_KINDS)
     row(f"switch + rollback + flips: >= {TARGET_MIN_REQUESTS:,} requests", f"{requests:,}", requests >= TARGET_MIN_REQUESTS)
     flips = extras.get("flips") or []
     row(f">= {TARGET_MIN_FLIPS} flips", str(len(flips)), len(flips) >= TARGET_MIN_FLIPS)
-    for key in blue_green:
+    if "nginx-flips" in summaries:
+        count = len(extras.get("nginx_flips") or [])
+        row(f"nginx: >= {TARGET_MIN_FLIPS} flips", str(count), count >= TARGET_MIN_FLIPS)
+    for key in blue_green + [key for key in nginx if key != "nginx-release"]:
         streams = summaries[key]["streams"]
         row(f"{key}: streams survive", f"{streams['survived']}/{streams['total']}",
             streams["total"] > 0 and streams["survived"] == streams["total"])
@@ -223,10 +331,17 @@ def judge(summaries: dict[str, dict], extras: dict) -> list[dict]:
         worst = max(cutovers)
         row(f"flips: cutover < {TARGET_CUTOVER_MS:g} ms (set map -> last old-colour request start)",
             f"max {worst:.1f} ms, median {statistics.median(cutovers):.1f} ms", worst < TARGET_CUTOVER_MS)
+    nginx_cut = [flip["to_last_old_ms"] for flip in extras.get("nginx_flips") or [] if flip["to_last_old_ms"] is not None]
+    if nginx_cut:
+        row("nginx-flips: cutover (switch start -> last old-colour request start; reported)",
+            f"max {max(nginx_cut):.1f} ms, median {statistics.median(nginx_cut):.1f} ms", None)
     for key, value in sorted((extras.get("router_cutover_ms") or {}).items()):
+        if key.startswith("nginx-"):
+            row(f"{key}: link swap + nginx -t + reload until new workers (from history; reported)", f"{value:.1f} ms", None)
+            continue
         row(f"{key}: cutover < {TARGET_CUTOVER_MS:g} ms at the router (set map command, from history)",
             f"{value:.2f} ms", value < TARGET_CUTOVER_MS)
-    for key in blue_green:
+    for key in blue_green + nginx:
         ratio = p99_ratio(summaries[key])
         lat = summaries[key]["latency"]
         row(f"{key}: p99 in switch window <= {TARGET_P99_RATIO:g}x steady",
@@ -278,8 +393,8 @@ def sh(command: list[str], timeout: float = COMMAND_TIMEOUT_S, quiet: bool = Tru
     return result.stdout
 
 
-def playbook(*args: str) -> list[str]:
-    return ["ansible-playbook", "-i", INVENTORY, *args]
+def playbook(*args: str, inventory: str = INVENTORY) -> list[str]:
+    return ["ansible-playbook", "-i", inventory, *args]
 
 
 def timed(command: list[str]) -> float:
@@ -288,20 +403,28 @@ def timed(command: list[str]) -> float:
     return time.monotonic() - started
 
 
-def in_router(*command: str, timeout: float = 60) -> str:
-    return sh(["podman", "exec", ROUTER, *command], timeout=timeout)
+def in_router(*command: str, timeout: float = 60, router: str = ROUTER) -> str:
+    return sh(["podman", "exec", router, *command], timeout=timeout)
 
 
-def router_ip() -> str:
-    return sh(["podman", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", ROUTER]).strip()
+def router_ip(router: str = ROUTER) -> str:
+    return sh(["podman", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", router]).strip()
 
 
 def live_colour() -> str:
     return live_from_map(in_router("cat", MAP_FILE))
 
 
-def last_history() -> dict:
-    return json.loads(in_router("tail", "-n", "1", HISTORY))
+def last_history(router: str = ROUTER) -> dict:
+    return json.loads(in_router("tail", "-n", "1", HISTORY, router=router))
+
+
+def nginx_live_colour() -> str:
+    target = in_router("readlink", f"{NGINX_CONF_DIR}/{APP}/live.conf", router=NGINX_ROUTER).strip()
+    match = re.search(r"upstream-(blue|green)\.conf$", target)
+    if not match:
+        raise SystemExit(f"bench: {NGINX_CONF_DIR}/{APP}/live.conf points at {target!r}, not one colour")
+    return match.group(1)
 
 
 # --- the cases --------------------------------------------------------------------------------
@@ -313,19 +436,21 @@ class Bench:
         self.runs: dict[str, report.Run] = {}
         self.results: dict[str, probe.Result] = {}
         self.extras: dict = {"router_cutover_ms": {}, "flips": [], "commands_s": {}}
+        self.nginx_ip: str | None = None
         os.makedirs(WORK, exist_ok=True)
 
-    def probe_config(self, case: str, duration: float) -> probe.ProbeConfig:
+    def probe_config(self, case: str, duration: float, ip: str | None = None) -> probe.ProbeConfig:
+        ip = ip or self.ip
         return probe.ProbeConfig(
-            base_url=f"http://{self.ip}/", keepalive_threads=4, newconn_threads=2, streams=2,
-            duration=duration, max_requests=500_000, timeout=2.0, allow_hosts=(self.ip,), case=case)
+            base_url=f"http://{ip}/", keepalive_threads=4, newconn_threads=2, streams=2,
+            duration=duration, max_requests=500_000, timeout=2.0, allow_hosts=(ip,), case=case)
 
     def case(self, key: str, title: str, duration: float, action: Callable[[probe.ProbeHandle], None],
-             lead: float = 3.0) -> probe.Result:
+             lead: float = 3.0, ip: str | None = None) -> probe.Result:
         """One probe run: `lead` s of steady state, the action between switch-start and switch-end."""
         duration = round(duration * self.scale, 1)
         log(f"case {key}: {title} ({duration:g} s probe)")
-        handle = probe.start(self.probe_config(title, duration))
+        handle = probe.start(self.probe_config(title, duration, ip))
         time.sleep(lead * self.scale)
         began = time.monotonic()
         action(handle)
@@ -340,15 +465,17 @@ class Bench:
         print(probe.format_summary(result.summary()), flush=True)
         return result
 
-    def playbook_action(self, *args: str, history_key: str | None = None) -> Callable[[probe.ProbeHandle], None]:
+    def playbook_action(self, *args: str, history_key: str | None = None, nginx: bool = False) -> Callable[[probe.ProbeHandle], None]:
         def action(handle: probe.ProbeHandle) -> None:
             handle.mark("switch-start")
-            sh(playbook(*args))
+            sh(playbook(*args, inventory=NGINX_INVENTORY if nginx else INVENTORY))
             handle.mark("switch-end")
             if history_key:
-                entry = last_history()
-                if entry.get("cutover_ms") is not None:
+                entry = last_history(NGINX_ROUTER if nginx else ROUTER)
+                if not nginx and entry.get("cutover_ms") is not None:
                     self.extras["router_cutover_ms"][history_key] = float(entry["cutover_ms"])
+                if nginx and entry.get("reload_s") is not None:
+                    self.extras["router_cutover_ms"][history_key] = round(float(entry["reload_s"]) * 1000.0, 1)
         return action
 
     def switch(self) -> None:
@@ -436,25 +563,91 @@ class Bench:
             "ratio": round(statistics.median(rollback) / statistics.median(noop), 2),
         }
 
+    # --- the Nginx path: its own router container in front of the same app hosts ---------------
+
+    def nginx_prepare(self) -> None:
+        """Provision the Nginx router (and, idempotently, the app hosts) and record a first switch."""
+        with open(NGINX_INVENTORY, "w", encoding="utf-8") as handle:
+            handle.write(inventory_yaml(PREFIX, ["nginx"], ["app1", "app2"], "nginx"))
+        log("provisioning the Nginx router")
+        sh(playbook("bluegreen.core.provision", inventory=NGINX_INVENTORY), timeout=600)
+        # A switch on record, so that `previous` means something to the rollback case.
+        sh(playbook("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0", inventory=NGINX_INVENTORY))
+        self.nginx_ip = router_ip(NGINX_ROUTER)
+        lib = os.path.join(WORK, "nginx-lib")
+        target = os.path.join(lib, "ansible_collections", "bluegreen", "core", "plugins", "module_utils")
+        os.makedirs(target, exist_ok=True)
+        for name in ("_nginx.py", "_state.py", "_validate.py"):
+            with open(os.path.join(ROOT, "plugins", "module_utils", name), encoding="utf-8") as src, \
+                    open(os.path.join(target, name), "w", encoding="utf-8") as dst:
+                dst.write(src.read())
+        in_router("rm", "-rf", NGINX_FLIP_LIB, router=NGINX_ROUTER)
+        sh(["podman", "cp", lib, f"{NGINX_ROUTER}:{NGINX_FLIP_LIB}"])
+        log(f"Nginx router at {self.nginx_ip}; live colour {nginx_live_colour()}")
+
+    def nginx_switch(self) -> None:
+        self.case("nginx-switch", CASE_TITLES["nginx-switch"], 60,
+                  self.playbook_action("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0",
+                                       history_key="nginx-switch", nginx=True), ip=self.nginx_ip)
+
+    def nginx_rollback(self) -> None:
+        self.case("nginx-rollback", CASE_TITLES["nginx-rollback"], 60,
+                  self.playbook_action("bluegreen.core.rollback", history_key="nginx-rollback", nginx=True),
+                  ip=self.nginx_ip)
+
+    def nginx_flips(self, count: int = 20, gap: float = 0.5) -> None:
+        def action(handle: probe.ProbeHandle) -> None:
+            out = sh(["podman", "exec", NGINX_ROUTER, "python3", "-c", NGINX_FLIPPER, NGINX_FLIP_LIB, NGINX_CONF_DIR,
+                      APP, str(count), str(gap)], timeout=count * (gap + 12) + 30)
+            flips = [json.loads(line) for line in out.splitlines() if line.strip()]
+            bad = [flip for flip in flips if flip["out"]]
+            if bad:
+                sys.exit(f"bench: an Nginx flip failed: {bad[0]['out']}")
+            self.extras["nginx_flips_raw"] = flips
+            for flip in flips:
+                name = "switch-start" if flip["flip"] == 1 else f"f{flip['flip']}"
+                handle.events._events.append(  # noqa: SLF001 - events stamped by the router's clock
+                    probe.Event(name=name, time=flip["time"], t=round(flip["time"] - handle.started, 6)))
+            handle.mark("switch-end")
+        # A flip is a reload that waits for the new workers: about a second each on this machine.
+        self.case("nginx-flips", CASE_TITLES["nginx-flips"], 3 + count * (gap + 1.5) + 15, action, ip=self.nginx_ip)
+        raw = self.extras.pop("nginx_flips_raw")
+        self.extras["nginx_flips"] = [
+            dict(cut, reload_s=flip.get("reload_s"))
+            for cut, flip in zip(flip_cutovers(self.runs["nginx-flips"].records, raw, self.results["nginx-flips"].started),
+                                 raw, strict=True)]
+
+    def nginx_release(self, version: str = "4.0.0") -> None:
+        artifact = os.path.join(ARTIFACTS, f"demo-app-{version}.tar.gz")
+        self.case("nginx-release", CASE_TITLES["nginx-release"], 200,
+                  self.playbook_action("bluegreen.core.release", "-e", f"bluegreen_version={version}",
+                                       "-e", f"bluegreen_artifact={artifact}", history_key="nginx-release", nginx=True),
+                  ip=self.nginx_ip)
+
 
 # --- the report -------------------------------------------------------------------------------
 
 CASE_ORDER = ("switch", "rollback", "flips", "release", "restart", "reload")
+NGINX_CASES = ("nginx-switch", "nginx-rollback", "nginx-flips", "nginx-release")
+ALL_CASES = CASE_ORDER + NGINX_CASES
 # Short: report.py puts the title on the PNG, then ": requests per second by serving colour...".
 CASE_TITLES = {"switch": "switch (playbook)", "rollback": "rollback (playbook)", "flips": "20 set-map flips",
-               "release": "release 3.0.0", "restart": "restart (baseline)", "reload": "reload (baseline)"}
+               "release": "release 3.0.0", "restart": "restart (baseline)", "reload": "reload (baseline)",
+               "nginx-switch": "nginx switch (playbook)", "nginx-rollback": "nginx rollback (playbook)",
+               "nginx-flips": "nginx 20 reload flips", "nginx-release": "nginx release 4.0.0"}
 
 
 def extra_table(summaries: dict[str, dict], extras: dict) -> str:
     """Per case: failures by kind incl. streams, cutover from the command start and at the router, overlap, p99 ratio."""
     lines = ["| case | failed keepalive / newconn / streams | command (s) | switch-start to last old (ms) "
-             "| both colours served (ms) | set map at the router (ms) | p99 switch / steady |",
+             "| both colours served (ms) | at the router (ms) | p99 switch / steady |",
              "|---|---|---|---|---|---|---|"]
     for key, summ in summaries.items():
         kinds = summ["kinds"]
         router = (extras.get("router_cutover_ms") or {}).get(key)
-        if key == "flips" and extras.get("flips"):
-            set_maps = [flip["set_map_ms"] for flip in extras["flips"] if flip["set_map_ms"] is not None]
+        flip_key = {"flips": "flips", "nginx-flips": "nginx_flips"}.get(key)
+        if flip_key and extras.get(flip_key):
+            set_maps = [flip["set_map_ms"] for flip in extras[flip_key] if flip["set_map_ms"] is not None]
             router = max(set_maps) if set_maps else None
         ratio = p99_ratio(summ)
         lines.append(" | ".join([
@@ -502,23 +695,134 @@ def explain(verdicts: Sequence[dict]) -> list[str]:
     return (["Why the missed targets were missed:", ""] + notes) if notes else []
 
 
+def flips_section(flips: Sequence[dict], router: str) -> str:
+    """The per-flip paragraph of one router's flips case."""
+    cut = [flip["to_last_old_ms"] for flip in flips if flip["to_last_old_ms"] is not None]
+    set_maps = [flip["set_map_ms"] for flip in flips if flip["set_map_ms"] is not None]
+    late = (f"in the other {len(cut)} the last one started {min(cut):.1f} to {max(cut):.1f} ms after it"
+            if cut else "so the cutover was below what the client's clock can resolve in every flip")
+    if router == "nginx":
+        head = (f"\n## The {len(flips)} Nginx flips\n\nEach flip is the collection's own `_nginx.apply_switch` (what "
+                "nginx_traffic runs: swap the live and preview links atomically, `nginx -t`, `systemctl reload nginx`, "
+                "wait until the master runs new workers) from a loop inside the Nginx router, stamped there just before "
+                "the link swap.")
+        command = "The flips (swap, test, reload, new workers up) took"
+    else:
+        head = (f"\n## The {len(flips)} flips\n\nEach flip is one `set map` over the admin socket from a loop inside the "
+                "router, stamped there just before the command.")
+        command = "The `set map` commands took"
+    return (head + f" In {len(flips) - len(cut)} of {len(flips)} flips no request that started after that instant was "
+            f"served by the old colour; {late} (requests counted up to half-way to the next flip). Per flip (ms, `none`: "
+            "no late request): "
+            + ", ".join("none" if flip["to_last_old_ms"] is None else f"{flip['to_last_old_ms']:.1f}" for flip in flips)
+            + (f". {command} {statistics.median(set_maps):.2f} ms median, {max(set_maps):.2f} ms max.\n"
+               if set_maps else ".\n"))
+
+
+def scale_section(scale: dict) -> str:
+    """The `make bench-scale` figures (scale.json) as a report section."""
+    import scale as scale_mod  # noqa: PLC0415 - scale imports this module
+
+    rows = scale["sizes"]
+    base = next((row for row in rows if (row["routers"], row["apps"]) == (1, 2)), rows[0])
+    most_routers = max(rows, key=lambda row: (row["routers"], -row["apps"]))
+    most_apps = max(rows, key=lambda row: (row["apps"], -row["routers"]))
+    text = [
+        "\n## Scale: the switch step from 1 to 3 routers and 2 to 8 app hosts\n\n",
+        f"Measured {scale['measured']} by `make bench-scale` (benchmarks/scale.py; not part of `make bench`, which it "
+        f"would push past 15 minutes: it took {scale['scale_seconds']:.0f} s, {scale['prepare_s']:.0f} s of it "
+        "provisioning 11 containers and two releases) on a lab of its own: 3 HAProxy routers and 8 app hosts, all "
+        "provisioned and released once, then for each size an inventory of the first N routers and M app hosts. Per "
+        f"size, {scale['rounds']} rounds side by side of: the one-task no-op playbook (the floor on the same inventory), "
+        "`bluegreen.core.switch -e bluegreen_monitor_seconds=0`, `bluegreen.core.rollback`; medians, no load running. "
+        f"Ansible ran with its default {scale['forks']} forks. The routers' backends list all 8 app hosts at every "
+        "size (`set map` does not depend on it); the play's hosts are the size's app hosts.\n\n",
+        scale_mod.scale_table(rows),
+        f"\nFrom 1 to {most_routers['routers']} routers (2 app hosts): switch {base['switch_s']:.2f} -> "
+        f"{most_routers['switch_s']:.2f} s, rollback {base['rollback_s']:.2f} -> {most_routers['rollback_s']:.2f} s; "
+        f"from 2 to {most_apps['apps']} app hosts (1 router): switch {base['switch_s']:.2f} -> {most_apps['switch_s']:.2f} s, "
+        f"rollback {base['rollback_s']:.2f} -> {most_apps['rollback_s']:.2f} s; the no-op floor {base['noop_s']:.2f} -> "
+        f"{most_routers['noop_s']:.2f} s and -> {most_apps['noop_s']:.2f} s. Every round: `scale.json`.\n",
+    ]
+    prof = scale.get("profile") or {}
+    if prof.get("rollback"):
+        rollback, noop = prof["rollback"], prof.get("noop") or {}
+        summary = rollback["summary"]
+        text += [
+            "\n## Where the rollback's time goes\n\n",
+            "One `bluegreen.core.rollback` on the 1-router, 2-app-host inventory of the scale lab (the shape of the "
+            "bench lab), with `ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks`, no load; the slowest tasks, then "
+            "the time by kind of task:\n\n",
+            scale_mod.profile_table(rollback["tasks"], summary),
+        ]
+        if noop.get("summary"):
+            text.append(f"\nThe no-op playbook under the same callback: {noop['summary']['wall_s']:.2f} s wall, of which "
+                        f"{noop['summary']['tasks_s']:.2f} s in its one task and {noop['summary']['outside_tasks_s']:.2f} s "
+                        "outside it (ansible-playbook's own start-up and end).\n")
+        text.append("\n" + rollback_proposal(rollback, noop) + "\n")
+    return "".join(text)
+
+
+def rollback_proposal(rollback: dict, noop: dict) -> str:
+    """What to cut to bring the rollback toward 1.5x the no-op floor, from the profile's figures."""
+    summary = rollback["summary"]
+    floor = (noop.get("summary") or {}).get("wall_s")
+    if not floor:
+        return ""
+    budget = 1.5 * floor
+    over = summary["wall_s"] - budget
+    tasks = sorted(rollback["tasks"], key=lambda item: -item["s"])
+    return (
+        f"Toward 1.5x: with this floor ({floor:.2f} s) the rollback may take {budget:.2f} s, so {max(over, 0):.2f} s "
+        f"of its {summary['wall_s']:.2f} s have to go. It spends {summary['tasks_s']:.2f} s in {summary['tasks']} "
+        f"tasks (median {statistics.median([t['s'] for t in tasks]) if tasks else 0:.2f} s each: the cost of a task "
+        "is mostly one module round trip through the connection, not its work) and "
+        f"{summary['outside_tasks_s']:.2f} s outside them. " + PROPOSAL
+    )
+
+
+PROPOSAL = (
+    "Proposal for the owners of roles/switch and playbooks/rollback.yml (this bench does not edit them): "
+    "(1) give the rollback a fast path of its own: one module call per router that reads the history, checks the "
+    "previous colour's recorded versions against what the app hosts report and routes, instead of the generic "
+    "switch role (state, versions, resolve, asserts, route as separate tasks); "
+    "(2) take the lock and read the live colour in the same module call as the route (one call per router does "
+    "lock + read + `set map` + history + unlock; the lock and unlock tasks go); "
+    "(3) read the app hosts' versions with one task (a `slurp`/`stat` of both colours' links at once, or skip it on "
+    "rollback: the router's history already records the versions each colour held when it was live), not one per "
+    "colour; "
+    "(4) replace `include_tasks` (resolved at run time, a callback round per include) with `import_tasks` where the "
+    "condition allows, and fold the `set_fact`/`assert` tasks into the module's argument checks; "
+    "(5) run the play on the routers group instead of the app hosts when only the router changes, so the play "
+    "does not fan out to every app host. "
+    "With (1)-(3) the rollback is about three module round trips against the no-op's one, which is what fits in 1.5x."
+)
+
+
 def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | None = None) -> None:
-    keys = [key for key in CASE_ORDER if key in bench.runs]
+    keys = [key for key in ALL_CASES if key in bench.runs]
     runs = [bench.runs[key] for key in keys]
     summaries_list = report.write_report(runs, RESULTS)
     summaries = dict(zip(keys, summaries_list, strict=True))
     verdicts = judge(summaries, bench.extras)
     notes = notes + explain(verdicts)
     flips = bench.extras.get("flips") or []
+    nginx_flips = bench.extras.get("nginx_flips") or []
+    nginx_skipped = bench.extras.get("nginx_skipped")
+    scale = load_scale()
     wall = round(time.monotonic() - started, 1) if wall is None else wall
     parts = [
-        "# bluegreen.core benchmarks: the HAProxy path\n\n",
+        "# bluegreen.core benchmarks: the HAProxy and Nginx paths\n\n",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `make bench` (benchmarks/bench.py) on a "
-        "2-core machine: one HAProxy 2.6 router and two app hosts (Debian 12 Podman containers with systemd), the "
+        "2-core machine: one HAProxy 2.6 router, one Nginx 1.22 router and two app hosts behind both (Debian 12 Podman "
+        "containers with systemd), the "
         "demo app in both colours, load from the controller to the router's bridge address with benchmarks/probe.py "
         "(4 keep-alive threads without retries, 2 new-connection-per-request threads, 2 long-lived `/stream` "
         "requests started before the switch). Each case is its own probe run; its PNG timeline is next to this file. "
-        f"The whole bench (lab, provisioning, cases, report) took {wall:.0f} s of bench.py time.\n",
+        f"The whole bench (provisioning, cases, report) took {wall:.0f} s of bench.py time"
+        + (f" (`make bench` as a whole, with the lab's start and removal: {bench.extras['make_bench_s']:.0f} s)"
+           if bench.extras.get("make_bench_s") else "") + ". The machine is shared: compare figures within one table, "
+        "measured side by side, rather than across runs.\n",
         "\n## Cases\n\n",
         "- switch: `ansible-playbook bluegreen.core.switch -e bluegreen_monitor_seconds=0` (to the idle colour).\n"
         "- rollback: `ansible-playbook bluegreen.core.rollback`.\n"
@@ -530,7 +834,12 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
         "- reload (baseline, what config-rewrite roles do): haproxy.cfg's map-driven `use_backend` replaced by a "
         "static `use_backend demo_<other colour>`, then `systemctl reload haproxy` (master-worker reload; the "
         "collection's config has `option idle-close-on-response`, which keeps idle keep-alive clients from being "
-        "reset on reload, so this is the favourable version of that approach).\n\n",
+        "reset on reload, so this is the favourable version of that approach).\n"
+        "- nginx switch / nginx rollback / nginx release 4.0.0: the same playbooks with `bluegreen_router: nginx` on "
+        "an inventory whose router is the Nginx container (the same two app hosts): nginx_traffic swaps the include "
+        "link, runs `nginx -t`, reloads and waits for the new workers.\n"
+        "- nginx 20 reload flips: 20 Nginx switches, 0.5 s apart, from a loop inside the Nginx router (see below).\n"
+        + (f"- Nginx cases {nginx_skipped}.\n" if nginx_skipped else "") + "\n",
         report.markdown_table(summaries_list),
         "\n## Cutover and failures in detail\n\n",
         extra_table(summaries, bench.extras),
@@ -544,19 +853,11 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
         "other flip); its per-flip figures are below.\n",
     ]
     if flips:
-        cut = [flip["to_last_old_ms"] for flip in flips if flip["to_last_old_ms"] is not None]
-        set_maps = [flip["set_map_ms"] for flip in flips if flip["set_map_ms"] is not None]
-        late = (f"in the other {len(cut)} the last one started {min(cut):.1f} to {max(cut):.1f} ms after it"
-                if cut else "so the cutover was below what the client's clock can resolve in every flip")
-        parts.append(
-            f"\n## The {len(flips)} flips\n\nEach flip is one `set map` over the admin socket from a loop inside the "
-            f"router, stamped there just before the command. In {len(flips) - len(cut)} of {len(flips)} flips no "
-            f"request that started after that instant was served by the old colour; {late} (requests counted up to "
-            "half-way to the next flip). Per flip (ms, `none`: no late request): "
-            + ", ".join("none" if flip["to_last_old_ms"] is None else f"{flip['to_last_old_ms']:.1f}" for flip in flips)
-            + f". The `set map` commands took {statistics.median(set_maps):.2f} ms median, {max(set_maps):.2f} ms "
-            "max.\n"
-        )
+        parts.append(flips_section(flips, "flips"))
+    if nginx_flips:
+        parts.append(flips_section(nginx_flips, "nginx"))
+    if any(key in summaries for key in NGINX_CASES):
+        parts.append(nginx_section(summaries))
     floor = bench.extras.get("floor")
     if floor:
         parts.append(
@@ -565,6 +866,10 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
             f"same inventory: median {floor['noop_s']:.2f} s; ratio {floor['ratio']:.2f}x over {floor['rounds']} rounds "
             f"run side by side (rollback {floor['rollback_all_s']}, no-op {floor['noop_all_s']}).\n"
         )
+    if scale:
+        parts.append(scale_section(scale))
+    else:
+        parts.append("\n## Scale\n\nNot run: no benchmarks/results/scale.json; `make bench-scale` writes it.\n")
     parts += ["\n## Against the targets\n\n", verdict_table(verdicts)]
     if notes:
         parts.append("\n" + "\n".join(notes) + "\n")
@@ -578,12 +883,47 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
     with open(os.path.join(RESULTS, "report.md"), "w", encoding="utf-8") as handle:
         handle.write("".join(parts))
     with open(os.path.join(RESULTS, "report.json"), "w", encoding="utf-8") as handle:
-        json.dump({"cases": summaries, "flips": flips, "router_cutover_ms": bench.extras["router_cutover_ms"],
+        json.dump({"cases": summaries, "flips": flips, "nginx_flips": nginx_flips, "nginx_skipped": nginx_skipped,
+                   "router_cutover_ms": bench.extras["router_cutover_ms"],
                    "commands_s": bench.extras["commands_s"], "ansible_floor": floor, "targets": verdicts,
-                   "bench_seconds": wall}, handle, indent=2, sort_keys=True)
+                   "bench_seconds": wall, "make_bench_s": bench.extras.get("make_bench_s"), "scale": scale},
+                  handle, indent=2, sort_keys=True)
         handle.write("\n")
     log(f"wrote {RESULTS}/report.md, report.json and {len(keys)} PNGs")
     print(verdict_table(verdicts), flush=True)
+
+
+def load_scale() -> dict | None:
+    """scale.json of `make bench-scale`, when there is one."""
+    try:
+        with open(SCALE_JSON, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def nginx_section(summaries: dict[str, dict]) -> str:
+    """The Nginx rows' reading: new-connection clients, keep-alive clients and why, streams."""
+    keys = [key for key in NGINX_CASES if key in summaries]
+    newconn = sum(summaries[key]["kinds"]["newconn"]["failed"] for key in keys)
+    newconn_all = sum(summaries[key]["kinds"]["newconn"]["requests"] for key in keys)
+    keepalive = sum(summaries[key]["kinds"]["keepalive"]["failed"] for key in keys)
+    keepalive_all = sum(summaries[key]["kinds"]["keepalive"]["requests"] for key in keys)
+    errors: dict[str, int] = {}
+    for key in keys:
+        for name, count in (summaries[key]["kinds"]["keepalive"].get("errors") or {}).items():
+            errors[name] = errors.get(name, 0) + count
+    return (
+        "\n## The Nginx path\n\n"
+        f"New-connection clients: {newconn} failed of {newconn_all:,} over the Nginx cases. Keep-alive clients "
+        f"(no retries): {keepalive} failed of {keepalive_all:,}"
+        + (f" ({', '.join(f'{name}: {count}' for name, count in sorted(errors.items()))})" if errors else "")
+        + f". Why keep-alive clients can fail here and not through HAProxy: {NGINX_KEEPALIVE_NOTE}. A client that "
+        "retries an idempotent request on a fresh connection (most HTTP libraries do for a connection closed before "
+        "any response byte) does not see it; HAProxy's runtime API switches without a reload and so without it. "
+        "Long-lived streams stay on the old workers until they finish (bounded by "
+        "`bluegreen_nginx_worker_shutdown_timeout`, 5 min by default).\n"
+    )
 
 
 def report_only() -> int:
@@ -591,13 +931,14 @@ def report_only() -> int:
     with open(os.path.join(RESULTS, "report.json"), encoding="utf-8") as handle:
         saved = json.load(handle)
     bench = Bench("127.0.0.1", scale=1.0)
-    for key in CASE_ORDER:
+    for key in ALL_CASES:
         path = os.path.join(WORK, f"{key}.jsonl")
         if os.path.exists(path):
             bench.runs[key] = report.load_run(path)
             bench.runs[key].case = CASE_TITLES[key]
     bench.extras = {"flips": saved.get("flips") or [], "router_cutover_ms": saved.get("router_cutover_ms") or {},
-                    "commands_s": saved.get("commands_s") or {}}
+                    "commands_s": saved.get("commands_s") or {}, "nginx_flips": saved.get("nginx_flips") or [],
+                    "nginx_skipped": saved.get("nginx_skipped"), "make_bench_s": saved.get("make_bench_s")}
     if saved.get("ansible_floor"):
         bench.extras["floor"] = saved["ansible_floor"]
     write_outputs(bench, time.monotonic(), [], wall=saved.get("bench_seconds"))
@@ -606,7 +947,7 @@ def report_only() -> int:
 
 def prepare() -> None:
     """Artifacts, provisioning, releases 1.0.0 and 2.0.0 (both colours running)."""
-    for version in ("1.0.0", "2.0.0", "3.0.0"):
+    for version in ("1.0.0", "2.0.0", "3.0.0", "4.0.0"):
         sh(["python3", os.path.join(ROOT, "examples", "demo-app", "build.py"), "--version", version, "--out", ARTIFACTS])
     log("provisioning the bench lab")
     sh(playbook("bluegreen.core.provision"), timeout=600)
@@ -622,13 +963,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of rollback vs no-op (default 3)")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the report from the last run's probe files and report.json; no lab needed")
-    parser.add_argument("--cases", default=",".join(CASE_ORDER + ("floor",)),
-                        help="comma-separated subset of: " + ", ".join(CASE_ORDER + ("floor",)))
+    parser.add_argument("--cases", default=",".join(CASE_ORDER + ("floor",) + NGINX_CASES),
+                        help="comma-separated subset of: " + ", ".join(CASE_ORDER + ("floor",) + NGINX_CASES))
     args = parser.parse_args(argv)
     if not 1 <= args.rounds <= 10:
         parser.error("--rounds must be between 1 and 10")
     cases = [name for name in args.cases.split(",") if name]
-    unknown = set(cases) - set(CASE_ORDER + ("floor",))
+    unknown = set(cases) - set(CASE_ORDER + ("floor",) + NGINX_CASES)
     if unknown:
         parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
     started = time.monotonic()
@@ -644,6 +985,18 @@ def main(argv: list[str] | None = None) -> int:
             getattr(bench, name)()
     if "floor" in cases:
         bench.floor(args.rounds)
+    nginx_cases = [name for name in NGINX_CASES if name in cases]
+    if nginx_cases:
+        ready, why = nginx_role_committed()
+        if ready:
+            bench.nginx_prepare()
+            for name in nginx_cases:
+                getattr(bench, name.replace("-", "_"))()
+        else:
+            log(f"Nginx cases {why}")
+            bench.extras["nginx_skipped"] = why
+    if os.environ.get("BLUEGREEN_BENCH_STARTED", "").isdigit():
+        bench.extras["make_bench_s"] = round(time.time() - int(os.environ["BLUEGREEN_BENCH_STARTED"]), 0)
     write_outputs(bench, started, [])
     log(f"done in {time.monotonic() - started:.0f} s")
     return 0

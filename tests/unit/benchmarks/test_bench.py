@@ -118,3 +118,71 @@ def test_explain_gives_one_reason_per_kind_of_miss() -> None:
 def test_explain_takes_the_first_matching_reason() -> None:
     notes = bench.explain([{"target": "switch: 0 failed requests, every client kind", "met": False}])
     assert len(notes) == 3 and "failed requests" in notes[2]
+
+
+def test_judge_nginx_rows_report_keepalive_without_a_target() -> None:
+    nginx = summary(failed=5)
+    flips = [{"flip": i, "to_last_old_ms": 120.0 if i == 3 else None, "set_map_ms": 900.0} for i in range(20)]
+    rows = bench.judge({"switch": summary(), "nginx-switch": nginx, "nginx-flips": summary(), "nginx-release": summary()},
+                       {"flips": [], "nginx_flips": flips, "router_cutover_ms": {"nginx-switch": 950.0}})
+    by_target = {row["target"]: row for row in rows}
+    assert by_target["nginx-switch: 0 failed requests, new-connection clients and streams"]["met"] is True
+    keepalive = by_target["nginx-switch: keep-alive failures (reported; nginx 1.22 reload race)"]
+    assert keepalive["met"] is None and keepalive["measured"] == "keepalive 5/30,000"
+    assert by_target["nginx: >= 20 flips"]["met"] is True
+    assert "nginx-release: streams survive" not in by_target
+    assert by_target["nginx-flips: streams survive"]["met"] is True
+    assert by_target["nginx-flips: cutover (switch start -> last old-colour request start; reported)"]["met"] is None
+    assert by_target["nginx-switch: link swap + nginx -t + reload until new workers (from history; reported)"]["met"] is None
+    assert by_target["nginx-release: p99 in switch window <= 2x steady"]["met"] is True
+
+
+def test_judge_nginx_newconn_failure_is_a_miss() -> None:
+    broken = summary()
+    broken["kinds"]["newconn"]["failed"] = 1
+    rows = bench.judge({"nginx-rollback": broken}, {})
+    assert {row["target"] for row in rows if row["met"] is False} == {
+        "nginx-rollback: 0 failed requests, new-connection clients and streams", ">= 20 flips",
+        "switch + rollback + flips: >= 50,000 requests"}
+
+
+def test_inventory_yaml_matches_the_committed_inventory() -> None:
+    yaml = pytest.importorskip("yaml")
+    import os
+
+    with open(os.path.join(os.path.dirname(bench.__file__), "inventory.yml"), encoding="utf-8") as handle:
+        committed = yaml.safe_load(handle)
+    assert yaml.safe_load(bench.inventory_yaml("bluegreen-bench", ["router"], ["app1", "app2"])) == committed
+    nginx = yaml.safe_load(bench.inventory_yaml("bluegreen-bench", ["nginx"], ["app1", "app2"], "nginx"))
+    assert nginx["all"]["vars"]["bluegreen_router"] == "nginx"
+    assert nginx["all"]["children"]["bluegreen_routers"]["hosts"] == {"nginx": {"ansible_host": "bluegreen-bench-nginx"}}
+
+
+@pytest.mark.parametrize("args", [("p", ["r"], ["a"], "alb"), ("p", [], ["a"]), ("p", ["r x"], ["a"]), ("../p", ["r"], ["a"])])
+def test_inventory_yaml_refuses(args: tuple) -> None:
+    with pytest.raises(ValueError):
+        bench.inventory_yaml(*args)
+
+
+def test_flips_section_per_router() -> None:
+    flips = [{"flip": 1, "to_last_old_ms": None, "set_map_ms": 0.5}, {"flip": 2, "to_last_old_ms": 2.5, "set_map_ms": 0.7}]
+    haproxy = bench.flips_section(flips, "flips")
+    assert "## The 2 flips" in haproxy and "In 1 of 2 flips" in haproxy and "none, 2.5" in haproxy
+    assert "`set map` commands took 0.60 ms median, 0.70 ms max" in haproxy
+    nginx = bench.flips_section([{"flip": 1, "to_last_old_ms": None, "set_map_ms": None}], "nginx")
+    assert "## The 1 Nginx flips" in nginx and "apply_switch" in nginx and "every flip" in nginx
+
+
+def test_nginx_role_committed_outside_git(tmp_path) -> None:
+    assert bench.nginx_role_committed(str(tmp_path)) == (False, "not run: roles/nginx missing")
+    (tmp_path / "roles" / "nginx" / "tasks").mkdir(parents=True)
+    (tmp_path / "roles" / "nginx" / "tasks" / "main.yml").write_text("---\n")
+    assert bench.nginx_role_committed(str(tmp_path)) == (True, "")
+
+
+def test_nginx_section_names_the_reason() -> None:
+    nginx = summary(failed=4)
+    nginx["kinds"]["keepalive"]["errors"] = {"RemoteDisconnected": 4}
+    text = bench.nginx_section({"nginx-switch": nginx, "nginx-rollback": summary()})
+    assert "New-connection clients: 0 failed of 20,000" in text
+    assert "4 failed of 60,000 (RemoteDisconnected: 4)" in text and "1.27.4" in text

@@ -1,0 +1,258 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""`make bench-scale`: how the switch step's wall time grows with routers and app hosts.
+
+    scripts/bench.sh scale   (brings up its own lab, runs this, takes the lab down)
+    python3 benchmarks/scale.py [--rounds 3] [--skip-prepare]
+
+Expects the scale lab (scripts/lab.sh with BLUEGREEN_LAB_PREFIX=bluegreen-bench-scale: router1-3,
+app1-8, 11 containers) to be up. It provisions all of it with HAProxy and releases 1.0.0 and
+2.0.0 once, then, for each size (routers, app hosts) in SIZES, runs `--rounds` rounds side by side
+on an inventory of that size:
+
+  no-op      a one-task playbook (ansible.builtin.ping on the app hosts): Ansible's floor
+  switch     ansible-playbook bluegreen.core.switch -e bluegreen_monitor_seconds=0 (to the idle colour)
+  rollback   ansible-playbook bluegreen.core.rollback (back again, so every round starts the same)
+
+No load runs meanwhile: this is the wall time of the step, not its effect on traffic (make bench).
+Finally, on the smallest size, it runs the rollback and the no-op once more with the
+ansible.posix.profile_tasks callback and keeps the per-task times: where the rollback's time goes.
+Writes benchmarks/results/scale.json; make bench puts it into report.md and report.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import bench  # noqa: E402
+
+PREFIX = os.environ.get("BLUEGREEN_LAB_PREFIX", "bluegreen-bench-scale")
+MAX_ROUTERS = 3
+MAX_APPS = 8
+# (routers, app hosts): routers grow with two app hosts, app hosts grow with one router.
+SIZES = ((1, 2), (2, 2), (3, 2), (1, 4), (1, 8))
+OUT = os.path.join(bench.RESULTS, "scale.json")
+PROFILE_LINE = re.compile(r"^(?P<task>\S.*?) -{3,} (?P<seconds>\d+(?:\.\d+)?)s\s*$")
+
+
+# --- pure helpers (unit-tested) ---------------------------------------------------------------
+
+def lab_names(routers: int = MAX_ROUTERS, apps: int = MAX_APPS) -> list[str]:
+    """The lab's container names without the prefix: router1..N, app1..M."""
+    if not (1 <= routers <= MAX_ROUTERS and 1 <= apps <= MAX_APPS):
+        raise ValueError(f"at most {MAX_ROUTERS} routers and {MAX_APPS} app hosts, got {routers} and {apps}")
+    return [f"router{i}" for i in range(1, routers + 1)] + [f"app{i}" for i in range(1, apps + 1)]
+
+
+def parse_profile(text: str) -> list[dict]:
+    """The per-task times of ansible.posix.profile_tasks' recap, in the order printed.
+
+    Recap lines look like `bluegreen.core.switch : Take the lock ------------ 1.23s`.
+    """
+    tasks = []
+    in_recap = False
+    for line in text.splitlines():
+        if line.startswith("=" * 20):
+            in_recap = True
+            continue
+        match = PROFILE_LINE.match(line.strip()) if in_recap else None
+        if match:
+            tasks.append({"task": match.group("task").strip(), "s": float(match.group("seconds"))})
+    return tasks
+
+
+def task_group(task: str) -> str:
+    """A coarse bucket for a task name, for the breakdown's summary."""
+    name = task.lower()
+    for word, group in (("lock", "lock / unlock"), ("live colour", "read the router"), ("router", "read the router"),
+                        ("version", "read the app hosts' versions"), ("route", "route (the switch itself)"),
+                        ("watch", "monitor"), ("monitor", "monitor"), ("counter", "monitor"),
+                        ("check", "checks and asserts"), ("include", "includes"), ("remember", "set_fact"),
+                        ("resolve", "set_fact"), ("report", "report")):
+        if word in name:
+            return group
+    return "other"
+
+
+def breakdown(tasks: Sequence[dict], wall_s: float) -> dict:
+    """Sum of task times, the rest of the wall time (ansible-playbook start-up, parsing, stats), per group."""
+    total = round(sum(task["s"] for task in tasks), 2)
+    groups: dict[str, float] = {}
+    for task in tasks:
+        group = task_group(task["task"])
+        groups[group] = round(groups.get(group, 0.0) + task["s"], 2)
+    return {"wall_s": round(wall_s, 2), "tasks_s": total, "outside_tasks_s": round(wall_s - total, 2),
+            "tasks": len(tasks), "groups": dict(sorted(groups.items(), key=lambda item: -item[1]))}
+
+
+def size_row(routers: int, apps: int, noop: Sequence[float], switch: Sequence[float], rollback: Sequence[float]) -> dict:
+    """One size's medians, ratios to its own no-op floor, and every round's figures."""
+    med = {name: round(statistics.median(values), 2) for name, values in
+           (("noop_s", noop), ("switch_s", switch), ("rollback_s", rollback))}
+    return {"routers": routers, "apps": apps, **med,
+            "switch_over_noop": round(med["switch_s"] / med["noop_s"], 2),
+            "rollback_over_noop": round(med["rollback_s"] / med["noop_s"], 2),
+            "switch_minus_noop_s": round(med["switch_s"] - med["noop_s"], 2),
+            "rollback_minus_noop_s": round(med["rollback_s"] - med["noop_s"], 2),
+            "rounds": {"noop_s": [round(x, 2) for x in noop], "switch_s": [round(x, 2) for x in switch],
+                       "rollback_s": [round(x, 2) for x in rollback]}}
+
+
+def growth(rows: Sequence[dict]) -> dict:
+    """Per size: its switch and rollback medians over those of the smallest size (1 router, 2 app hosts)."""
+    base = next((row for row in rows if (row["routers"], row["apps"]) == (1, 2)), None)
+    if base is None:
+        return {}
+    return {f"{row['routers']}r-{row['apps']}a": {
+        "switch": round(row["switch_s"] / base["switch_s"], 2),
+        "rollback": round(row["rollback_s"] / base["rollback_s"], 2),
+        "noop": round(row["noop_s"] / base["noop_s"], 2)} for row in rows}
+
+
+def scale_table(rows: Sequence[dict]) -> str:
+    """The sizes as Markdown."""
+    grow = growth(rows)
+    lines = ["| routers | app hosts | no-op (s) | switch (s) | rollback (s) | switch / no-op | rollback / no-op "
+             "| switch, rollback vs 1 router + 2 apps |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        ratio = grow.get(f"{row['routers']}r-{row['apps']}a")
+        lines.append(f"| {row['routers']} | {row['apps']} | {row['noop_s']:.2f} | {row['switch_s']:.2f} | "
+                     f"{row['rollback_s']:.2f} | {row['switch_over_noop']:.2f}x | {row['rollback_over_noop']:.2f}x | "
+                     + ("n/a" if ratio is None else f"{ratio['switch']:.2f}x, {ratio['rollback']:.2f}x") + " |")
+    return "\n".join(lines) + "\n"
+
+
+def profile_table(tasks: Sequence[dict], summary: dict, top: int = 12) -> str:
+    """The slowest tasks and the groups, as Markdown."""
+    lines = ["| task (ansible.posix.profile_tasks) | s |", "|---|---|"]
+    for task in sorted(tasks, key=lambda item: -item["s"])[:top]:
+        lines.append(f"| {task['task'].replace('|', '/')} | {task['s']:.2f} |")
+    lines += ["", "| where | s |", "|---|---|",
+              f"| wall time of ansible-playbook | {summary['wall_s']:.2f} |",
+              f"| outside any task (start-up, parsing, includes' loading, stats) | {summary['outside_tasks_s']:.2f} |",
+              f"| in {summary['tasks']} tasks | {summary['tasks_s']:.2f} |"]
+    lines += [f"| - {group} | {seconds:.2f} |" for group, seconds in summary["groups"].items()]
+    return "\n".join(lines) + "\n"
+
+
+# --- the lab ----------------------------------------------------------------------------------
+
+def inventory_path(routers: int, apps: int) -> str:
+    return os.path.join(bench.WORK, f"scale-{routers}r-{apps}a.yml")
+
+
+def write_inventory(routers: int, apps: int) -> str:
+    path = inventory_path(routers, apps)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(bench.inventory_yaml(PREFIX, [f"router{i}" for i in range(1, routers + 1)],
+                                          [f"app{i}" for i in range(1, apps + 1)], "haproxy"))
+    return path
+
+
+def run(inventory: str, *args: str, extra_env: dict | None = None, timeout: float = bench.COMMAND_TIMEOUT_S) -> tuple[float, str]:
+    """ansible-playbook on `inventory`: (wall seconds, stdout); exits with the output's tail on failure."""
+    command = ["ansible-playbook", "-i", inventory, *args]
+    started = time.monotonic()
+    result = subprocess.run(command, env=dict(bench.env(), **(extra_env or {})), capture_output=True, text=True,
+                            timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+    elapsed = time.monotonic() - started
+    if result.returncode != 0:
+        sys.exit(f"scale: {' '.join(command)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}")
+    return elapsed, result.stdout
+
+
+def prepare(full: str) -> None:
+    for version in ("1.0.0", "2.0.0"):
+        bench.sh(["python3", os.path.join(bench.ROOT, "examples", "demo-app", "build.py"), "--version", version,
+                  "--out", bench.ARTIFACTS])
+    bench.log(f"provisioning the scale lab ({MAX_ROUTERS} routers, {MAX_APPS} app hosts)")
+    run(full, "bluegreen.core.provision", timeout=900)
+    for version in ("1.0.0", "2.0.0"):
+        bench.log(f"releasing {version}")
+        run(full, "bluegreen.core.release", "-e", f"bluegreen_version={version}",
+            "-e", f"bluegreen_artifact={os.path.join(bench.ARTIFACTS, f'demo-app-{version}.tar.gz')}", timeout=600)
+
+
+SWITCH = ("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0")
+ROLLBACK = ("bluegreen.core.rollback",)
+PROFILE_ENV = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks", "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "all",
+               "PROFILE_TASKS_SORT_ORDER": "none"}
+
+
+def measure(rounds: int, noop: str) -> list[dict]:
+    rows = []
+    for routers, apps in SIZES:
+        inventory = write_inventory(routers, apps)
+        times: dict[str, list[float]] = {"noop": [], "switch": [], "rollback": []}
+        for number in range(1, rounds + 1):
+            times["noop"].append(run(inventory, noop)[0])
+            times["switch"].append(run(inventory, *SWITCH)[0])
+            times["rollback"].append(run(inventory, *ROLLBACK)[0])
+            bench.log(f"{routers} router(s), {apps} app hosts, round {number}: no-op {times['noop'][-1]:.2f} s, "
+                      f"switch {times['switch'][-1]:.2f} s, rollback {times['rollback'][-1]:.2f} s")
+        rows.append(size_row(routers, apps, times["noop"], times["switch"], times["rollback"]))
+    return rows
+
+
+def profile(noop: str) -> dict:
+    inventory = write_inventory(1, 2)
+    run(inventory, *SWITCH)
+    wall, out = run(inventory, *ROLLBACK, extra_env=PROFILE_ENV)
+    tasks = parse_profile(out)
+    noop_wall, noop_out = run(inventory, noop, extra_env=PROFILE_ENV)
+    noop_tasks = parse_profile(noop_out)
+    bench.log(f"profiled rollback: {wall:.2f} s wall, {sum(t['s'] for t in tasks):.2f} s in {len(tasks)} tasks")
+    return {"rollback": {"tasks": tasks, "summary": breakdown(tasks, wall)},
+            "noop": {"tasks": noop_tasks, "summary": breakdown(noop_tasks, noop_wall)}}
+
+
+def forks() -> int:
+    out = subprocess.run(["ansible-config", "dump"], env=bench.env(), capture_output=True, text=True, timeout=60,
+                         stdin=subprocess.DEVNULL, check=False).stdout
+    match = re.search(r"^DEFAULT_FORKS\(.*?\) = (\d+)", out, re.MULTILINE)
+    return int(match.group(1)) if match else 5
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per size (default 3)")
+    parser.add_argument("--skip-prepare", action="store_true", help="the lab is already provisioned and released")
+    args = parser.parse_args(argv)
+    if not 1 <= args.rounds <= 10:
+        parser.error("--rounds must be between 1 and 10")
+    started = time.monotonic()
+    os.makedirs(bench.WORK, exist_ok=True)
+    noop = os.path.join(bench.WORK, "noop.yml")
+    with open(noop, "w", encoding="utf-8") as handle:
+        handle.write(bench.NOOP_PLAYBOOK)
+    if not args.skip_prepare:
+        prepare(write_inventory(MAX_ROUTERS, MAX_APPS))
+    prepared = time.monotonic()
+    rows = measure(args.rounds, noop)
+    profiled = profile(noop)
+    result = {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rounds": args.rounds,
+              "forks": forks(), "sizes": rows, "growth": growth(rows), "profile": profiled,
+              "prepare_s": round(prepared - started, 1), "scale_seconds": round(time.monotonic() - started, 1)}
+    with open(OUT, "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    print(scale_table(rows), flush=True)
+    print(profile_table(profiled["rollback"]["tasks"], profiled["rollback"]["summary"]), flush=True)
+    bench.log(f"wrote {OUT} in {result['scale_seconds']:.0f} s; make bench (or bench.py --report-only) puts it in report.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
