@@ -186,3 +186,13 @@ def test_nginx_section_names_the_reason() -> None:
     text = bench.nginx_section({"nginx-switch": nginx, "nginx-rollback": summary()})
     assert "New-connection clients: 0 failed of 20,000" in text
     assert "4 failed of 60,000 (RemoteDisconnected: 4)" in text and "1.27.4" in text
+
+
+def test_inventory_yaml_with_router_addresses() -> None:
+    yaml = pytest.importorskip("yaml")
+    text = bench.inventory_yaml("p", ["router1", "router2"], ["app1"], "haproxy", {"router2": "10.88.0.2"})
+    hosts = yaml.safe_load(text)["all"]["children"]["bluegreen_routers"]["hosts"]
+    assert hosts == {"router1": {"ansible_host": "p-router1"},
+                     "router2": {"ansible_host": "p-router2", "bluegreen_address": "10.88.0.2"}}
+    with pytest.raises(ValueError):
+        bench.inventory_yaml("p", ["router1"], ["app1"], "haproxy", {"router1": "10.0.0.1\nx: y"})
