@@ -56,7 +56,7 @@ options:
   colour:
     description:
       - Send all traffic to this colour; C(green) means weights C(blue=0), C(green=100).
-      - At most one of O(colour) and O(weights). Leave both out to only read: the module then reports the current
+      - At most one of O(colour) and O(weights). Leave both out to only read; the module then reports the current
         weights, the history on the host it runs on (RV(previous_colour), RV(last_switch), RV(history), RV(problems)),
         and changes nothing.
     type: str
@@ -65,7 +65,7 @@ options:
     description:
       - The weight of each colour's target group, whole numbers from 0 to 999, not both 0. Each gets
         weight / (sum of weights) of the requests.
-      - At most one of O(colour) and O(weights). Leave both out to only read: the module then reports the current
+      - At most one of O(colour) and O(weights). Leave both out to only read; the module then reports the current
         weights, the history on the host it runs on (RV(previous_colour), RV(last_switch), RV(history), RV(problems)),
         and changes nothing.
     type: dict

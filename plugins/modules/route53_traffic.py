@@ -62,7 +62,7 @@ options:
   colour:
     description:
       - Send all traffic to this colour; C(green) means weights C(blue=0), C(green=100).
-      - At most one of O(colour) and O(weights). Leave both out to only read: the module then reports the current
+      - At most one of O(colour) and O(weights). Leave both out to only read; the module then reports the current
         weights, the history on the host it runs on (RV(previous_colour), RV(last_switch), RV(history), RV(problems)),
         and changes nothing.
     type: str
@@ -71,7 +71,7 @@ options:
     description:
       - The weight of each colour's record, whole numbers from 0 to 255, not both 0. Route 53 answers with each
         record for weight / (sum of weights) of the queries.
-      - At most one of O(colour) and O(weights). Leave both out to only read: the module then reports the current
+      - At most one of O(colour) and O(weights). Leave both out to only read; the module then reports the current
         weights, the history on the host it runs on (RV(previous_colour), RV(last_switch), RV(history), RV(problems)),
         and changes nothing.
     type: dict
