@@ -50,12 +50,13 @@ def address(name: str) -> str:
 
 
 def get(url: str) -> dict:
-    """One request from inside the router: status (0 when no answer), colour and version headers."""
+    """One request from inside the router: status (0 when no answer), colour, version and app host headers."""
     out = host(ROUTER).run(
-        "curl -s -m 5 -o /dev/null -w '%%{http_code}|%%header{x-bluegreen-colour}|%%header{x-app-version}' %s", url
+        "curl -s -m 5 -o /dev/null -w '%%{http_code}|%%header{x-bluegreen-colour}|%%header{x-app-version}|%%header{x-app-host}' %s",
+        url,
     ).stdout.strip().split("|")
-    out += [""] * (3 - len(out))
-    return {"status": int(out[0] or 0), "colour": out[1] or None, "version": out[2] or None}
+    out += [""] * (4 - len(out))
+    return {"status": int(out[0] or 0), "colour": out[1] or None, "version": out[2] or None, "host": out[3] or None}
 
 
 def live(count: int = 5) -> list:
@@ -70,9 +71,11 @@ def _collections_path() -> str:
     return os.environ.get("ANSIBLE_COLLECTIONS_PATH") or os.path.join(PROJECT, ".cache", "collections")
 
 
-def playbook(name: str, *extra_vars: str, check: bool = False) -> subprocess.CompletedProcess:
+def playbook(name: str, *extra_vars: str, check: bool = False, extra_inventory: str | None = None) -> subprocess.CompletedProcess:
     """Run one of the collection's playbooks against the scenario's hosts, as a user would."""
     command = ["ansible-playbook", "-i", inventory(), f"bluegreen.core.{name}"]
+    if extra_inventory:
+        command[3:3] = ["-i", extra_inventory]
     for item in extra_vars:
         command += ["-e", item]
     if check:
