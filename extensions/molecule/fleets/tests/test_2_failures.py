@@ -40,7 +40,7 @@ def test_broken_release_to_the_blue_fleet_fails_its_smoke_test_and_switches_noth
     ("bluegreen_colour=green", "host bgf-app1 is in both fleets"),
     # Only the blue group's hosts are app hosts: green has none.
     ("bluegreen_app_group=bluegreen_blue", "the green fleet has no hosts"),
-    ("bluegreen_topology=pairs", "must be slots or fleets"),
+    ("bluegreen_topology=pairs", "bluegreen_topology must be one of: slots, fleets, got: pairs"),
 ])
 def test_bad_fleets_fail_clearly_and_change_nothing(extra, message):
     before_files, before_history = _router_files(), history()
