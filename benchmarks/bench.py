@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -67,7 +68,8 @@ SOCKET = "/run/haproxy/admin.sock"
 HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
 HISTORY = f"/var/lib/bluegreen/{APP}/history.jsonl"
 COLOURS = ("blue", "green")
-COMMAND_TIMEOUT_S = 240
+COMMAND_TIMEOUT_S = 600
+PREPARE_TIMEOUT_S = 900
 
 # Targets the report is read against (not asserted).
 TARGET_MIN_REQUESTS = 50_000
@@ -443,6 +445,10 @@ def nginx_live_colour() -> str:
 
 # --- the cases --------------------------------------------------------------------------------
 
+class BenchStopped(Exception):
+    """The bench was told to stop (SIGTERM from its time limit): report what ran."""
+
+
 class Bench:
     def __init__(self, ip: str, scale: float) -> None:
         self.ip = ip
@@ -577,6 +583,21 @@ class Bench:
             "ratio": round(statistics.median(rollback) / statistics.median(noop), 2),
         }
 
+    def profile(self) -> None:
+        """One rollback and one no-op under ansible.posix.profile_tasks: where the rollback's time goes."""
+        import scale as scale_mod  # noqa: PLC0415 - scale imports this module
+
+        log("profiling one rollback and one no-op with ansible.posix.profile_tasks")
+        out: dict = {}
+        for key, args in (("rollback", ("bluegreen.core.rollback",)), ("noop", (os.path.join(WORK, "noop.yml"),))):
+            started = time.monotonic()
+            text = subprocess.run(playbook(*args), env=dict(env(), **scale_mod.PROFILE_ENV), capture_output=True,
+                                  text=True, timeout=COMMAND_TIMEOUT_S, stdin=subprocess.DEVNULL, check=True).stdout
+            wall = time.monotonic() - started
+            tasks = scale_mod.parse_profile(text)
+            out[key] = {"tasks": tasks, "summary": scale_mod.breakdown(tasks, wall)}
+        self.extras["profile"] = out
+
     # --- the Nginx path: its own router container in front of the same app hosts ---------------
 
     def nginx_prepare(self) -> None:
@@ -584,7 +605,7 @@ class Bench:
         with open(NGINX_INVENTORY, "w", encoding="utf-8") as handle:
             handle.write(inventory_yaml(PREFIX, ["nginx"], ["app1", "app2"], "nginx"))
         log("provisioning the Nginx router")
-        sh(playbook("bluegreen.core.provision", inventory=NGINX_INVENTORY), timeout=600)
+        sh(playbook("bluegreen.core.provision", inventory=NGINX_INVENTORY), timeout=PREPARE_TIMEOUT_S)
         # A switch on record, so that `previous` means something to the rollback case.
         sh(playbook("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0", inventory=NGINX_INVENTORY))
         self.nginx_ip = router_ip(NGINX_ROUTER)
@@ -742,14 +763,16 @@ def scale_section(scale: dict) -> str:
     most_routers = max(rows, key=lambda row: (row["routers"], -row["apps"]))
     most_apps = max(rows, key=lambda row: (row["apps"], -row["routers"]))
     text = [
-        "\n## Scale: the switch step from 1 to 3 routers and 2 to 8 app hosts\n\n",
+        f"\n## Scale: the switch step from 1 to {most_routers['routers']} routers and 2 to {most_apps['apps']} app hosts\n\n",
         f"Measured {scale['measured']} by `make bench-scale` (benchmarks/scale.py; not part of `make bench`, which it "
-        f"would push past 15 minutes: it took {scale['scale_seconds']:.0f} s, {scale['prepare_s']:.0f} s of it "
-        "provisioning 11 containers and two releases) on a lab of its own: 3 HAProxy routers and 8 app hosts, all "
+        f"would push past 15 minutes: it took {scale['scale_seconds']:.0f} s"
+        + (f", {scale['prepare_s']:.0f} s of it " if scale.get("prepare_s") else ", not counting ")
+        + "provisioning and two releases) on a lab of its own: "
+        f"{scale.get('lab', {}).get('routers', 3)} HAProxy routers and {scale.get('lab', {}).get('apps', 8)} app hosts, all "
         "provisioned and released once, then for each size an inventory of the first N routers and M app hosts. Per "
         f"size, {scale['rounds']} rounds side by side of: the one-task no-op playbook (the floor on the same inventory), "
-        "`bluegreen.core.switch -e bluegreen_monitor_seconds=0`, `bluegreen.core.rollback`; medians, no load running. "
-        f"Ansible ran with its default {scale['forks']} forks. The routers' backends list all 8 app hosts at every "
+        "`bluegreen.core.switch -e bluegreen_monitor_seconds=0`, `bluegreen.core.rollback`; medians, no probe load. "
+        f"Ansible ran with its default {scale['forks']} forks. The routers' backends list all the lab's app hosts at every "
         "size (`set map` does not depend on it); the play's hosts are the size's app hosts.\n\n",
         scale_mod.scale_table(rows),
         f"\nFrom 1 to {most_routers['routers']} routers (2 app hosts): switch {base['switch_s']:.2f} -> "
@@ -758,22 +781,25 @@ def scale_section(scale: dict) -> str:
         f"rollback {base['rollback_s']:.2f} -> {most_apps['rollback_s']:.2f} s; the no-op floor {base['noop_s']:.2f} -> "
         f"{most_routers['noop_s']:.2f} s and -> {most_apps['noop_s']:.2f} s. Every round: `scale.json`.\n",
     ]
-    prof = scale.get("profile") or {}
-    if prof.get("rollback"):
-        rollback, noop = prof["rollback"], prof.get("noop") or {}
-        summary = rollback["summary"]
-        text += [
-            "\n## Where the rollback's time goes\n\n",
-            "One `bluegreen.core.rollback` on the 1-router, 2-app-host inventory of the scale lab (the shape of the "
-            "bench lab), with `ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks`, no load; the slowest tasks, then "
-            "the time by kind of task:\n\n",
-            scale_mod.profile_table(rollback["tasks"], summary),
-        ]
-        if noop.get("summary"):
-            text.append(f"\nThe no-op playbook under the same callback: {noop['summary']['wall_s']:.2f} s wall, of which "
-                        f"{noop['summary']['tasks_s']:.2f} s in its one task and {noop['summary']['outside_tasks_s']:.2f} s "
-                        "outside it (ansible-playbook's own start-up and end).\n")
-        text.append("\n" + rollback_proposal(rollback, noop) + "\n")
+    return "".join(text)
+
+
+def profile_section(prof: dict, where: str) -> str:
+    """Where the rollback's time goes: profile_tasks per task, the groups, the no-op's, and the proposal."""
+    import scale as scale_mod  # noqa: PLC0415 - scale imports this module
+
+    rollback, noop = prof["rollback"], prof.get("noop") or {}
+    text = [
+        "\n## Where the rollback's time goes\n\n",
+        f"One `bluegreen.core.rollback` {where}, with `ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks`, no "
+        "load; the slowest tasks, then the time by kind of task:\n\n",
+        scale_mod.profile_table(rollback["tasks"], rollback["summary"]),
+    ]
+    if noop.get("summary"):
+        text.append(f"\nThe no-op playbook under the same callback: {noop['summary']['wall_s']:.2f} s wall, of which "
+                    f"{noop['summary']['tasks_s']:.2f} s in its one task and {noop['summary']['outside_tasks_s']:.2f} s "
+                    "outside it (ansible-playbook's own start-up and end).\n")
+    text.append("\n" + rollback_proposal(rollback, noop) + "\n")
     return "".join(text)
 
 
@@ -825,9 +851,10 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
     nginx_skipped = bench.extras.get("nginx_skipped")
     scale = load_scale()
     wall = round(time.monotonic() - started, 1) if wall is None else wall
+    measured = bench.extras.get("measured") or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     parts = [
         "# bluegreen.core benchmarks: the HAProxy and Nginx paths\n\n",
-        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `make bench` (benchmarks/bench.py) on a "
+        f"Measured {measured} by `make bench` (benchmarks/bench.py) on a "
         "2-core machine: one HAProxy 2.6 router, one Nginx 1.22 router and two app hosts behind both (Debian 12 Podman "
         "containers with systemd), the "
         "demo app in both colours, load from the controller to the router's bridge address with benchmarks/probe.py "
@@ -880,6 +907,11 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
             f"same inventory: median {floor['noop_s']:.2f} s; ratio {floor['ratio']:.2f}x over {floor['rounds']} rounds "
             f"run side by side (rollback {floor['rollback_all_s']}, no-op {floor['noop_all_s']}).\n"
         )
+    if bench.extras.get("profile"):
+        parts.append(profile_section(bench.extras["profile"], "on the bench lab (1 HAProxy router, 2 app hosts), "
+                                     "right after the floor rounds"))
+    elif scale and scale.get("profile"):
+        parts.append(profile_section(scale["profile"], "on the 1-router, 2-app-host inventory of the scale lab"))
     if scale:
         parts.append(scale_section(scale))
     else:
@@ -900,7 +932,8 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
         json.dump({"cases": summaries, "flips": flips, "nginx_flips": nginx_flips, "nginx_skipped": nginx_skipped,
                    "router_cutover_ms": bench.extras["router_cutover_ms"],
                    "commands_s": bench.extras["commands_s"], "ansible_floor": floor, "targets": verdicts,
-                   "bench_seconds": wall, "make_bench_s": bench.extras.get("make_bench_s"), "scale": scale},
+                   "bench_seconds": wall, "make_bench_s": bench.extras.get("make_bench_s"), "scale": scale,
+                   "rollback_profile": bench.extras.get("profile"), "measured": measured},
                   handle, indent=2, sort_keys=True)
         handle.write("\n")
     log(f"wrote {RESULTS}/report.md, report.json and {len(keys)} PNGs")
@@ -952,7 +985,8 @@ def report_only() -> int:
             bench.runs[key].case = CASE_TITLES[key]
     bench.extras = {"flips": saved.get("flips") or [], "router_cutover_ms": saved.get("router_cutover_ms") or {},
                     "commands_s": saved.get("commands_s") or {}, "nginx_flips": saved.get("nginx_flips") or [],
-                    "nginx_skipped": saved.get("nginx_skipped"), "make_bench_s": saved.get("make_bench_s")}
+                    "nginx_skipped": saved.get("nginx_skipped"), "make_bench_s": saved.get("make_bench_s"),
+                    "profile": saved.get("rollback_profile"), "measured": saved.get("measured")}
     if saved.get("ansible_floor"):
         bench.extras["floor"] = saved["ansible_floor"]
     write_outputs(bench, time.monotonic(), [], wall=saved.get("bench_seconds"))
@@ -964,11 +998,12 @@ def prepare() -> None:
     for version in ("1.0.0", "2.0.0", "3.0.0", "4.0.0"):
         sh(["python3", os.path.join(ROOT, "examples", "demo-app", "build.py"), "--version", version, "--out", ARTIFACTS])
     log("provisioning the bench lab")
-    sh(playbook("bluegreen.core.provision"), timeout=600)
+    sh(playbook("bluegreen.core.provision"), timeout=PREPARE_TIMEOUT_S)
     for version in ("1.0.0", "2.0.0"):
         log(f"releasing {version}")
         sh(playbook("bluegreen.core.release", "-e", f"bluegreen_version={version}",
-                    "-e", f"bluegreen_artifact={os.path.join(ARTIFACTS, f'demo-app-{version}.tar.gz')}"))
+                    "-e", f"bluegreen_artifact={os.path.join(ARTIFACTS, f'demo-app-{version}.tar.gz')}"),
+           timeout=PREPARE_TIMEOUT_S)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -994,11 +1029,26 @@ def main(argv: list[str] | None = None) -> int:
     ip = router_ip()
     log(f"router at {ip}; live colour {live_colour()}")
     bench = Bench(ip, scale=1.0)
-    for name in CASE_ORDER:
-        if name in cases:
-            getattr(bench, name)()
-    if "floor" in cases:
-        bench.floor(args.rounds)
+    notes: list[str] = []
+
+    def stop(signum: int, frame: object) -> None:
+        raise BenchStopped(f"stopped by signal {signum} (the bench's time limit)")
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        for name in CASE_ORDER:
+            if name in cases:
+                getattr(bench, name)()
+        if "floor" in cases:
+            bench.floor(args.rounds)
+            bench.profile()
+    except (BenchStopped, SystemExit, subprocess.TimeoutExpired) as exc:
+        # Whatever ran is reported; what did not is named.
+        text = str(exc).strip().splitlines()
+        why = (text[0][:300] if text else type(exc).__name__).replace(ROOT + os.sep, "")
+        log(f"stopped early: {why}")
+        notes.append(f"Stopped early, the cases after the last one above did not run: {why}.")
+        cases = []
     nginx_cases = [name for name in NGINX_CASES if name in cases]
     if nginx_cases:
         ready, why = nginx_role_committed()
@@ -1008,7 +1058,7 @@ def main(argv: list[str] | None = None) -> int:
                 bench.nginx_prepare()
                 for name in nginx_cases:
                     getattr(bench, name.replace("-", "_"))()
-            except (SystemExit, Exception) as exc:  # noqa: BLE001 - any failure, reported in the report
+            except (SystemExit, BenchStopped, Exception) as exc:  # noqa: BLE001 - any failure, reported in the report
                 text = str(exc).strip().splitlines()
                 why = f"stopped: {text[0][:300] if text else type(exc).__name__}".replace(ROOT + os.sep, "")
                 log(f"Nginx cases {why}")
@@ -1019,7 +1069,11 @@ def main(argv: list[str] | None = None) -> int:
             bench.extras["nginx_skipped"] = why
     if os.environ.get("BLUEGREEN_BENCH_STARTED", "").isdigit():
         bench.extras["make_bench_s"] = round(time.time() - int(os.environ["BLUEGREEN_BENCH_STARTED"]), 0)
-    write_outputs(bench, started, [])
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if not bench.runs:
+        log("no case ran; the report is left as it was")
+        return 1
+    write_outputs(bench, started, notes)
     log(f"done in {time.monotonic() - started:.0f} s")
     return 0
 

@@ -5,7 +5,7 @@
     scripts/bench.sh scale   (brings up its own lab, runs this, takes the lab down)
     python3 benchmarks/scale.py [--rounds 3] [--skip-prepare]
 
-Expects the scale lab (scripts/lab.sh with BLUEGREEN_LAB_PREFIX=bluegreen-bench-scale: router1-3,
+Expects the scale lab (scripts/lab.sh with BLUEGREEN_LAB_PREFIX=bluegreen-benchscale: router1-3,
 app1-8, 11 containers) to be up. It provisions all of it with HAProxy and releases 1.0.0 and
 2.0.0 once, then, for each size (routers, app hosts) in SIZES, runs `--rounds` rounds side by side
 on an inventory of that size:
@@ -37,7 +37,7 @@ sys.path.insert(0, HERE)
 
 import bench  # noqa: E402
 
-PREFIX = os.environ.get("BLUEGREEN_LAB_PREFIX", "bluegreen-bench-scale")
+PREFIX = os.environ.get("BLUEGREEN_LAB_PREFIX", "bluegreen-benchscale")
 MAX_ROUTERS = 3
 MAX_APPS = 8
 # (routers, app hosts): routers grow with two app hosts, app hosts grow with one router.
@@ -185,16 +185,34 @@ def run(inventory: str, *args: str, extra_env: dict | None = None, timeout: floa
     return elapsed, result.stdout
 
 
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    """`1x2,3x2,1x8` -> [(1, 2), (3, 2), (1, 8)] (routers x app hosts), each within the lab's limits."""
+    sizes = []
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+)x(\d+)\s*", part)
+        if not match:
+            raise ValueError(f"a size is ROUTERSxAPPS, e.g. 1x2, not {part!r}")
+        routers, apps = int(match.group(1)), int(match.group(2))
+        lab_names(routers, apps)
+        sizes.append((routers, apps))
+    if not sizes:
+        raise ValueError("no sizes")
+    return sizes
+
+
 def prepare(full: str) -> None:
     for version in ("1.0.0", "2.0.0"):
         bench.sh(["python3", os.path.join(bench.ROOT, "examples", "demo-app", "build.py"), "--version", version,
                   "--out", bench.ARTIFACTS])
     bench.log(f"provisioning the scale lab ({MAX_ROUTERS} routers, {MAX_APPS} app hosts)")
-    run(full, "bluegreen.core.provision", timeout=900)
+    # Not measured: as many forks as hosts, so the 8 app hosts are one batch.
+    forks = {"ANSIBLE_FORKS": str(MAX_ROUTERS + MAX_APPS)}
+    run(full, "bluegreen.core.provision", extra_env=forks, timeout=1200)
     for version in ("1.0.0", "2.0.0"):
         bench.log(f"releasing {version}")
         run(full, "bluegreen.core.release", "-e", f"bluegreen_version={version}",
-            "-e", f"bluegreen_artifact={os.path.join(bench.ARTIFACTS, f'demo-app-{version}.tar.gz')}", timeout=600)
+            "-e", f"bluegreen_artifact={os.path.join(bench.ARTIFACTS, f'demo-app-{version}.tar.gz')}",
+            extra_env=forks, timeout=1200)
 
 
 SWITCH = ("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0")
@@ -203,9 +221,9 @@ PROFILE_ENV = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks", "PROF
                "PROFILE_TASKS_SORT_ORDER": "none"}
 
 
-def measure(rounds: int, noop: str) -> list[dict]:
+def measure(rounds: int, noop: str, sizes: Sequence[tuple[int, int]] = SIZES) -> list[dict]:
     rows = []
-    for routers, apps in SIZES:
+    for routers, apps in sizes:
         inventory = write_inventory(routers, apps)
         times: dict[str, list[float]] = {"noop": [], "switch": [], "rollback": []}
         for number in range(1, rounds + 1):
@@ -241,9 +259,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="rounds per size (default 3)")
     parser.add_argument("--skip-prepare", action="store_true", help="the lab is already provisioned and released")
+    parser.add_argument("--prepare-only", action="store_true", help="provision and release, then stop")
+    parser.add_argument("--sizes", default=",".join(f"{r}x{a}" for r, a in SIZES),
+                        help="ROUTERSxAPPS sizes to measure (default: %(default)s); the lab must hold the largest")
     args = parser.parse_args(argv)
     if not 1 <= args.rounds <= 10:
         parser.error("--rounds must be between 1 and 10")
+    try:
+        sizes = parse_sizes(args.sizes)
+    except ValueError as exc:
+        parser.error(str(exc))
+    global MAX_ROUTERS, MAX_APPS  # noqa: PLW0603 - the lab of this run
+    MAX_ROUTERS, MAX_APPS = max(size[0] for size in sizes), max(size[1] for size in sizes)
     started = time.monotonic()
     os.makedirs(bench.WORK, exist_ok=True)
     noop = os.path.join(bench.WORK, "noop.yml")
@@ -251,11 +278,14 @@ def main(argv: list[str] | None = None) -> int:
         handle.write(bench.NOOP_PLAYBOOK)
     if not args.skip_prepare:
         prepare(write_inventory(MAX_ROUTERS, MAX_APPS))
+        if args.prepare_only:
+            bench.log(f"prepared in {time.monotonic() - started:.0f} s")
+            return 0
     prepared = time.monotonic()
-    rows = measure(args.rounds, noop)
+    rows = measure(args.rounds, noop, sizes)
     profiled = profile(noop)
     result = {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rounds": args.rounds,
-              "forks": forks(), "sizes": rows, "growth": growth(rows), "profile": profiled,
+              "forks": forks(), "sizes": rows, "lab": {"routers": MAX_ROUTERS, "apps": MAX_APPS}, "growth": growth(rows), "profile": profiled,
               "prepare_s": round(prepared - started, 1), "scale_seconds": round(time.monotonic() - started, 1)}
     with open(OUT, "w", encoding="utf-8") as handle:
         json.dump(result, handle, indent=2, sort_keys=True)

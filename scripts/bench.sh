@@ -3,7 +3,8 @@
 #   scripts/bench.sh [ARGS]        bring up the bench lab, run benchmarks/bench.py ARGS, take the lab down
 #   scripts/bench.sh scale [ARGS]  `make bench-scale`: the switch step's wall time from 1 to 3 routers and
 #                                  2 to 8 app hosts (benchmarks/scale.py) on an 11-container lab of its own
-# The labs' containers are named bluegreen-bench-* (never the demo's or Molecule's); they are
+# The labs' containers are named bluegreen-bench-* and bluegreen-benchscale-* (never the demo's or Molecule's: a
+# separate prefix, so that the bench's `lab.sh down` leaves a running scale lab alone); they are
 # removed at the end, also when the bench fails or is interrupted. Results: benchmarks/results/.
 set -euo pipefail
 
@@ -18,7 +19,7 @@ mode=bench
 if [ "${1:-}" = scale ]; then mode=scale; shift; fi
 
 if [ "$mode" = scale ]; then
-    export BLUEGREEN_LAB_PREFIX=bluegreen-bench-scale
+    export BLUEGREEN_LAB_PREFIX=bluegreen-benchscale
     names=(router1 router2 router3 app1 app2 app3 app4 app5 app6 app7 app8)
     script=benchmarks/scale.py
     BENCH_TIMEOUT="${BENCH_TIMEOUT:-1500}"
@@ -39,6 +40,6 @@ started=$(date +%s)
 export BLUEGREEN_BENCH_STARTED=$started
 lab_down
 scripts/lab.sh up "${names[@]}"
-timeout --kill-after=10 "$BENCH_TIMEOUT" python3 "$script" "$@" </dev/null
+timeout --kill-after=60 "$BENCH_TIMEOUT" python3 "$script" "$@" </dev/null
 printf '[bench] make %s took %ss; results in benchmarks/results/\n' \
     "$([ "$mode" = scale ] && echo bench-scale || echo bench)" "$(( $(date +%s) - started ))"

@@ -196,3 +196,26 @@ def test_inventory_yaml_with_router_addresses() -> None:
                      "router2": {"ansible_host": "p-router2", "bluegreen_address": "10.88.0.2"}}
     with pytest.raises(ValueError):
         bench.inventory_yaml("p", ["router1"], ["app1"], "haproxy", {"router1": "10.0.0.1\nx: y"})
+
+
+def test_profile_section_and_proposal() -> None:
+    from ansible_collections.bluegreen.core.benchmarks import scale
+
+    tasks = [{"task": "bluegreen.core.switch : Take the lock", "s": 1.0}, {"task": "Route traffic", "s": 0.5}]
+    prof = {"rollback": {"tasks": tasks, "summary": scale.breakdown(tasks, 8.0)},
+            "noop": {"tasks": [], "summary": scale.breakdown([{"task": "ping", "s": 0.5}], 4.0)}}
+    text = bench.profile_section(prof, "on the bench lab")
+    assert "## Where the rollback's time goes" in text and "on the bench lab" in text
+    assert "may take 6.00 s, so 2.00 s of its 8.00 s have to go" in text
+    assert bench.rollback_proposal(prof["rollback"], {}) == ""
+
+
+def test_scale_section() -> None:
+    from ansible_collections.bluegreen.core.benchmarks import scale
+
+    rows = [scale.size_row(1, 2, [4.0], [10.0], [9.0]), scale.size_row(3, 2, [4.5], [12.0], [11.0]),
+            scale.size_row(1, 4, [5.0], [13.0], [12.0])]
+    text = bench.scale_section({"measured": "now", "rounds": 3, "forks": 5, "sizes": rows, "lab": {"routers": 3, "apps": 4},
+                                "prepare_s": 0, "scale_seconds": 300})
+    assert "from 1 to 3 routers and 2 to 4 app hosts" in text and "not counting provisioning" in text
+    assert "switch 10.00 -> 12.00 s" in text and "switch 10.00 -> 13.00 s" in text

@@ -68,3 +68,10 @@ def test_profile_table() -> None:
     text = scale.profile_table(tasks, scale.breakdown(tasks, 9.0), top=2)
     assert text.count("bluegreen.core.switch") == 2 and "Read the versions | 2.00" in text
     assert "| in 5 tasks | 5.00 |" in text and "outside any task" in text
+
+
+def test_parse_sizes() -> None:
+    assert scale.parse_sizes("1x2, 3x2,1x8") == [(1, 2), (3, 2), (1, 8)]
+    for bad in ("", "1x9", "4x2", "1-2", "x2"):
+        with pytest.raises(ValueError):
+            scale.parse_sizes(bad)
