@@ -72,17 +72,23 @@ def parse_profile(text: str) -> list[dict]:
     return tasks
 
 
+GROUPS = (
+    (r"\block\b", "lock / unlock"),
+    (r"read the release|versions?\b", "read the app hosts' versions"),
+    (r"^(bluegreen\.core\.switch : )?route (the|traffic)", "route (the switch itself)"),
+    (r"live colour|router", "read the router"),
+    (r"watch|monitor|counter", "monitor"),
+    (r"check|validating", "checks and asserts"),
+)
+
+
 def task_group(task: str) -> str:
     """A coarse bucket for a task name, for the breakdown's summary."""
     name = task.lower()
-    for word, group in (("lock", "lock / unlock"), ("live colour", "read the router"), ("router", "read the router"),
-                        ("version", "read the app hosts' versions"), ("route", "route (the switch itself)"),
-                        ("watch", "monitor"), ("monitor", "monitor"), ("counter", "monitor"),
-                        ("check", "checks and asserts"), ("include", "includes"), ("remember", "set_fact"),
-                        ("resolve", "set_fact"), ("report", "report")):
-        if word in name:
+    for pattern, group in GROUPS:
+        if re.search(pattern, name):
             return group
-    return "other"
+    return "bookkeeping (set_fact, include, report)"
 
 
 def breakdown(tasks: Sequence[dict], wall_s: float) -> dict:

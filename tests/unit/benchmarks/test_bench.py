@@ -206,7 +206,7 @@ def test_profile_section_and_proposal() -> None:
             "noop": {"tasks": [], "summary": scale.breakdown([{"task": "ping", "s": 0.5}], 4.0)}}
     text = bench.profile_section(prof, "on the bench lab")
     assert "## Where the rollback's time goes" in text and "on the bench lab" in text
-    assert "may take 6.00 s, so 2.00 s of its 8.00 s have to go" in text
+    assert "may take 6.00 s; it took 8.00 s, so 2.00 s have to go" in text and "1 tasks that run a module" in text
     assert bench.rollback_proposal(prof["rollback"], {}) == ""
 
 

@@ -109,7 +109,8 @@ def test_duration_bounds_the_run() -> None:
         result = probe.run(config(url, duration=0.2, streams=1))
         elapsed = time.monotonic() - began
     assert elapsed < 0.8
-    assert result.records and max(rec.t for rec in result.records) < 0.2
+    # A request let through just before the deadline is stamped a moment later (a loaded machine: microseconds).
+    assert result.records and max(rec.t for rec in result.records) < 0.2 + 0.01
     assert result.streams[0].complete and result.streams[0].expected_seconds == 0.2
 
 

@@ -48,7 +48,10 @@ def test_breakdown_and_groups() -> None:
     assert out["groups"]["read the app hosts' versions"] == 2.0
     assert list(out["groups"])[0] in ("lock / unlock", "read the app hosts' versions")
     assert scale.task_group("Route traffic back to the previous colour") == "route (the switch itself)"
-    assert scale.task_group("something else") == "other"
+    assert scale.task_group("something else").startswith("bookkeeping")
+    assert scale.task_group("bluegreen.core.switch : Route the app's traffic to the colour on each HAProxy router") == "route (the switch itself)"
+    assert scale.task_group("bluegreen.core.switch : Read the live colour from each HAProxy router") == "read the router"
+    assert scale.task_group("bluegreen.core.switch : Read the release each colour points at") == "read the app hosts' versions"
 
 
 def test_size_rows_growth_and_table() -> None:
