@@ -704,10 +704,10 @@ EXPLANATIONS = {
            "running, stays within the target, so the extra latency is CPU contention from the controller, not the "
            "switch.",
     "rollback wall time": "rollback wall time above 1.5x the no-op floor: the rollback playbook runs the whole "
-                          "switch role (argument validation, lock, read the live colour and the versions from the "
-                          "router and the app hosts, route, unlock), about 25 tasks, each a round trip through the "
-                          "podman connection, against the no-op's one; the switch itself is the `set map` (the "
-                          "`set map at the router` column: milliseconds).",
+                          "switch role, five module round trips (lock, read the router, read both colours' releases "
+                          "on every app host, route, unlock) and about 30 bookkeeping tasks, against the no-op's one "
+                          "round trip; the switch itself is the `set map` (the `at the router` column: milliseconds). "
+                          "The per-task profile and a proposal are in 'Where the rollback's time goes'.",
     "failed": "failed requests: see the error classes in report.json (`kinds.<kind>.errors`).",
     "requests": "fewer requests than the target: the probe's rate on this machine times the cases' length.",
     "cutover": "cutover above target: see the per-flip figures; the client stamps a request's start before its "
@@ -773,7 +773,12 @@ def scale_section(scale: dict) -> str:
         f"size, {scale['rounds']} rounds side by side of: the one-task no-op playbook (the floor on the same inventory), "
         "`bluegreen.core.switch -e bluegreen_monitor_seconds=0`, `bluegreen.core.rollback`; medians, no probe load. "
         f"Ansible ran with its default {scale['forks']} forks. The routers' backends list all the lab's app hosts at every "
-        "size (`set map` does not depend on it); the play's hosts are the size's app hosts.\n\n",
+        "size (`set map` does not depend on it); the play's hosts are the size's app hosts."
+        + (f" This run's lab held {scale['lab']['apps']} app hosts, not 8: on this shared machine (load average 8 to "
+           "25 from other jobs) the release that prepares an 8-app-host lab did not finish within its limit, and "
+           "make bench's 4 containers ran at the same time (11 containers at most); the rounds ran while make bench "
+           "ran too, so single rounds vary widely (every round is in scale.json): read the medians' ratios only."
+           if scale.get("lab", {}).get("apps", 8) < 8 else "") + "\n\n",
         scale_mod.scale_table(rows),
         f"\nFrom 1 to {most_routers['routers']} routers (2 app hosts): switch {base['switch_s']:.2f} -> "
         f"{most_routers['switch_s']:.2f} s, rollback {base['rollback_s']:.2f} -> {most_routers['rollback_s']:.2f} s; "
@@ -788,11 +793,13 @@ def profile_section(prof: dict, where: str) -> str:
     """Where the rollback's time goes: profile_tasks per task, the groups, the no-op's, and the proposal."""
     import scale as scale_mod  # noqa: PLC0415 - scale imports this module
 
-    rollback, noop = prof["rollback"], prof.get("noop") or {}
+    rollback, noop = dict(prof["rollback"]), prof.get("noop") or {}
+    # Groups from this version's task_group, not the one that measured.
+    rollback["summary"] = scale_mod.breakdown(rollback["tasks"], rollback["summary"]["wall_s"])
     text = [
         "\n## Where the rollback's time goes\n\n",
         f"One `bluegreen.core.rollback` {where}, with `ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks`, no "
-        "load; the slowest tasks, then the time by kind of task:\n\n",
+        "probe load; the slowest tasks, then the time by kind of task:\n\n",
         scale_mod.profile_table(rollback["tasks"], rollback["summary"]),
     ]
     if noop.get("summary"):
@@ -889,8 +896,9 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
         "\nCommand: wall time of the action (playbook, flip loop, restarts, reload). Switch-start to last old: from "
         "the start of the command to the start of the last request the old colour served; for a playbook that "
         "includes Ansible's own start-up. Both colours served: first new-colour request to last old-colour request "
-        "(requests in flight when the map changed). Set map at the router: the `cutover_ms` the module recorded in "
-        "the router's history (for the flips, the slowest of the 20 `set map` commands). Restart and reload keep "
+        "(requests in flight when the map changed). At the router: HAProxy, the `cutover_ms` the module recorded in "
+        "the router's history (for the flips, the slowest of the 20 `set map` commands); Nginx, the history's `reload_s` "
+        "(link swap, `nginx -t`, reload, until the new workers run; for the flips, the slowest of the 20). Restart and reload keep "
         "or change the colour without the collection, so the cutover columns describe what they do to traffic. In the "
         "flips case the first table's cutover and window span all the flips (the old colour is live again every "
         "other flip); its per-flip figures are below.\n",
