@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -52,7 +53,8 @@ def test_an_upstream_file_nginx_rejects_fails_with_nginx_own_words_and_changes_n
 def test_an_app_name_unsafe_for_nginx_is_refused(app):
     before_files = _router_files()
     for name in ("provision", "switch"):
-        result = playbook(name, f"bluegreen_app={app}")
+        # JSON, so that the space in "two words" stays in the value (key=value would split it).
+        result = playbook(name, json.dumps({"bluegreen_app": app}))
         assert result.returncode != 0, result.output
         assert "bluegreen_app" in result.output
     assert _router_files() == before_files
