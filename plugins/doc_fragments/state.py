@@ -16,3 +16,24 @@ options:
     type: path
     default: /var/lib/bluegreen
 """
+
+    # The traffic modules' options for holding the app's release lock around one call (a rollback in one round trip).
+    LOCK = r"""
+options:
+  lock_owner:
+    description:
+      - Hold the app's release lock (the one M(bluegreen.core.lock) takes) under this owner while the module works,
+        and release it before returning, also when the module fails. The lock is the file C(<state_dir>/<app>/lock).
+      - When another owner holds it, the module fails without changing anything, naming the holder. A lock this
+        owner already holds is used and left held.
+      - Without it the module takes no lock; the roles take it with M(bluegreen.core.lock) around the whole switch.
+    type: str
+  lock_wait:
+    description: Seconds to wait for a lock another owner holds, with O(lock_owner).
+    type: int
+    default: 0
+  lock_ttl:
+    description: Seconds after which the lock counts as stale if this run dies holding it, with O(lock_owner).
+    type: int
+    default: 3600
+"""

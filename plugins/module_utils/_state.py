@@ -277,6 +277,137 @@ def try_acquire_lock(state_dir: str, app: str, owner: str, ttl: int) -> tuple[bo
         return True, record, broken
 
 
+LOCK_POLL_S = 1.0
+LOCK_OWNER_MAX = 200
+
+
+class LockHeld(Exception):
+    """Another owner holds the lock; the message says who and what to do."""
+
+    def __init__(self, message: str, holder: dict | None, waited: float = 0.0) -> None:
+        super().__init__(message)
+        self.holder = holder
+        self.waited = waited
+
+
+def iso_time(epoch: object) -> str | None:
+    if not isinstance(epoch, (int, float)):
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _lock_since(holder: dict) -> str:
+    since = str(holder.get("since") or "an unknown time")
+    return since.split(".", maxsplit=1)[0] + "Z" if since.endswith("Z") and "." in since else since
+
+
+def describe_lock(holder: dict) -> str:
+    expires = iso_time(holder.get("expires_epoch"))
+    until = f"expires {expires}" if expires else "no expiry recorded: it never goes stale"
+    return f"{holder.get('owner')} since {_lock_since(holder)} ({until})"
+
+
+def held_message(app: str, holder: dict, waited: float, wait: int) -> str:
+    message = (f"app {app} is locked by {describe_lock(holder)}; another release is running. Wait, or release it with "
+               "bluegreen.core.lock state=absent force=true if it is dead")
+    return message + (f" (waited {round(waited, 1):g}s)" if wait else "")
+
+
+def validate_lock_inputs(owner: object, wait: int, ttl: int, prefix: str = "") -> None:
+    """Raise ValidationError naming the first bad lock option (``prefix`` names them as a module calls them)."""
+    if not isinstance(owner, str) or not owner or len(owner) > LOCK_OWNER_MAX or not owner.isprintable():
+        raise _validate.ValidationError(
+            f"{prefix}owner must be 1-{LOCK_OWNER_MAX} printable characters without a newline or tab, got {owner!r:.250}")
+    if wait < 0:
+        raise _validate.ValidationError(f"{prefix}wait must be 0 or more seconds, got {wait}")
+    if ttl < 1:
+        raise _validate.ValidationError(f"{prefix}ttl must be at least 1 second, got {ttl}")
+
+
+def _predict_acquire(state_dir: str, app: str, owner: str, ttl: int) -> tuple:
+    """What try_acquire_lock would do, without touching anything: (acquired, holder, broken)."""
+    holder = read_lock(state_dir, app)
+    if holder is not None and (holder.get("owner") == owner or not lock_expired(holder)):
+        return holder.get("owner") == owner, holder, None
+    record = {"owner": owner, "since": utc_now(), "expires_epoch": time.time() + ttl, "pid": os.getpid()}
+    return True, record, holder
+
+
+def acquire_lock(state_dir: str, app: str, owner: str, ttl: int, wait: int, check_mode: bool = False) -> dict:
+    """Take the lock, polling while another owner holds it; raise LockHeld when ``wait`` runs out.
+
+    Returns changed (False when this owner already held it), holder, broken_lock (a stale holder that was
+    broken) and waited_s. In check mode nothing is written; the result says what would happen.
+    """
+    started = time.monotonic()
+    while True:
+        before = read_lock(state_dir, app)
+        if check_mode:
+            acquired, holder, broken = _predict_acquire(state_dir, app, owner, ttl)
+        else:
+            acquired, holder, broken = try_acquire_lock(state_dir, app, owner, ttl)
+        waited = round(time.monotonic() - started, 3)
+        if acquired:
+            already_ours = broken is None and before is not None and before.get("owner") == owner
+            return {"changed": not already_ours, "holder": holder, "broken_lock": broken, "waited_s": waited}
+        left = wait - (time.monotonic() - started)
+        if holder is None and left > 0:
+            continue  # released between the attempt and the look at who holds it: try again now
+        if left <= 0:
+            raise LockHeld(held_message(app, holder or {"owner": "an unknown owner"}, waited, wait), holder, waited)
+        time.sleep(min(LOCK_POLL_S, left))
+
+
+@contextlib.contextmanager
+def holding_lock(state_dir: str, app: str, owner: str | None, ttl: int, wait: int,
+                 check_mode: bool = False) -> Iterator[dict | None]:
+    """Hold the app's lock around a block when ``owner`` is given, and release it after, also on failure.
+
+    A lock this owner already held (taken by an earlier task) is left held. Yields acquire_lock's result, or None.
+    """
+    if owner is None:
+        yield None
+        return
+    try:
+        taken = acquire_lock(state_dir, app, owner, ttl, wait, check_mode)
+    except OSError as exc:
+        raise StateError(f"cannot take the lock of {app} in {state_dir}: {exc}") from exc
+    try:
+        yield taken
+    finally:
+        if taken["changed"] and not check_mode:
+            release_lock(state_dir, app, owner)
+
+
+class RollbackRefused(StateError):
+    """There is no colour to roll back to, or it no longer holds the release it ran when it was live."""
+
+
+def rollback_target(records: list, live_colour: str | None, versions: dict, force: bool) -> str:
+    """The colour a rollback goes to, checked against the versions its hosts hold now (``versions``, from the
+    app hosts; None where unknown). Raise StateError, saying why and what to do, when there is none or when
+    it no longer holds the release it ran when it was live (unless ``force``)."""
+    if live_colour is None:
+        raise RollbackRefused("the router sends the live traffic to no single colour now, so there is no previous one; "
+                              "name the colour instead (colour=blue or green; bluegreen_switch_to=blue or green in the roles)")
+    target = previous_colour(records, live_colour)
+    stays = f"{live_colour} stays live." if live_colour else "Nothing was changed."
+    if target is None:
+        raise RollbackRefused(
+            "the history records no earlier switch to go back to; name the colour instead (colour=blue or green; "
+            f"bluegreen_switch_to=blue or green in the roles). {stays}")
+    now = versions.get(target)
+    if now is None and any(versions.values()) and not force:
+        raise RollbackRefused(f"{target} has no release on the app hosts; deploy one first. {stays}")
+    was = ((last_switch(records) or {}).get("versions") or {}).get(target)
+    if was is not None and now is not None and was != now and not force:
+        raise RollbackRefused(
+            f"not rolling back to {target}: it ran {was} when it was live, but now holds {now}. Deploy {was} to it "
+            "first (bluegreen.core.deploy), or pass force=true (bluegreen_force=true in the roles) to route to what it "
+            f"holds now. {stays}")
+    return target
+
+
 def release_lock(state_dir: str, app: str, owner: str, force: bool = False) -> tuple[bool, dict | None]:
     """Returns (released, holder). Refuses to drop another owner's lock unless forced."""
     if read_lock(state_dir, app) is None:

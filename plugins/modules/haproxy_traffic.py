@@ -23,6 +23,7 @@ author:
 extends_documentation_fragment:
   - bluegreen.core.haproxy
   - bluegreen.core.state
+  - bluegreen.core.state.lock
 options:
   app:
     description:
@@ -31,10 +32,16 @@ options:
     type: str
     required: true
   colour:
-    description: The colour that receives the app's live traffic.
+    description:
+      - The colour that receives the app's live traffic.
+      - C(previous) rolls back to the colour that was live before the newest switch, as the app's history
+        (C(<state_dir>/<app>/history.jsonl)) records it. With O(versions), it refuses when that colour has no release now, or
+        holds another release than the one it ran when it was live (the history's record), unless O(force=true).
+        With O(lock_owner), the lock, the read, the switch and the history record are one call, so a whole
+        rollback is one round trip to the router.
     type: str
     required: true
-    choices: [blue, green]
+    choices: [blue, green, previous]
   preview:
     description:
       - Also point the preview entry C(<app>.preview) at the other colour, so the preview frontend
@@ -293,7 +300,7 @@ _COLOUR_STRINGS = {"type": "dict", "options": {"blue": {"type": "str"}, "green":
 def argument_spec() -> dict:
     return {
         "app": {"type": "str", "required": True},
-        "colour": {"type": "str", "required": True, "choices": list(_validate.COLOURS)},
+        "colour": {"type": "str", "required": True, "choices": [*_validate.COLOURS, "previous"]},
         "socket": {"type": "str", "default": _haproxy.DEFAULT_SOCKET},
         "timeout": {"type": "float", "default": _haproxy.DEFAULT_TIMEOUT},
         "map_file": {"type": "path"},
@@ -308,13 +315,19 @@ def argument_spec() -> dict:
         "actor": {"type": "str"},
         "action": {"type": "str", "default": "switch", "choices": ["switch", "rollback", "auto-rollback"]},
         "reason": {"type": "str"},
+        "lock_owner": {"type": "str"},
+        "lock_wait": {"type": "int", "default": 0},
+        "lock_ttl": {"type": "int", "default": 3600},
     }
 
 
 def validated(params: dict) -> dict:
     """Check every input before any I/O; each error names its parameter."""
     layout = _haproxy.Layout(params["app"], params["map_file"], params["backends"])
-    _validate.colour(params["colour"])
+    if params["colour"] != "previous":
+        _validate.colour(params["colour"])
+    if params["lock_owner"] is not None:
+        _state.validate_lock_inputs(params["lock_owner"], params["lock_wait"], params["lock_ttl"], prefix="lock_")
     _haproxy.validate_socket(params["socket"])
     if params["drain_timeout"] < 0:
         raise _validate.ValidationError(f"drain_timeout must be 0 or more seconds, got {params['drain_timeout']}")
@@ -380,9 +393,28 @@ def run(module: AnsibleModule) -> dict:
         inputs = validated(params)
     except _validate.ValidationError as exc:
         module.fail_json(msg=str(exc))
-    layout = inputs["layout"]
     api = _haproxy.RuntimeAPI(params["socket"], params["timeout"])
-    plan = _haproxy.plan_switch(api, layout, params["colour"], params["preview"])
+    try:
+        with _state.holding_lock(params["state_dir"], params["app"], params["lock_owner"], params["lock_ttl"],
+                                 params["lock_wait"], module.check_mode):
+            return switch(module, inputs, api)
+    except _state.LockHeld as exc:
+        module.fail_json(msg=str(exc), holder=exc.holder)
+    except _state.RollbackRefused as exc:
+        module.fail_json(msg=f"cannot route {params['app']} to its previous colour: {exc}")
+    except _state.StateError as exc:
+        module.fail_json(msg=str(exc))
+
+
+def switch(module: AnsibleModule, inputs: dict, api: _haproxy.RuntimeAPI) -> dict:
+    params = module.params
+    layout = inputs["layout"]
+    colour = params["colour"]
+    if colour == "previous":
+        live = _haproxy.plan_switch(api, layout, "blue", params["preview"]).previous_colour
+        records, _problems = _state.read_history(params["state_dir"], layout.app)
+        colour = _state.rollback_target(records, live, inputs["versions"], params["force"])
+    plan = _haproxy.plan_switch(api, layout, colour, params["preview"])
     target = check_target(module, api, plan)
     result = {
         "changed": plan.changed,

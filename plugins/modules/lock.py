@@ -161,9 +161,6 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.bluegreen.core.plugins.module_utils import _state, _validate
 
-POLL_S = 1.0
-OWNER_MAX = 200
-
 ARGUMENT_SPEC = {
     "app": {"type": "str", "required": True},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
@@ -175,90 +172,22 @@ ARGUMENT_SPEC = {
 }
 
 
-class LockHeld(Exception):
-    """Another owner holds the lock; the message says who and what to do."""
-
-    def __init__(self, message: str, holder: dict | None, waited: float = 0.0) -> None:
-        super().__init__(message)
-        self.holder = holder
-        self.waited = waited
-
-
-def _iso(epoch: object) -> str | None:
-    if not isinstance(epoch, (int, float)):
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
 def _readable(holder: dict | None) -> dict | None:
     if holder is None:
         return None
     shown = dict(holder)
-    expires = _iso(holder.get("expires_epoch"))
+    expires = _state.iso_time(holder.get("expires_epoch"))
     if expires:
         shown["expires"] = expires
     return shown
 
 
-def _since(holder: dict) -> str:
-    since = str(holder.get("since") or "an unknown time")
-    return since.split(".", maxsplit=1)[0] + "Z" if since.endswith("Z") and "." in since else since
-
-
-def _describe(holder: dict) -> str:
-    expires = _iso(holder.get("expires_epoch"))
-    until = f"expires {expires}" if expires else "no expiry recorded: it never goes stale"
-    return f"{holder.get('owner')} since {_since(holder)} ({until})"
-
-
-def held_message(app: str, holder: dict, waited: float, wait: int) -> str:
-    message = f"app {app} is locked by {_describe(holder)}; another release is running. Wait, or release it with state=absent force=true if it is dead"
-    return message + (f" (waited {round(waited, 1):g}s)" if wait else "")
-
-
 def validate(params: dict) -> None:
     """Raise ValidationError naming the first bad option."""
     _validate.name(params["app"], "app")
-    owner = params["owner"]
-    if not owner or len(owner) > OWNER_MAX or not owner.isprintable():
-        raise _validate.ValidationError(f"owner must be 1-{OWNER_MAX} printable characters without a newline or tab, got {owner!r:.250}")
-    if params["wait"] < 0:
-        raise _validate.ValidationError(f"wait must be 0 or more seconds, got {params['wait']}")
-    if params["ttl"] < 1:
-        raise _validate.ValidationError(f"ttl must be at least 1 second, got {params['ttl']}")
+    _state.validate_lock_inputs(params["owner"], params["wait"], params["ttl"])
     if not os.path.isabs(params["state_dir"]):
         raise _validate.ValidationError(f"state_dir must be an absolute path, got {params['state_dir']!r}")
-
-
-def _predict_acquire(state_dir: str, app: str, owner: str, ttl: int) -> tuple:
-    """What try_acquire_lock would do, without touching anything: (acquired, holder, broken)."""
-    holder = _state.read_lock(state_dir, app)
-    if holder is not None and (holder.get("owner") == owner or not _state.lock_expired(holder)):
-        return holder.get("owner") == owner, holder, None
-    record = {"owner": owner, "since": _state.utc_now(), "expires_epoch": time.time() + ttl, "pid": os.getpid()}
-    return True, record, holder
-
-
-def acquire(params: dict, check_mode: bool) -> dict:
-    """Take the lock, polling while another owner holds it; raise LockHeld when ``wait`` runs out."""
-    state_dir, app, owner, ttl = params["state_dir"], params["app"], params["owner"], params["ttl"]
-    started = time.monotonic()
-    while True:
-        before = _state.read_lock(state_dir, app)
-        if check_mode:
-            acquired, holder, broken = _predict_acquire(state_dir, app, owner, ttl)
-        else:
-            acquired, holder, broken = _state.try_acquire_lock(state_dir, app, owner, ttl)
-        waited = round(time.monotonic() - started, 3)
-        if acquired:
-            already_ours = broken is None and before is not None and before.get("owner") == owner
-            return {"changed": not already_ours, "holder": holder, "broken_lock": broken, "waited_s": waited}
-        left = params["wait"] - (time.monotonic() - started)
-        if holder is None and left > 0:
-            continue  # released between the attempt and the look at who holds it: try again now
-        if left <= 0:
-            raise LockHeld(held_message(app, holder or {"owner": "an unknown owner"}, waited, params["wait"]), holder, waited)
-        time.sleep(min(POLL_S, left))
 
 
 def release(params: dict, check_mode: bool) -> dict:
@@ -269,8 +198,8 @@ def release(params: dict, check_mode: bool) -> dict:
         return result
     ours = holder.get("owner") == owner
     if not ours and not params["force"]:
-        raise LockHeld(
-            f"app {app} is locked by {_describe(holder)}, not by {owner}; release it with force=true only if that release is dead",
+        raise _state.LockHeld(
+            f"app {app} is locked by {_state.describe_lock(holder)}, not by {owner}; release it with force=true only if that release is dead",
             holder,
         )
     if not check_mode:
@@ -294,10 +223,10 @@ def main() -> None:
         module.fail_json(msg=str(exc))
     try:
         if params["state"] == "present":
-            result = acquire(params, module.check_mode)
+            result = _state.acquire_lock(params["state_dir"], app, params["owner"], params["ttl"], params["wait"], module.check_mode)
         else:
             result = release(params, module.check_mode)
-    except LockHeld as exc:
+    except _state.LockHeld as exc:
         module.fail_json(msg=str(exc), app=app, holder=_readable(exc.holder), broken_lock=None, waited_s=exc.waited)
     except (_state.StateError, OSError) as exc:
         verb = "take" if params["state"] == "present" else "release"
@@ -305,11 +234,11 @@ def main() -> None:
     would = "would " if module.check_mode else ""
     if result.get("broken_lock"):
         module.warn(
-            f"{would}break the stale lock of {app} held by {_describe(result['broken_lock'])}: that release died or "
+            f"{would}break the stale lock of {app} held by {_state.describe_lock(result['broken_lock'])}: that release died or "
             "ran past its ttl; check what it left half done before trusting this release"
         )
     if result.pop("forced", False):
-        module.warn(f"{would}drop the lock of {app} held by {_describe(result['dropped'])} (force=true)")
+        module.warn(f"{would}drop the lock of {app} held by {_state.describe_lock(result['dropped'])} (force=true)")
     result.pop("dropped", None)
     module.exit_json(
         app=app,

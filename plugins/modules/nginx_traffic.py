@@ -33,6 +33,7 @@ author:
 extends_documentation_fragment:
   - bluegreen.core.nginx
   - bluegreen.core.state
+  - bluegreen.core.state.lock
 options:
   app:
     description:
@@ -41,10 +42,16 @@ options:
     type: str
     required: true
   colour:
-    description: The colour that receives the app's live traffic (all of it, or O(weight) percent).
+    description:
+      - The colour that receives the app's live traffic (all of it, or O(weight) percent).
+      - C(previous) rolls back to the colour that was live before the newest switch, as the app's history
+        (C(<state_dir>/<app>/history.jsonl)) records it. With O(versions), it refuses when that colour has no release now, or
+        holds another release than the one it ran when it was live (the history's record), unless O(force=true).
+        With O(lock_owner), the lock, the read, the switch and the history record are one call, so a whole
+        rollback is one round trip to the router. O(weight) must be 100.
     type: str
     required: true
-    choices: [blue, green]
+    choices: [blue, green, previous]
   weight:
     description:
       - Percent of the live traffic that goes to O(colour), from 1 to 100; the other colour gets the rest.
@@ -334,7 +341,7 @@ _COLOUR_STRINGS = {"type": "dict", "options": {"blue": {"type": "str"}, "green":
 def argument_spec() -> dict:
     return {
         "app": {"type": "str", "required": True},
-        "colour": {"type": "str", "required": True, "choices": list(_validate.COLOURS)},
+        "colour": {"type": "str", "required": True, "choices": [*_validate.COLOURS, "previous"]},
         "weight": {"type": "int", "default": 100},
         "conf_dir": {"type": "path", "default": _nginx.DEFAULT_CONF_DIR},
         "nginx_binary": {"type": "str", "default": "nginx"},
@@ -351,6 +358,9 @@ def argument_spec() -> dict:
         "actor": {"type": "str"},
         "action": {"type": "str", "default": "switch", "choices": ["switch", "rollback", "auto-rollback"]},
         "reason": {"type": "str"},
+        "lock_owner": {"type": "str"},
+        "lock_wait": {"type": "int", "default": 0},
+        "lock_ttl": {"type": "int", "default": 3600},
     }
 
 
@@ -363,7 +373,12 @@ def _command_word(value: object, param: str) -> str:
 def validated(params: dict) -> dict:
     """Check every input before any I/O; each error names its parameter."""
     layout = _nginx.Layout(params["conf_dir"], params["app"])
-    _validate.colour(params["colour"])
+    if params["colour"] != "previous":
+        _validate.colour(params["colour"])
+    elif params["weight"] != 100:
+        raise _validate.ValidationError(f"weight must be 100 with colour=previous (a rollback moves all traffic), got {params['weight']}")
+    if params["lock_owner"] is not None:
+        _state.validate_lock_inputs(params["lock_owner"], params["lock_wait"], params["lock_ttl"], prefix="lock_")
     _nginx.validate_weight(params["weight"])
     _command_word(params["nginx_binary"], "nginx_binary")
     command = params["reload_command"]
@@ -435,7 +450,26 @@ def run(module: AnsibleModule) -> dict:
         inputs = validated(params)
     except _validate.ValidationError as exc:
         module.fail_json(msg=str(exc))
-    plan = _nginx.plan_switch(inputs["layout"], params["colour"], params["weight"], params["preview"])
+    try:
+        with _state.holding_lock(params["state_dir"], params["app"], params["lock_owner"], params["lock_ttl"],
+                                 params["lock_wait"], module.check_mode):
+            return switch(module, inputs)
+    except _state.LockHeld as exc:
+        module.fail_json(msg=str(exc), holder=exc.holder)
+    except _state.RollbackRefused as exc:
+        module.fail_json(msg=f"cannot route {params['app']} to its previous colour: {exc}")
+    except _state.StateError as exc:
+        module.fail_json(msg=str(exc))
+
+
+def switch(module: AnsibleModule, inputs: dict) -> dict:
+    params = module.params
+    colour = params["colour"]
+    if colour == "previous":
+        live = _nginx.plan_switch(inputs["layout"], "blue", 100, params["preview"]).previous_colour
+        records, _problems = _state.read_history(params["state_dir"], params["app"])
+        colour = _state.rollback_target(records, live, inputs["versions"], params["force"])
+    plan = _nginx.plan_switch(inputs["layout"], colour, params["weight"], params["preview"])
     servers = check_target(module, plan)
     result = {
         "changed": plan.changed,

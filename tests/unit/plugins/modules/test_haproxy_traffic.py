@@ -338,3 +338,91 @@ def test_an_unwritable_map_file_fails_before_the_cutover(lab, monkeypatch):
     assert result["failed"] and "failed writing" in result["msg"] and "Permission denied" in result["msg"]
     assert "Nothing was changed" in result["msg"] and result["changed"] is False
     assert lab.fake.writes() == [] and lab.history_lines() == []
+
+
+# --------------------------------------------------------------------------- colour=previous, lock_owner: a rollback in one call
+
+
+def lock_file(lab: Lab) -> str:
+    return f"{lab.state_dir}/shop/lock"
+
+
+def test_previous_with_the_lock_rolls_back_in_one_call_and_releases_the_lock(lab):
+    import os
+
+    assert run(lab, colour="green", versions={"blue": "1.0.0", "green": "2.0.0"})["changed"] is True
+    back = run(lab, colour="previous", action="rollback", lock_owner="ci run 1",
+               versions={"blue": "1.0.0", "green": "2.0.0"})
+    assert not back["failed"], back
+    assert (back["changed"], back["colour"], back["previous_colour"]) == (True, "blue", "green")
+    assert lab.runtime() == {"shop": "shop_blue", "shop.preview": "shop_green"}
+    assert lab.history_lines()[-1]["action"] == "rollback" and lab.history_lines()[-1]["to"] == "blue"
+    assert not os.path.exists(lock_file(lab))
+    # the next rollback goes forward again: the colour live before the rollback
+    assert run(lab, colour="previous", versions={"blue": "1.0.0", "green": "2.0.0"})["colour"] == "green"
+
+
+def test_previous_refuses_a_colour_that_holds_another_release_now(lab):
+    import os
+
+    run(lab, colour="green", versions={"blue": "1.0.0", "green": "2.0.0"})
+    lab.fake.commands.clear()
+    refused = run(lab, colour="previous", lock_owner="ci", versions={"blue": "3.0.0", "green": "2.0.0"})
+    assert refused["failed"]
+    assert "it ran 1.0.0 when it was live, but now holds 3.0.0" in refused["msg"]
+    assert "green stays live" in refused["msg"]
+    assert lab.fake.writes() == [] and lab.runtime()["shop"] == "shop_green"
+    assert not os.path.exists(lock_file(lab))
+    forced = run(lab, colour="previous", force=True, versions={"blue": "3.0.0", "green": "2.0.0"})
+    assert forced["colour"] == "blue" and not forced["failed"]
+
+
+def test_previous_without_history_names_the_colour_to_use_instead(lab):
+    refused = run(lab, colour="previous", versions={"blue": "1.0.0", "green": "2.0.0"})
+    assert refused["failed"] and "records no earlier switch" in refused["msg"]
+    assert "colour=blue or green" in refused["msg"]
+    assert lab.fake.writes() == []
+
+
+def test_previous_refuses_a_colour_with_no_release(lab):
+    run(lab, colour="green", versions={"blue": "1.0.0", "green": "2.0.0"})
+    refused = run(lab, colour="previous", versions={"blue": None, "green": "2.0.0"})
+    assert refused["failed"] and "blue has no release on the app hosts" in refused["msg"]
+
+
+def test_a_lock_held_by_another_owner_fails_before_anything_changes(lab):
+    import json
+    import os
+
+    run(lab, colour="green")
+    os.makedirs(os.path.dirname(lock_file(lab)), exist_ok=True)
+    with open(lock_file(lab), "w", encoding="utf-8") as handle:
+        json.dump({"owner": "someone else", "since": "2026-01-01T00:00:00Z", "expires_epoch": time.time() + 600}, handle)
+    lab.fake.commands.clear()
+    refused = run(lab, colour="previous", lock_owner="ci")
+    assert refused["failed"] and "app shop is locked by someone else" in refused["msg"]
+    assert refused["holder"]["owner"] == "someone else"
+    assert lab.fake.writes() == [] and lab.runtime()["shop"] == "shop_green"
+    assert os.path.exists(lock_file(lab))
+
+
+def test_check_mode_with_the_lock_takes_no_lock_and_changes_nothing(lab):
+    import os
+
+    run(lab, colour="green", versions={"blue": "1.0.0", "green": "2.0.0"})
+    lab.fake.commands.clear()
+    result = run(lab, colour="previous", lock_owner="ci", versions={"blue": "1.0.0", "green": "2.0.0"},
+                 _ansible_check_mode=True)
+    assert result["changed"] is True and result["colour"] == "blue" and not result["failed"]
+    assert lab.fake.writes() == [] and not os.path.exists(lock_file(lab))
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    ({"lock_owner": ""}, "lock_owner must be 1-200 printable characters"),
+    ({"lock_owner": "ci", "lock_wait": -1}, "lock_wait must be 0 or more seconds"),
+    ({"lock_owner": "ci", "lock_ttl": 0}, "lock_ttl must be at least 1 second"),
+])
+def test_bad_lock_options_are_named(lab, args, words):
+    result = run(lab, colour="green", **args)
+    assert result["failed"] and words in result["msg"]
+    assert lab.fake.writes() == []

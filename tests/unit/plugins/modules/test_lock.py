@@ -20,7 +20,7 @@ from ansible_collections.bluegreen.core.tests.unit.plugins.modules.module_helper
 
 @pytest.fixture(autouse=True)
 def fast_polling(monkeypatch):
-    monkeypatch.setattr(lock, "POLL_S", 0.05)
+    monkeypatch.setattr(_state, "LOCK_POLL_S", 0.05)
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_a_lock_held_by_another_owner_fails_at_once_by_default(state_dir):
     assert time.monotonic() - started < 0.5
     assert done.failed is True
     assert done.msg.startswith("app shop is locked by alice@ctl since 2026-01-31T10:00:00Z (expires ")
-    assert done.msg.endswith("); another release is running. Wait, or release it with state=absent force=true if it is dead")
+    assert done.msg.endswith("); another release is running. Wait, or release it with bluegreen.core.lock state=absent force=true if it is dead")
     assert done["holder"]["owner"] == "alice@ctl"
     assert owner_on_disk(state_dir) == "alice@ctl"
 

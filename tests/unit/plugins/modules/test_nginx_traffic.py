@@ -8,6 +8,7 @@ import time
 
 import pytest
 import yaml
+from ansible_collections.bluegreen.core.plugins.doc_fragments import state
 from ansible_collections.bluegreen.core.plugins.module_utils import _nginx
 from ansible_collections.bluegreen.core.plugins.modules import nginx_traffic
 from ansible_collections.bluegreen.core.tests.unit.plugins import nginx_fake
@@ -390,6 +391,7 @@ def test_documentation_matches_the_argument_spec():
     documented["conf_dir"] = {"type": "path", "default": _nginx.DEFAULT_CONF_DIR}
     documented["pid_file"] = {"type": "path", "default": _nginx.DEFAULT_PID_FILE}
     documented["state_dir"] = {"type": "path", "default": "/var/lib/bluegreen"}
+    documented.update(yaml.safe_load(state.ModuleDocFragment.LOCK)["options"])
     spec = nginx_traffic.argument_spec()
     assert set(documented) == set(spec)
     for name, option in spec.items():
@@ -416,3 +418,24 @@ def test_the_diff_shows_an_unchanged_link_as_it_is_written(lab):
     done = run(lab, check_mode=True, colour="green", preview=False, _ansible_diff=True)
     assert done["diff"][0]["before"] == "live.conf -> upstream-blue.conf\npreview.conf -> ./preview-green.conf\n"
     assert done["diff"][0]["after"] == "live.conf -> upstream-green.conf\npreview.conf -> ./preview-green.conf\n"
+
+
+# --------------------------------------------------------------------------- colour=previous, lock_owner: a rollback in one call
+
+
+def test_previous_with_the_lock_rolls_back_in_one_call(lab):
+    assert not run(lab, colour="green", versions={"blue": "1.0.0", "green": "2.0.0"}).failed
+    back = run(lab, colour="previous", action="rollback", lock_owner="ci", versions={"blue": "1.0.0", "green": "2.0.0"})
+    assert not back.failed, back
+    assert (back["changed"], back["colour"], back["previous_colour"]) == (True, "blue", "green")
+    assert lab.history_lines()[-1]["action"] == "rollback" and lab.history_lines()[-1]["to"] == "blue"
+    assert not os.path.exists(os.path.join(lab.state_dir, "shop", "lock"))
+
+
+def test_previous_refuses_a_changed_release_and_a_weight(lab):
+    run(lab, colour="green", versions={"blue": "1.0.0", "green": "2.0.0"})
+    refused = run(lab, colour="previous", versions={"blue": "3.0.0", "green": "2.0.0"})
+    assert refused.failed and "it ran 1.0.0 when it was live, but now holds 3.0.0" in refused["msg"]
+    assert len(lab.history_lines()) == 1
+    weighted = run(lab, colour="previous", weight=50)
+    assert weighted.failed and "weight must be 100 with colour=previous" in weighted["msg"]
