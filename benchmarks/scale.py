@@ -159,23 +159,11 @@ def inventory_path(routers: int, apps: int) -> str:
     return os.path.join(bench.WORK, f"scale-{routers}r-{apps}a.yml")
 
 
-_ADDRESSES: dict[str, str] = {}
-
-
-def router_addresses() -> dict[str, str]:
-    """Each router's bridge address, as bluegreen_address: the release playbook gathers no facts on routers,
-    and its smoke test reaches every router's preview listener but the first's by address."""
-    if not _ADDRESSES:
-        for number in range(1, MAX_ROUTERS + 1):
-            _ADDRESSES[f"router{number}"] = bench.router_ip(f"{PREFIX}-router{number}")
-    return _ADDRESSES
-
-
 def write_inventory(routers: int, apps: int) -> str:
     path = inventory_path(routers, apps)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(bench.inventory_yaml(PREFIX, [f"router{i}" for i in range(1, routers + 1)],
-                                          [f"app{i}" for i in range(1, apps + 1)], "haproxy", router_addresses()))
+                                          [f"app{i}" for i in range(1, apps + 1)], "haproxy"))
     return path
 
 

@@ -156,7 +156,6 @@ waited_s:
 """
 
 import os
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.bluegreen.core.plugins.module_utils import _state, _validate

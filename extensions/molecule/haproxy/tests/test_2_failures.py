@@ -97,6 +97,37 @@ def test_haproxy_traffic_refuses_bad_input_and_changes_nothing(args, words):
     assert module("haproxy_info", {"app": APP})["live_colour"] == "green"
 
 
+def test_rollback_changes_nothing_while_another_run_holds_the_lock():
+    before_files, before_history = _router_files(), history()
+    lock = f"/var/lib/bluegreen/{APP}/lock"
+    router = host(ROUTER)
+    router.check_output(f"""printf '{{"owner": "release by ops", "since": "2026-01-01T00:00:00Z", "expires_epoch": 4102444800}}' > {lock}""")
+    try:
+        result = playbook("rollback")
+    finally:
+        router.check_output(f"rm -f {lock}")
+    assert result.returncode != 0, result.output
+    assert "app demo is locked by release by ops" in result.output
+    assert _router_files() == before_files and history() == before_history
+
+
+def test_rollback_refuses_when_blue_no_longer_holds_what_it_ran_when_live():
+    before_files, before_history = _router_files(), history()
+    link = f"/opt/bluegreen/{APP}/blue"
+    for app_host in APPS:
+        host(app_host).check_output(f"ln -sfn /opt/bluegreen/{APP}/releases/2.0.0 {link}")
+    try:
+        result = playbook("rollback")
+    finally:
+        for app_host in APPS:
+            host(app_host).check_output(f"ln -sfn /opt/bluegreen/{APP}/releases/1.0.0 {link}")
+    assert result.returncode != 0, result.output
+    assert "it ran 1.0.0 when it was live, but now holds 2.0.0" in result.output
+    assert "green stays live" in result.output
+    assert _router_files() == before_files and history() == before_history
+    assert not host(ROUTER).file(f"/var/lib/bluegreen/{APP}/lock").exists
+
+
 def test_rollback_makes_blue_live_again():
     result = playbook("rollback")
     assert result.returncode == 0, result.stdout + result.stderr
