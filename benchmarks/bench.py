@@ -6,9 +6,10 @@
     python3 benchmarks/bench.py [--quick]
 
 Expects the bench lab (scripts/lab.sh with BLUEGREEN_LAB_PREFIX=bluegreen-bench: router, app1, app2,
-nginx) to be up. It provisions it, releases 1.0.0 then 2.0.0 so both colours run, and then runs one
-probe.py run per case (keep-alive, new-connection and stream clients at once, against the router's
-bridge address only), with the case's action in the middle and its events marked:
+nginx) to be up. It provisions it (both routers in one run), releases 1.0.0 then 2.0.0 so both
+colours run, and then runs one probe.py run per case (keep-alive, new-connection and stream clients at once,
+against the router's bridge address only), with the case's action in the middle and its events
+marked; a run ends a few seconds after its action (LEAD_S, TAIL_S), bounded by a limit per case:
 
   switch      ansible-playbook bluegreen.core.switch -e bluegreen_monitor_seconds=0
   rollback    ansible-playbook bluegreen.core.rollback
@@ -17,7 +18,8 @@ bridge address only), with the case's action in the middle and its events marked
   restart     baseline: systemctl restart of the live colour's unit on both app hosts
   reload      baseline: haproxy.cfg rewritten to a static use_backend of the other colour + reload
 
-and times `bluegreen.core.rollback` against a one-task no-op playbook (the Ansible floor).
+and times `bluegreen.core.rollback` against a one-task no-op playbook (the Ansible floor; the last
+round under profile_tasks, the rollback profile).
 Then the Nginx path: the `nginx` container, provisioned as an Nginx router in front of the same two
 app hosts (its own inventory, written to .cache/bench), runs switch, rollback, 20 flips (the
 collection's own _nginx.apply_switch: link swap, nginx -t, reload, new workers up) and a release
@@ -70,6 +72,17 @@ HISTORY = f"/var/lib/bluegreen/{APP}/history.jsonl"
 COLOURS = ("blue", "green")
 COMMAND_TIMEOUT_S = 600
 PREPARE_TIMEOUT_S = 900
+PROVISION_INVENTORY = os.path.join(WORK, "inventory-provision.yml")
+
+# How long each probe run lasts. A case has `LEAD_S` of steady state before its action, and its
+# request clients stop `TAIL_S` after the action ends (later only while the case has not yet sent
+# its share of TARGET_MIN_REQUESTS), so a run is as long as its action takes on this machine,
+# loaded or not, up to the case's limit. Its two streams start with the run and last the case's
+# stream length (lead + the action's usual time + tail); while the action still runs, a stream that
+# completed is followed by one of CHAIN_STREAM_S, so streams are open across the whole action.
+LEAD_S = 3.0
+TAIL_S = 5.0
+CHAIN_STREAM_S = 10.0
 
 # Targets the report is read against (not asserted).
 TARGET_MIN_REQUESTS = 50_000
@@ -77,6 +90,9 @@ TARGET_MIN_FLIPS = 20
 TARGET_CUTOVER_MS = 50.0
 TARGET_P99_RATIO = 2.0
 TARGET_ROLLBACK_RATIO = 1.5
+# Each of the switch, rollback and flips cases goes on until it has sent this many requests, so the
+# three reach TARGET_MIN_REQUESTS together even when their actions are quick.
+MIN_CASE_REQUESTS = -(-TARGET_MIN_REQUESTS // 3)
 
 NOOP_PLAYBOOK = """---
 - name: No-op on the same hosts (the Ansible floor)
@@ -222,13 +238,19 @@ def overlap_ms(cut: dict) -> float | None:
 
 
 def inventory_yaml(prefix: str, routers: Sequence[str], apps: Sequence[str], router: str = "haproxy",
-                   addresses: dict[str, str] | None = None) -> str:
+                   addresses: dict[str, str] | None = None, router_kinds: dict[str, str] | None = None) -> str:
     """An inventory like benchmarks/inventory.yml for other lab sizes and routers (containers `<prefix>-<name>`).
 
     `addresses`: a `bluegreen_address` per host name (the smoke test reaches every router's preview
     listener but the first by that address, or by facts the release playbook does not gather on routers).
+    `router_kinds`: a `bluegreen_router` per router name that differs from `router` (one provisioning
+    run for an HAProxy and an Nginx router at once).
     """
     addresses = addresses or {}
+    router_kinds = router_kinds or {}
+    for name, kind in router_kinds.items():
+        if kind not in ("haproxy", "nginx") or name not in routers:
+            raise ValueError(f"not a router of this inventory, or not a router this bench runs: {name!r}: {kind!r}")
     for address in addresses.values():
         if not re.fullmatch(r"[0-9.]{7,15}", address):
             raise ValueError(f"not an IPv4 address: {address!r}")
@@ -255,6 +277,7 @@ def inventory_yaml(prefix: str, routers: Sequence[str], apps: Sequence[str], rou
 
     def host(name: str) -> str:
         text = f"        {name}:\n          ansible_host: {prefix}-{name}"
+        text += f"\n          bluegreen_router: {router_kinds[name]}" if name in router_kinds else ""
         return text + (f"\n          bluegreen_address: {addresses[name]}" if name in addresses else "")
 
     lines += [host(name) for name in routers]
@@ -459,25 +482,37 @@ class Bench:
         self.nginx_ip: str | None = None
         os.makedirs(WORK, exist_ok=True)
 
-    def probe_config(self, case: str, duration: float, ip: str | None = None) -> probe.ProbeConfig:
+    def probe_config(self, case: str, duration: float, ip: str | None = None,
+                     stream_seconds: float | None = None) -> probe.ProbeConfig:
         ip = ip or self.ip
         return probe.ProbeConfig(
             base_url=f"http://{ip}/", keepalive_threads=4, newconn_threads=2, streams=2,
+            stream_seconds=stream_seconds, chain_streams=stream_seconds is not None,
+            chain_stream_seconds=None if stream_seconds is None else min(CHAIN_STREAM_S, stream_seconds),
             duration=duration, max_requests=500_000, timeout=2.0, allow_hosts=(ip,), case=case)
 
-    def case(self, key: str, title: str, duration: float, action: Callable[[probe.ProbeHandle], None],
-             lead: float = 3.0, ip: str | None = None) -> probe.Result:
-        """One probe run: `lead` s of steady state, the action between switch-start and switch-end."""
-        duration = round(duration * self.scale, 1)
-        log(f"case {key}: {title} ({duration:g} s probe)")
-        handle = probe.start(self.probe_config(title, duration, ip))
+    def case(self, key: str, title: str, streams_s: float, limit_s: float, action: Callable[[probe.ProbeHandle], None],
+             lead: float = LEAD_S, tail: float = TAIL_S, min_requests: int = 0, ip: str | None = None) -> probe.Result:
+        """One probe run: `lead` s of steady state, the action between switch-start and switch-end, `tail` s after it.
+
+        `streams_s`: the streams' length (lead + the action's usual time + tail); `limit_s`: the run's
+        bound in seconds, well above what the action takes on a loaded machine. The request clients
+        stop `tail` s after the action, or once they have sent `min_requests`, whichever is later.
+        """
+        streams_s, limit_s = round(streams_s * self.scale, 1), round(limit_s * self.scale, 1)
+        log(f"case {key}: {title} (probe until {tail * self.scale:g} s after the action, at most {limit_s:g} s; "
+            f"streams {streams_s:g} s)")
+        handle = probe.start(self.probe_config(title, limit_s, ip, streams_s))
+        started = time.monotonic()
         time.sleep(lead * self.scale)
         began = time.monotonic()
         action(handle)
         self.extras["commands_s"][key] = round(time.monotonic() - began, 3)
-        if time.monotonic() - began + lead * self.scale > duration - 1:
-            log(f"warning: case {key}'s action ended near or after the probe's end; raise its duration")
+        if time.monotonic() - started + tail * self.scale > limit_s - 1:
+            log(f"warning: case {key}'s action ended near or after the probe's limit; raise its limit")
+        handle.finish(tail * self.scale, min_requests)
         result = handle.wait()
+        log(f"case {key}: action {self.extras['commands_s'][key]:.1f} s, probe {result.ended - result.started:.1f} s")
         path = os.path.join(WORK, f"{key}.jsonl")
         result.write_jsonl(path)
         self.results[key] = result
@@ -499,11 +534,13 @@ class Bench:
         return action
 
     def switch(self) -> None:
-        self.case("switch", CASE_TITLES["switch"], 60,
-                  self.playbook_action("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0", history_key="switch"))
+        self.case("switch", CASE_TITLES["switch"], CASE_STREAMS_S["switch"], 240,
+                  self.playbook_action("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0", history_key="switch"),
+                  min_requests=MIN_CASE_REQUESTS)
 
     def rollback(self) -> None:
-        self.case("rollback", CASE_TITLES["rollback"], 60, self.playbook_action("bluegreen.core.rollback", history_key="rollback"))
+        self.case("rollback", CASE_TITLES["rollback"], CASE_STREAMS_S["rollback"], 240,
+                  self.playbook_action("bluegreen.core.rollback", history_key="rollback"), min_requests=MIN_CASE_REQUESTS)
 
     def flips(self, count: int = 20, gap: float = 0.5) -> None:
         def action(handle: probe.ProbeHandle) -> None:
@@ -519,13 +556,15 @@ class Bench:
                 handle.events._events.append(  # noqa: SLF001 - events stamped by the router's clock
                     probe.Event(name=name, time=flip["time"], t=round(flip["time"] - handle.started, 6)))
             handle.mark("switch-end")
-        self.case("flips", CASE_TITLES["flips"], 3 + count * gap + 15, action)
+        # A flip is a `set map` of a few ms: the loop takes about count * gap.
+        self.case("flips", CASE_TITLES["flips"], LEAD_S + count * gap + 1 + TAIL_S, 120, action,
+                  min_requests=MIN_CASE_REQUESTS)
         self.extras["flips"] = flip_cutovers(self.runs["flips"].records, self.extras.pop("flips_raw"),
                                              self.results["flips"].started)
 
     def release(self, version: str = "3.0.0") -> None:
         artifact = os.path.join(ARTIFACTS, f"demo-app-{version}.tar.gz")
-        self.case("release", CASE_TITLES["release"], 200,
+        self.case("release", CASE_TITLES["release"], CASE_STREAMS_S["release"], 480,
                   self.playbook_action("bluegreen.core.release", "-e", f"bluegreen_version={version}",
                                        "-e", f"bluegreen_artifact={artifact}", history_key="release"))
 
@@ -541,7 +580,7 @@ class Bench:
             if any(codes):
                 sys.exit(f"bench: systemctl restart {APP}@{colour} failed: {codes}")
         log(f"restarting {APP}@{colour}, the live colour, on both app hosts")
-        self.case("restart", CASE_TITLES["restart"], 12, action)
+        self.case("restart", CASE_TITLES["restart"], CASE_STREAMS_S["restart"], 60, action)
 
     def reload(self) -> None:
         colour = live_colour()
@@ -560,7 +599,7 @@ class Bench:
             handle.mark("switch-end")
         try:
             log(f"haproxy.cfg: use_backend {APP}_{target} (live: {colour}), then systemctl reload haproxy")
-            self.case("reload", CASE_TITLES["reload"], 12, action)
+            self.case("reload", CASE_TITLES["reload"], CASE_STREAMS_S["reload"], 60, action)
         finally:
             in_router("cp", "-p", HAPROXY_CFG + ".bench-orig", HAPROXY_CFG)
             in_router("systemctl", "reload", "haproxy")
@@ -568,44 +607,52 @@ class Bench:
         time.sleep(2)  # let the old worker finish before the next case
 
     def floor(self, rounds: int) -> None:
-        log(f"Ansible floor: bluegreen.core.rollback vs a one-task no-op playbook, {rounds} rounds")
+        """`rounds` rounds of a no-op then a rollback, side by side; the last round under profile_tasks.
+
+        The last round's two runs are also the profile (where the rollback's time goes): both run
+        under the same callback, so that round stays a like-for-like pair.
+        """
+        import scale as scale_mod  # noqa: PLC0415 - scale imports this module
+
+        log(f"Ansible floor: bluegreen.core.rollback vs a one-task no-op playbook, {rounds} rounds "
+            "(the last one under ansible.posix.profile_tasks: the rollback profile)")
         noop_path = os.path.join(WORK, "noop.yml")
         with open(noop_path, "w", encoding="utf-8") as handle:
             handle.write(NOOP_PLAYBOOK)
         noop, rollback = [], []
+        profile: dict = {}
         for number in range(1, rounds + 1):
-            noop.append(timed(playbook(noop_path)))
-            rollback.append(timed(playbook("bluegreen.core.rollback")))
-            log(f"round {number}: rollback {rollback[-1]:.2f} s, no-op {noop[-1]:.2f} s")
+            for key, args, walls in (("noop", (noop_path,), noop), ("rollback", ("bluegreen.core.rollback",), rollback)):
+                if number < rounds:
+                    walls.append(timed(playbook(*args)))
+                    continue
+                started = time.monotonic()
+                result = subprocess.run(playbook(*args), env=dict(env(), **scale_mod.PROFILE_ENV), capture_output=True,
+                                        text=True, timeout=COMMAND_TIMEOUT_S, stdin=subprocess.DEVNULL, check=False)
+                walls.append(time.monotonic() - started)
+                if result.returncode != 0:
+                    sys.exit(f"bench: {' '.join(args)} under profile_tasks failed ({result.returncode}):\n"
+                             f"{result.stdout[-4000:]}")
+                tasks = scale_mod.parse_profile(result.stdout)
+                profile[key] = {"tasks": tasks, "summary": scale_mod.breakdown(tasks, walls[-1])}
+            log(f"round {number}: rollback {rollback[-1]:.2f} s, no-op {noop[-1]:.2f} s"
+                + (" (profile_tasks)" if number == rounds else ""))
         self.extras["floor"] = {
             "rounds": rounds, "rollback_s": median_s(rollback), "noop_s": median_s(noop),
             "rollback_all_s": [round(x, 3) for x in rollback], "noop_all_s": [round(x, 3) for x in noop],
-            "ratio": round(statistics.median(rollback) / statistics.median(noop), 2),
+            "ratio": round(statistics.median(rollback) / statistics.median(noop), 2), "profiled_round": rounds,
         }
-
-    def profile(self) -> None:
-        """One rollback and one no-op under ansible.posix.profile_tasks: where the rollback's time goes."""
-        import scale as scale_mod  # noqa: PLC0415 - scale imports this module
-
-        log("profiling one rollback and one no-op with ansible.posix.profile_tasks")
-        out: dict = {}
-        for key, args in (("rollback", ("bluegreen.core.rollback",)), ("noop", (os.path.join(WORK, "noop.yml"),))):
-            started = time.monotonic()
-            text = subprocess.run(playbook(*args), env=dict(env(), **scale_mod.PROFILE_ENV), capture_output=True,
-                                  text=True, timeout=COMMAND_TIMEOUT_S, stdin=subprocess.DEVNULL, check=True).stdout
-            wall = time.monotonic() - started
-            tasks = scale_mod.parse_profile(text)
-            out[key] = {"tasks": tasks, "summary": scale_mod.breakdown(tasks, wall)}
-        self.extras["profile"] = out
+        self.extras["profile"] = profile
 
     # --- the Nginx path: its own router container in front of the same app hosts ---------------
 
-    def nginx_prepare(self) -> None:
-        """Provision the Nginx router (and, idempotently, the app hosts) and record a first switch."""
+    def nginx_prepare(self, provisioned: bool = False) -> None:
+        """Provision the Nginx router (unless prepare() did, with the HAProxy lab) and record a first switch."""
         with open(NGINX_INVENTORY, "w", encoding="utf-8") as handle:
             handle.write(inventory_yaml(PREFIX, ["nginx"], ["app1", "app2"], "nginx"))
-        log("provisioning the Nginx router")
-        sh(playbook("bluegreen.core.provision", inventory=NGINX_INVENTORY), timeout=PREPARE_TIMEOUT_S)
+        if not provisioned:
+            log("provisioning the Nginx router")
+            sh(playbook("bluegreen.core.provision", inventory=NGINX_INVENTORY), timeout=PREPARE_TIMEOUT_S)
         # A switch on record, so that `previous` means something to the rollback case.
         sh(playbook("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0", inventory=NGINX_INVENTORY))
         self.nginx_ip = router_ip(NGINX_ROUTER)
@@ -621,12 +668,12 @@ class Bench:
         log(f"Nginx router at {self.nginx_ip}; live colour {nginx_live_colour()}")
 
     def nginx_switch(self) -> None:
-        self.case("nginx-switch", CASE_TITLES["nginx-switch"], 60,
+        self.case("nginx-switch", CASE_TITLES["nginx-switch"], CASE_STREAMS_S["nginx-switch"], 240,
                   self.playbook_action("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0",
                                        history_key="nginx-switch", nginx=True), ip=self.nginx_ip)
 
     def nginx_rollback(self) -> None:
-        self.case("nginx-rollback", CASE_TITLES["nginx-rollback"], 60,
+        self.case("nginx-rollback", CASE_TITLES["nginx-rollback"], CASE_STREAMS_S["nginx-rollback"], 240,
                   self.playbook_action("bluegreen.core.rollback", history_key="nginx-rollback", nginx=True),
                   ip=self.nginx_ip)
 
@@ -644,8 +691,10 @@ class Bench:
                 handle.events._events.append(  # noqa: SLF001 - events stamped by the router's clock
                     probe.Event(name=name, time=flip["time"], t=round(flip["time"] - handle.started, 6)))
             handle.mark("switch-end")
-        # A flip is a reload that waits for the new workers: about a second each on this machine.
-        self.case("nginx-flips", CASE_TITLES["nginx-flips"], 3 + count * (gap + 1.5) + 15, action, ip=self.nginx_ip)
+        # A flip is a reload that waits for the new workers: a quarter of a second each on an idle machine,
+        # about a second on a loaded one.
+        self.case("nginx-flips", CASE_TITLES["nginx-flips"], LEAD_S + count * (gap + 0.25) + TAIL_S, 300, action,
+                  ip=self.nginx_ip)
         raw = self.extras.pop("nginx_flips_raw")
         self.extras["nginx_flips"] = [
             dict(cut, reload_s=flip.get("reload_s"))
@@ -654,7 +703,7 @@ class Bench:
 
     def nginx_release(self, version: str = "4.0.0") -> None:
         artifact = os.path.join(ARTIFACTS, f"demo-app-{version}.tar.gz")
-        self.case("nginx-release", CASE_TITLES["nginx-release"], 200,
+        self.case("nginx-release", CASE_TITLES["nginx-release"], CASE_STREAMS_S["nginx-release"], 480,
                   self.playbook_action("bluegreen.core.release", "-e", f"bluegreen_version={version}",
                                        "-e", f"bluegreen_artifact={artifact}", history_key="nginx-release", nginx=True),
                   ip=self.nginx_ip)
@@ -665,6 +714,9 @@ class Bench:
 CASE_ORDER = ("switch", "rollback", "flips", "release", "restart", "reload")
 NGINX_CASES = ("nginx-switch", "nginx-rollback", "nginx-flips", "nginx-release")
 ALL_CASES = CASE_ORDER + NGINX_CASES
+# Each case's stream length: lead + the action's time on an idle 2-core machine + tail (see LEAD_S).
+CASE_STREAMS_S = {"switch": 25, "rollback": 25, "release": 60, "restart": 10, "reload": 10,
+                  "nginx-switch": 25, "nginx-rollback": 25, "nginx-release": 60}
 # Short: report.py puts the title on the PNG, then ": requests per second by serving colour...".
 CASE_TITLES = {"switch": "switch (playbook)", "rollback": "rollback (playbook)", "flips": "20 set-map flips",
                "release": "release 3.0.0", "restart": "restart (baseline)", "reload": "reload (baseline)",
@@ -869,6 +921,11 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
         "demo app in both colours, load from the controller to the router's bridge address with benchmarks/probe.py "
         "(4 keep-alive threads without retries, 2 new-connection-per-request threads, 2 long-lived `/stream` "
         "requests started before the switch). Each case is its own probe run; its PNG timeline is next to this file. "
+        f"A run has {LEAD_S:g} s of steady state before the action and its request clients stop {TAIL_S:g} s after the "
+        "action ends (the switch, rollback and flips cases not before they have sent "
+        f"{MIN_CASE_REQUESTS:,} requests each); its two streams last the case's usual length and, while the action "
+        f"still runs, each completed stream is followed by another of {CHAIN_STREAM_S:g} s, so streams are open "
+        "across the whole action. "
         f"The whole bench (provisioning, cases, report) took {wall:.0f} s of bench.py time"
         + (f" (`make bench` as a whole, with the lab's start and removal: {bench.extras['make_bench_s']:.0f} s)"
            if bench.extras.get("make_bench_s") else "") + ". The machine is shared: compare figures within one table, "
@@ -915,11 +972,14 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
             f"\n## Rollback wall time vs the Ansible floor\n\n`ansible-playbook bluegreen.core.rollback`: median "
             f"{floor['rollback_s']:.2f} s; a one-task no-op playbook (`ansible.builtin.ping` on the app hosts) on the "
             f"same inventory: median {floor['noop_s']:.2f} s; ratio {floor['ratio']:.2f}x over {floor['rounds']} rounds "
-            f"run side by side (rollback {floor['rollback_all_s']}, no-op {floor['noop_all_s']}).\n"
+            f"run side by side (rollback {floor['rollback_all_s']}, no-op {floor['noop_all_s']})"
+            + (f"; round {floor['profiled_round']} ran both under `ansible.posix.profile_tasks` (the profile below)"
+               if floor.get("profiled_round") else "") + ".\n"
         )
     if bench.extras.get("profile"):
         parts.append(profile_section(bench.extras["profile"], "on the bench lab (1 HAProxy router, 2 app hosts), "
-                                     "right after the floor rounds"))
+                                     "in the last floor round" if (floor or {}).get("profiled_round")
+                                     else "right after the floor rounds"))
     elif scale and scale.get("profile"):
         parts.append(profile_section(scale["profile"], "on the 1-router, 2-app-host inventory of the scale lab"))
     if scale:
@@ -1003,17 +1063,39 @@ def report_only() -> int:
     return 0
 
 
-def prepare() -> None:
-    """Artifacts, provisioning, releases 1.0.0 and 2.0.0 (both colours running)."""
+def prepare(nginx: bool = False) -> bool:
+    """Artifacts, provisioning, releases 1.0.0 and 2.0.0 (both colours running).
+
+    With `nginx`, one provisioning run configures the Nginx router too (its own `bluegreen_router`
+    in a provisioning inventory), in parallel with the HAProxy router and after the same app hosts;
+    if that run fails, the HAProxy lab is provisioned on its own and the Nginx side is left to
+    nginx_prepare (whose failure is reported, not fatal). Returns whether the Nginx router was provisioned.
+    """
     for version in ("1.0.0", "2.0.0", "3.0.0", "4.0.0"):
         sh(["python3", os.path.join(ROOT, "examples", "demo-app", "build.py"), "--version", version, "--out", ARTIFACTS])
-    log("provisioning the bench lab")
-    sh(playbook("bluegreen.core.provision"), timeout=PREPARE_TIMEOUT_S)
+    provisioned = False
+    if nginx:
+        os.makedirs(WORK, exist_ok=True)
+        with open(PROVISION_INVENTORY, "w", encoding="utf-8") as handle:
+            handle.write(inventory_yaml(PREFIX, ["router", "nginx"], ["app1", "app2"], "haproxy",
+                                        router_kinds={"nginx": "nginx"}))
+        log("provisioning the bench lab (HAProxy and Nginx routers)")
+        result = subprocess.run(playbook("bluegreen.core.provision", inventory=PROVISION_INVENTORY), env=env(),
+                                capture_output=True, text=True, timeout=PREPARE_TIMEOUT_S, stdin=subprocess.DEVNULL,
+                                check=False)
+        provisioned = result.returncode == 0
+        if not provisioned:
+            log(f"provisioning both routers failed ({result.returncode}); the HAProxy lab on its own:\n"
+                f"{result.stdout[-2000:]}")
+    if not provisioned:
+        log("provisioning the bench lab")
+        sh(playbook("bluegreen.core.provision"), timeout=PREPARE_TIMEOUT_S)
     for version in ("1.0.0", "2.0.0"):
         log(f"releasing {version}")
         sh(playbook("bluegreen.core.release", "-e", f"bluegreen_version={version}",
                     "-e", f"bluegreen_artifact={os.path.join(ARTIFACTS, f'demo-app-{version}.tar.gz')}"),
            timeout=PREPARE_TIMEOUT_S)
+    return provisioned
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1034,8 +1116,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     if args.report_only:
         return report_only()
-    if not args.skip_prepare:
-        prepare()
+    nginx_cases = [name for name in NGINX_CASES if name in cases]
+    nginx_ready, nginx_why = nginx_role_committed() if nginx_cases else (False, "")
+    nginx_provisioned = prepare(nginx=nginx_ready) if not args.skip_prepare else True
     ip = router_ip()
     log(f"router at {ip}; live colour {live_colour()}")
     bench = Bench(ip, scale=1.0)
@@ -1051,7 +1134,6 @@ def main(argv: list[str] | None = None) -> int:
                 getattr(bench, name)()
         if "floor" in cases:
             bench.floor(args.rounds)
-            bench.profile()
     except (BenchStopped, SystemExit, subprocess.TimeoutExpired) as exc:
         # Whatever ran is reported; what did not is named.
         text = str(exc).strip().splitlines()
@@ -1061,11 +1143,11 @@ def main(argv: list[str] | None = None) -> int:
         cases = []
     nginx_cases = [name for name in NGINX_CASES if name in cases]
     if nginx_cases:
-        ready, why = nginx_role_committed()
+        ready, why = nginx_ready, nginx_why
         if ready:
             # A failure on the Nginx side keeps the HAProxy figures: it is reported, not fatal.
             try:
-                bench.nginx_prepare()
+                bench.nginx_prepare(provisioned=nginx_provisioned)
                 for name in nginx_cases:
                     getattr(bench, name.replace("-", "_"))()
             except (SystemExit, BenchStopped, Exception) as exc:  # noqa: BLE001 - any failure, reported in the report

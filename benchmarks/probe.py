@@ -12,7 +12,14 @@ this probe never retries. It runs, at once and each bounded in requests and seco
   the connection replaced for the next request (idle keep-alive resets show up here);
 * newconn: threads opening a new connection per request (`Connection: close`);
 * stream: long-lived `GET /stream?seconds=S` requests started at the beginning, recorded as
-  complete (terminating zero chunk received, duration about S) or cut, and when.
+  complete (terminating zero chunk received, duration about S) or cut, and when. With
+  `chain_streams`, a stream that completes while the caller's action still runs is followed at
+  once by another on the same slot, so that streams are open across the whole action however long
+  it takes; a cut stream is not followed.
+
+A run lasts `duration` seconds at most. A caller that knows when its action ended calls
+finish(tail): the request clients stop `tail` seconds later (later only when they have not yet
+sent `min_requests`), and the run ends when the streams in flight have ended too.
 
 Each request records its client kind, thread, start time (epoch and offset from the run start),
 latency, status, error, and the `X-Bluegreen-Colour` / `X-App-Version` headers that say who
@@ -58,7 +65,9 @@ class ProbeRefused(ValueError):
 class ProbeConfig:
     """What to run. Counts are per client kind; `timeout` is the socket timeout of each request.
 
-    Streams last the whole run unless `stream_seconds` says less, so they span the switch.
+    Streams last the whole run unless `stream_seconds` says less, so they span the switch. With
+    `chain_streams`, a slot whose stream completed before finish() starts another of
+    `chain_stream_seconds` (default: `stream_seconds`) while it fits before the deadline.
     """
 
     base_url: str
@@ -68,6 +77,8 @@ class ProbeConfig:
     streams: int = 1
     stream_seconds: float | None = None  # None: the whole run
     stream_path: str = "/stream"
+    chain_streams: bool = False
+    chain_stream_seconds: float | None = None  # None: stream_seconds
     duration: float = 10.0
     max_requests: int = 100_000
     timeout: float = 2.0
@@ -278,6 +289,8 @@ def validate(config: ProbeConfig) -> Target:
     _check_bound("keepalive_threads + newconn_threads + streams", total, 1, MAX_THREADS)
     if config.streams and config.stream_seconds is not None:
         _check_bound("stream_seconds", config.stream_seconds, 0.1, config.duration)
+    if config.streams and config.chain_stream_seconds is not None:
+        _check_bound("chain_stream_seconds", config.chain_stream_seconds, 0.1, config.duration)
     if config.rate is not None:
         _check_bound("rate", config.rate, 0.01, 100_000.0)
     for name in ("path", "stream_path"):
@@ -327,11 +340,18 @@ class _Run:
     deadline: float
     stop: threading.Event
     budgets: dict[str, _Budget]
+    # Set by finish(): the caller's action is over, so no stream is followed by another.
+    finishing: threading.Event = field(default_factory=threading.Event)
 
     @property
     def stream_seconds(self) -> float:
-        """How long each stream is asked to last."""
+        """How long the first stream of each slot is asked to last."""
         return self.config.stream_seconds or self.config.duration
+
+    @property
+    def chain_stream_seconds(self) -> float:
+        """How long each following stream of a slot is asked to last (chain_streams)."""
+        return self.config.chain_stream_seconds or self.stream_seconds
 
     def go_on(self, kind: str) -> bool:
         """Whether a worker may send another request: before the deadline, not stopped, in budget."""
@@ -446,13 +466,12 @@ class StreamOverrun(Exception):
     """The stream went on well past the seconds asked for; the probe stopped reading."""
 
 
-def _read_stream(run: _Run, resp: http.client.HTTPResponse, rec: Record, began: float) -> None:
+def _read_stream(run: _Run, resp: http.client.HTTPResponse, rec: Record, began: float, expected: float) -> None:
     """Read a chunked answer to its end; http.client raises IncompleteRead if it is cut.
 
     A chunked body ends only with the zero-size chunk, so reaching the end without an exception
     proves the whole stream arrived; a body without chunking or length cannot prove that.
     """
-    expected = run.stream_seconds
     hard_stop = began + expected + max(2.0, run.config.timeout) + 0.1 * expected
     rec.bytes_read = 0
     while True:
@@ -466,20 +485,17 @@ def _read_stream(run: _Run, resp: http.client.HTTPResponse, rec: Record, began: 
         raise http.client.IncompleteRead(b"", None)
 
 
-def _stream_worker(run: _Run, index: int, out: list[Record]) -> None:
-    """One long-lived stream from the start of the run: did it survive the switch, who served it."""
-    if not run.go_on("stream"):
-        return
-    seconds = run.stream_seconds
+def _one_stream(run: _Run, index: int, seq: int, seconds: float) -> Record:
+    """One long-lived stream: did it survive, who served it."""
     path = run.target.url_path(run.config.stream_path) + f"?seconds={seconds:g}"
-    rec, began = run.new_record("stream", f"stream-{index}", 0)
+    rec, began = run.new_record("stream", f"stream-{index}", seq)
     rec.expected_seconds = seconds
     conn = http.client.HTTPConnection(run.target.host, run.target.port, timeout=run.config.timeout)
     try:
         conn.request("GET", path, headers=run.headers("stream", close=True))
         resp = conn.getresponse()
         _note_response(rec, resp)
-        _read_stream(run, resp, rec, began)
+        _read_stream(run, resp, rec, began, seconds)
     except (*REQUEST_ERRORS, StreamOverrun) as exc:
         _note_error(rec, exc)
     finally:
@@ -492,7 +508,25 @@ def _stream_worker(run: _Run, index: int, out: list[Record]) -> None:
     rec.complete = rec.error is None and rec.status == 200
     if not rec.complete:
         rec.cut_at = round(ended - run.started_mono, 6)
-    out.append(rec)
+    return rec
+
+
+def _stream_worker(run: _Run, index: int, out: list[Record]) -> None:
+    """One stream slot from the start of the run; with chain_streams, followed while the action runs.
+
+    A slot starts a following stream only after a complete one, before finish() and when the
+    stream fits before the deadline, so a cut is recorded once and the run stays bounded.
+    """
+    seq = 0
+    seconds = run.stream_seconds
+    while run.go_on("stream"):
+        rec = _one_stream(run, index, seq, seconds)
+        out.append(rec)
+        seq += 1
+        seconds = run.chain_stream_seconds
+        if (not run.config.chain_streams or not rec.complete or run.finishing.is_set()
+                or time.monotonic() + seconds > run.deadline):
+            return
 
 
 class ProbeHandle:
@@ -512,6 +546,7 @@ class ProbeHandle:
             budgets={kind: _Budget(config.max_requests) for kind in KINDS},
         )
         self._outputs: list[list[Record]] = []
+        self._request_outputs: list[list[Record]] = []
         self._threads: list[threading.Thread] = []
         self._result: Result | None = None
         plan = [(_stream_worker, config.streams), (_keepalive_worker, config.keepalive_threads), (_newconn_worker, config.newconn_threads)]
@@ -519,6 +554,8 @@ class ProbeHandle:
             for index in range(count):
                 out: list[Record] = []
                 self._outputs.append(out)
+                if worker is not _stream_worker:
+                    self._request_outputs.append(out)
                 name = f"probe-{worker.__name__.strip('_')}-{index}"
                 self._threads.append(threading.Thread(target=worker, args=(self._run, index, out), name=name, daemon=True))
         for thread in self._threads:
@@ -531,6 +568,26 @@ class ProbeHandle:
     def stop(self) -> None:
         """Ask every client to stop after its current request."""
         self._run.stop.set()
+
+    def requests_sent(self) -> int:
+        """Keep-alive and new-connection requests recorded so far."""
+        return sum(len(out) for out in self._request_outputs)
+
+    def finish(self, tail: float, min_requests: int = 0, poll: float = 0.05) -> None:
+        """The caller's action is over: end the run `tail` seconds from now.
+
+        No stream is followed by another from now on (chain_streams); the request clients stop
+        after `tail` seconds, or later if they have sent fewer than `min_requests` requests by
+        then, and at the run's deadline in any case. Streams in flight go on to their end
+        (wait() collects them).
+        """
+        self._run.finishing.set()
+        until = time.monotonic() + tail
+        while time.monotonic() < self._run.deadline and self.running:
+            if time.monotonic() >= until and self.requests_sent() >= min_requests:
+                break
+            self._run.stop.wait(poll)
+        self.stop()
 
     @property
     def running(self) -> bool:

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from ansible_collections.bluegreen.core.benchmarks import bench
 
@@ -219,3 +221,75 @@ def test_scale_section() -> None:
                                 "prepare_s": 0, "scale_seconds": 300})
     assert "from 1 to 3 routers and 2 to 4 app hosts" in text and "not counting provisioning" in text
     assert "switch 10.00 -> 12.00 s" in text and "switch 10.00 -> 13.00 s" in text
+
+
+def test_inventory_yaml_with_router_kinds_provisions_both_routers_at_once() -> None:
+    yaml = pytest.importorskip("yaml")
+    text = bench.inventory_yaml("bluegreen-bench", ["router", "nginx"], ["app1", "app2"], "haproxy",
+                                router_kinds={"nginx": "nginx"})
+    data = yaml.safe_load(text)
+    assert data["all"]["vars"]["bluegreen_router"] == "haproxy"
+    assert data["all"]["children"]["bluegreen_routers"]["hosts"] == {
+        "router": {"ansible_host": "bluegreen-bench-router"},
+        "nginx": {"ansible_host": "bluegreen-bench-nginx", "bluegreen_router": "nginx"}}
+    for kinds in ({"nginx": "alb"}, {"other": "nginx"}):
+        with pytest.raises(ValueError):
+            bench.inventory_yaml("p", ["router", "nginx"], ["app1"], "haproxy", router_kinds=kinds)
+
+
+def test_cases_reach_the_request_target_together() -> None:
+    assert 3 * bench.MIN_CASE_REQUESTS >= bench.TARGET_MIN_REQUESTS
+    assert set(bench.CASE_STREAMS_S) == set(bench.ALL_CASES) - {"flips", "nginx-flips"}
+
+
+def test_a_case_ends_tail_seconds_after_its_action(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from ansible_collections.bluegreen.core.tests.unit.benchmarks.probe_server import serve
+
+    monkeypatch.setattr(bench, "WORK", str(tmp_path))
+    with serve() as (url, state):
+        runner = bench.Bench("127.0.0.1", scale=0.1)
+        config = runner.probe_config
+
+        def local(case: str, duration: float, ip: object = None, stream_seconds: object = None) -> object:
+            return dataclasses.replace(config(case, duration, None, stream_seconds), base_url=url, timeout=5.0)
+
+        monkeypatch.setattr(runner, "probe_config", local)
+
+        def action(handle: object) -> None:
+            handle.mark("switch-start")
+            time.sleep(0.5)
+            state.colour = "green"
+            handle.mark("switch-end")
+
+        began = time.monotonic()
+        # Streams of 0.5 s (scaled) against a 0.8 s action: followed by chained streams until it ends.
+        result = runner.case("switch", "switch", 5, 60, action)
+        elapsed = time.monotonic() - began
+    assert elapsed < 0.3 + 0.5 + 0.5 + 1.0 + 1.0  # lead + action + tail + a chained stream + slack; the limit is 6 s
+    assert runner.extras["commands_s"]["switch"] >= 0.5 and "switch" in runner.runs
+    streams = result.streams
+    assert len(streams) >= 3 and all(rec.complete for rec in streams)
+    assert {rec.colour for rec in result.records if rec.kind != "stream"} == {"blue", "green"}
+
+
+@pytest.mark.parametrize("returncode", [0, 2])
+def test_prepare_provisions_both_routers_in_one_run_or_falls_back(tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                                                   returncode: int) -> None:
+    import subprocess
+
+    ran: list[list[str]] = []
+    monkeypatch.setattr(bench, "WORK", str(tmp_path))
+    monkeypatch.setattr(bench, "PROVISION_INVENTORY", str(tmp_path / "inventory-provision.yml"))
+    monkeypatch.setattr(bench, "sh", lambda command, timeout=0, quiet=True: ran.append(command) or "")
+    monkeypatch.setattr(bench.subprocess, "run", lambda command, **kwargs: ran.append(command) or
+                        subprocess.CompletedProcess(command, returncode, "out", ""))
+    assert bench.prepare(nginx=True) is (returncode == 0)
+    playbooks = [command for command in ran if command[0] == "ansible-playbook"]
+    assert playbooks[0][1:] == ["-i", bench.PROVISION_INVENTORY, "bluegreen.core.provision"]
+    assert "bluegreen_router: nginx" in (tmp_path / "inventory-provision.yml").read_text()
+    rest = [command[3] for command in playbooks[1:]]
+    assert rest == (["bluegreen.core.release", "bluegreen.core.release"] if returncode == 0 else
+                    ["bluegreen.core.provision", "bluegreen.core.release", "bluegreen.core.release"])
+    assert all(command[2] == bench.INVENTORY for command in playbooks[1:])

@@ -130,6 +130,67 @@ def test_rate_limit_per_thread() -> None:
     assert all(8 <= count <= 11 for count in per_thread), per_thread
 
 
+def test_finish_ends_the_run_tail_seconds_after_the_action() -> None:
+    with serve() as (url, _state):
+        began = time.monotonic()
+        handle = probe.start(config(url, duration=20, streams=0))
+        time.sleep(0.2)
+        finished = time.monotonic() - began
+        handle.finish(0.1)
+        result = handle.wait()
+        elapsed = time.monotonic() - began
+    assert elapsed < 1.5
+    assert result.records and max(rec.t for rec in result.records) < finished + 0.1 + 0.2
+
+
+def test_finish_waits_for_the_minimum_of_requests_within_the_deadline() -> None:
+    with serve() as (url, _state):
+        handle = probe.start(config(url, duration=20, streams=0, keepalive_threads=2, newconn_threads=1))
+        handle.finish(0.0, min_requests=300)
+        result = handle.wait()
+        assert len(result.records) >= 300 and handle.requests_sent() == len(result.records)
+        began = time.monotonic()
+        handle = probe.start(config(url, duration=0.3, streams=0, keepalive_threads=1, newconn_threads=0))
+        handle.finish(0.0, min_requests=10_000_000)  # never reached: the deadline ends the run
+        handle.wait()
+        assert time.monotonic() - began < 1.5
+
+
+def test_chained_streams_cover_the_action_and_end_after_finish() -> None:
+    with serve() as (url, _state):
+        began = time.monotonic()
+        handle = probe.start(config(url, keepalive_threads=1, newconn_threads=0, streams=2, duration=20,
+                                    stream_seconds=0.3, chain_streams=True, chain_stream_seconds=0.2))
+        time.sleep(0.8)
+        finished = time.monotonic() - began
+        handle.finish(0.0)
+        result = handle.wait()
+        elapsed = time.monotonic() - began
+    for slot in ("stream-0", "stream-1"):
+        streams = [rec for rec in result.streams if rec.thread == slot]
+        assert len(streams) >= 3 and all(rec.complete for rec in streams)
+        assert [rec.seq for rec in streams] == list(range(len(streams)))
+        assert streams[0].expected_seconds == 0.3 and {rec.expected_seconds for rec in streams[1:]} == {0.2}
+        # Back to back: each starts as the one before ends, and the last one spans finish().
+        for before, after in zip(streams, streams[1:], strict=False):
+            assert 0 <= after.t - (before.t + before.latency) < 0.1
+        assert streams[-1].t <= finished <= streams[-1].t + streams[-1].latency
+    assert elapsed < finished + 0.2 + 0.5
+
+
+def test_a_cut_stream_is_not_followed_and_streams_stay_within_the_deadline() -> None:
+    state = ServerState(reset_next={"stream-cut": 1}, cut_after_s=0.1)
+    with serve(state) as (url, _state):
+        result = probe.run(config(url, keepalive_threads=0, newconn_threads=0, streams=1, duration=2,
+                                  stream_seconds=0.3, chain_streams=True))
+    assert len(result.streams) == 1 and not result.streams[0].complete
+    with serve() as (url, _state):
+        result = probe.run(config(url, keepalive_threads=0, newconn_threads=0, streams=1, duration=0.5,
+                                  stream_seconds=0.3, chain_streams=True))
+    # A second 0.3 s stream would end after the 0.5 s deadline: not started.
+    assert len(result.streams) == 1 and result.streams[0].complete
+
+
 @pytest.mark.parametrize("overrides", [
     {"duration": 601},
     {"max_requests": 2_000_001},
@@ -137,6 +198,7 @@ def test_rate_limit_per_thread() -> None:
     {"keepalive_threads": 40, "newconn_threads": 20, "streams": 5},
     {"keepalive_threads": 0, "newconn_threads": 0, "streams": 0},
     {"streams": 1, "stream_seconds": 2, "duration": 1},
+    {"streams": 1, "chain_streams": True, "chain_stream_seconds": 2, "duration": 1},
     {"path": "no-slash"},
     {"path": "/a b"},
     {"rate": 0},
