@@ -275,8 +275,8 @@ def test_a_case_ends_tail_seconds_after_its_action(tmp_path, monkeypatch: pytest
 
 
 @pytest.mark.parametrize("returncode", [0, 2])
-def test_prepare_provisions_both_routers_in_one_run_or_falls_back(tmp_path, monkeypatch: pytest.MonkeyPatch,
-                                                                   returncode: int) -> None:
+def test_prepare_provisions_both_routers_in_one_run_or_falls_back(
+        tmp_path, monkeypatch: pytest.MonkeyPatch, returncode: int) -> None:
     import subprocess
 
     ran: list[list[str]] = []

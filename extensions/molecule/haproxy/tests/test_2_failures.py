@@ -112,20 +112,23 @@ def test_rollback_changes_nothing_while_another_run_holds_the_lock():
 
 
 def test_rollback_refuses_when_blue_no_longer_holds_what_it_ran_when_live():
+    """The deploy playbook puts 3.0.0 into the idle blue; rollback then refuses, and 1.0.0 goes back."""
     before_files, before_history = _router_files(), history()
-    link = f"/opt/bluegreen/{APP}/blue"
+    deployed = playbook("deploy", "bluegreen_version=3.0.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-3.0.0.tar.gz")
+    assert deployed.returncode == 0, deployed.output
     for app_host in APPS:
-        host(app_host).check_output(f"ln -sfn /opt/bluegreen/{APP}/releases/2.0.0 {link}")
-    try:
-        result = playbook("rollback")
-    finally:
-        for app_host in APPS:
-            host(app_host).check_output(f"ln -sfn /opt/bluegreen/{APP}/releases/1.0.0 {link}")
+        assert get(f"http://{address(app_host)}:8001/")["version"] == "3.0.0"
+    result = playbook("rollback")
     assert result.returncode != 0, result.output
-    assert "it ran 1.0.0 when it was live, but now holds 2.0.0" in result.output
+    assert "it ran 1.0.0 when it was live, but now holds 3.0.0" in result.output
     assert "green stays live" in result.output
+    assert {(a["colour"], a["version"]) for a in live(10)} == {("green", "2.0.0")}
     assert _router_files() == before_files and history() == before_history
     assert not host(ROUTER).file(f"/var/lib/bluegreen/{APP}/lock").exists
+    restored = playbook("deploy", "bluegreen_version=1.0.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-1.0.0.tar.gz")
+    assert restored.returncode == 0, restored.output
+    for app_host in APPS:
+        assert get(f"http://{address(app_host)}:8001/")["version"] == "1.0.0"
 
 
 def test_rollback_makes_blue_live_again():
