@@ -241,8 +241,8 @@ def inventory_yaml(prefix: str, routers: Sequence[str], apps: Sequence[str], rou
                    addresses: dict[str, str] | None = None, router_kinds: dict[str, str] | None = None) -> str:
     """An inventory like benchmarks/inventory.yml for other lab sizes and routers (containers `<prefix>-<name>`).
 
-    `addresses`: a `bluegreen_address` per host name (the smoke test reaches every router's preview
-    listener but the first by that address, or by facts the release playbook does not gather on routers).
+    `addresses`: a `bluegreen_address` per host name (optional: the smoke test and the watch reach every router's
+    listeners but the first's by that address, or by the network facts the roles gather when it is not set).
     `router_kinds`: a `bluegreen_router` per router name that differs from `router` (one provisioning
     run for an HAProxy and an Nginx router at once).
     """
@@ -759,7 +759,7 @@ EXPLANATIONS = {
                           "switch role, five module round trips (lock, read the router, read both colours' releases "
                           "on every app host, route, unlock) and about 30 bookkeeping tasks, against the no-op's one "
                           "round trip; the switch itself is the `set map` (the `at the router` column: milliseconds). "
-                          "The per-task profile and a proposal are in 'Where the rollback's time goes'.",
+                          "The per-task profile, and why the rollback takes what it takes, are in 'Where the rollback's time goes'.",
     "failed": "failed requests: see the error classes in report.json (`kinds.<kind>.errors`).",
     "requests": "fewer requests than the target: the probe's rate on this machine times the cases' length.",
     "cutover": "cutover above target: see the per-flip figures; the client stamps a request's start before its "
@@ -842,7 +842,7 @@ def scale_section(scale: dict) -> str:
 
 
 def profile_section(prof: dict, where: str) -> str:
-    """Where the rollback's time goes: profile_tasks per task, the groups, the no-op's, and the proposal."""
+    """Where the rollback's time goes: profile_tasks per task, the groups, the no-op's, and why."""
     import scale as scale_mod  # noqa: PLC0415 - scale imports this module
 
     rollback, noop = dict(prof["rollback"]), prof.get("noop") or {}
@@ -863,7 +863,7 @@ def profile_section(prof: dict, where: str) -> str:
 
 
 def rollback_proposal(rollback: dict, noop: dict, slow_s: float = 1.0) -> str:
-    """What to cut to bring the rollback toward 1.5x the no-op floor, from the profile's figures."""
+    """Where the rollback's time goes against 1.5x the no-op floor, from the profile's figures."""
     summary = rollback["summary"]
     floor = (noop.get("summary") or {}).get("wall_s")
     if not floor:
@@ -886,17 +886,14 @@ def rollback_proposal(rollback: dict, noop: dict, slow_s: float = 1.0) -> str:
 
 
 PROPOSAL = (
-    "Proposal for the owners of roles/switch and playbooks/rollback.yml (this bench does not edit them): "
-    "(1) one module call per router for the whole rollback: lock, read the map and the history, `set map`, append "
-    "the history, unlock (haproxy_traffic with a `to: previous` mode, and nginx_traffic alike), instead of the "
-    "separate lock, read, route and unlock tasks: four round trips become one; "
-    "(2) read only the target colour's release on the app hosts (today a loop over both colours on every app host, "
-    "the slowest task), in one task without a loop, or trust the versions the router's history recorded for that "
-    "colour when an operator asks for a fast rollback (a `bluegreen_rollback_verify: false`); "
-    "(3) fold the bookkeeping tasks (set_fact, assert, the include_tasks of lock/state/versions/route/unlock) into "
-    "fewer tasks or `import_tasks`, since each costs a callback round even when it does nothing. "
-    "With (1) and (2) the rollback is start-up plus about two module round trips against the no-op's start-up plus "
-    "one, which is what 1.5x allows; (3) takes the rest."
+    "Why it stops there: the rollback playbook makes two module round trips where the no-op makes one. The first "
+    "reads, on every app host at once, the release each colour points at; the second is one call on the router "
+    "(haproxy_traffic or nginx_traffic with `colour: previous` and `lock_owner`) that takes the lock, reads the live "
+    "colour and the history, checks that the previous colour still holds the release it ran when it was live, "
+    "switches, records the rollback and releases the lock. Both are needed for a rollback that checks before it "
+    "switches: the releases live on the app hosts, the live colour and the lock on the router. So the rollback costs "
+    "start-up plus two round trips plus its bookkeeping tasks, against start-up plus one; 1.5x would allow half a "
+    "round trip more than the floor."
 )
 
 
