@@ -836,7 +836,11 @@ def scale_section(scale: dict) -> str:
         f"{most_routers['switch_s']:.2f} s, rollback {base['rollback_s']:.2f} -> {most_routers['rollback_s']:.2f} s; "
         f"from 2 to {most_apps['apps']} app hosts (1 router): switch {base['switch_s']:.2f} -> {most_apps['switch_s']:.2f} s, "
         f"rollback {base['rollback_s']:.2f} -> {most_apps['rollback_s']:.2f} s; the no-op floor {base['noop_s']:.2f} -> "
-        f"{most_routers['noop_s']:.2f} s and -> {most_apps['noop_s']:.2f} s. Every round: `scale.json`.\n",
+        f"{most_routers['noop_s']:.2f} s and -> {most_apps['noop_s']:.2f} s. With one router the rollback is two module "
+        "round trips (the app hosts' releases, then one locked call on the router); with more it takes the general "
+        "path of a switch (the lock, a read of each router, a route on each, one router after the other), which is "
+        "why it grows with the routers. The app hosts are reached in parallel, 5 at a time (Ansible's forks). "
+        "Every round: `scale.json`.\n",
     ]
     return "".join(text)
 
