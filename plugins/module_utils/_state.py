@@ -385,13 +385,13 @@ class RollbackRefused(StateError):
 
 def rollback_target(records: list, live_colour: str | None, versions: dict, force: bool) -> str:
     """The colour a rollback goes to, checked against the versions its hosts hold now (``versions``, from the
-    app hosts; None where unknown). Raise StateError, saying why and what to do, when there is none or when
+    app hosts; None where unknown). Raise RollbackRefused, saying why and what to do, when there is none or when
     it no longer holds the release it ran when it was live (unless ``force``)."""
     if live_colour is None:
         raise RollbackRefused("the router sends the live traffic to no single colour now, so there is no previous one; "
                               "name the colour instead (colour=blue or green; bluegreen_switch_to=blue or green in the roles)")
     target = previous_colour(records, live_colour)
-    stays = f"{live_colour} stays live." if live_colour else "Nothing was changed."
+    stays = f"{live_colour} stays live."
     if target is None:
         raise RollbackRefused(
             "the history records no earlier switch to go back to; name the colour instead (colour=blue or green; "
