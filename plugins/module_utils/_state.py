@@ -20,7 +20,7 @@ import os
 import secrets
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ansible_collections.bluegreen.core.plugins.module_utils import _validate
 
@@ -377,6 +377,31 @@ def holding_lock(state_dir: str, app: str, owner: str | None, ttl: int, wait: in
     finally:
         if taken["changed"] and not check_mode:
             release_lock(state_dir, app, owner)
+
+
+# The options of the traffic modules that hold the lock around one call (doc fragment bluegreen.core.state.lock).
+LOCK_OPTIONS = {
+    "lock_owner": {"type": "str"},
+    "lock_wait": {"type": "int", "default": 0},
+    "lock_ttl": {"type": "int", "default": 3600},
+}
+
+
+def run_holding_lock(module, work: Callable[[], dict]) -> dict:
+    """Run ``work`` under the app's lock when the module's lock_owner is set (LOCK_OPTIONS), and fail the module,
+    saying why, when another owner holds the lock or a rollback is refused."""
+    params = module.params
+    try:
+        with holding_lock(params["state_dir"], params["app"], params["lock_owner"], params["lock_ttl"],
+                          params["lock_wait"], module.check_mode):
+            return work()
+    except LockHeld as exc:
+        module.fail_json(msg=str(exc), holder=exc.holder)
+    except RollbackRefused as exc:
+        module.fail_json(msg=f"cannot route {params['app']} to its previous colour: {exc}")
+    except StateError as exc:
+        module.fail_json(msg=str(exc))
+    return {}  # not reached: fail_json exits
 
 
 class RollbackRefused(StateError):

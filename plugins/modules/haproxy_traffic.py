@@ -315,9 +315,7 @@ def argument_spec() -> dict:
         "actor": {"type": "str"},
         "action": {"type": "str", "default": "switch", "choices": ["switch", "rollback", "auto-rollback"]},
         "reason": {"type": "str"},
-        "lock_owner": {"type": "str"},
-        "lock_wait": {"type": "int", "default": 0},
-        "lock_ttl": {"type": "int", "default": 3600},
+        **_state.LOCK_OPTIONS,
     }
 
 
@@ -394,16 +392,7 @@ def run(module: AnsibleModule) -> dict:
     except _validate.ValidationError as exc:
         module.fail_json(msg=str(exc))
     api = _haproxy.RuntimeAPI(params["socket"], params["timeout"])
-    try:
-        with _state.holding_lock(params["state_dir"], params["app"], params["lock_owner"], params["lock_ttl"],
-                                 params["lock_wait"], module.check_mode):
-            return switch(module, inputs, api)
-    except _state.LockHeld as exc:
-        module.fail_json(msg=str(exc), holder=exc.holder)
-    except _state.RollbackRefused as exc:
-        module.fail_json(msg=f"cannot route {params['app']} to its previous colour: {exc}")
-    except _state.StateError as exc:
-        module.fail_json(msg=str(exc))
+    return _state.run_holding_lock(module, lambda: switch(module, inputs, api))
 
 
 def switch(module: AnsibleModule, inputs: dict, api: _haproxy.RuntimeAPI) -> dict:

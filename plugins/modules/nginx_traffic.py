@@ -358,9 +358,7 @@ def argument_spec() -> dict:
         "actor": {"type": "str"},
         "action": {"type": "str", "default": "switch", "choices": ["switch", "rollback", "auto-rollback"]},
         "reason": {"type": "str"},
-        "lock_owner": {"type": "str"},
-        "lock_wait": {"type": "int", "default": 0},
-        "lock_ttl": {"type": "int", "default": 3600},
+        **_state.LOCK_OPTIONS,
     }
 
 
@@ -450,16 +448,7 @@ def run(module: AnsibleModule) -> dict:
         inputs = validated(params)
     except _validate.ValidationError as exc:
         module.fail_json(msg=str(exc))
-    try:
-        with _state.holding_lock(params["state_dir"], params["app"], params["lock_owner"], params["lock_ttl"],
-                                 params["lock_wait"], module.check_mode):
-            return switch(module, inputs)
-    except _state.LockHeld as exc:
-        module.fail_json(msg=str(exc), holder=exc.holder)
-    except _state.RollbackRefused as exc:
-        module.fail_json(msg=f"cannot route {params['app']} to its previous colour: {exc}")
-    except _state.StateError as exc:
-        module.fail_json(msg=str(exc))
+    return _state.run_holding_lock(module, lambda: switch(module, inputs))
 
 
 def switch(module: AnsibleModule, inputs: dict) -> dict:
