@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a machine (Debian 12, root) for working on bluegreen.core.
 #
-#  1. Debian packages: podman, runc, debootstrap, socat for the lab; haproxy
+#  1. Debian packages: podman, runc, debootstrap, socat for the lab, and
+#     openssh-client to reach it (ssh, scp, ssh-keygen); haproxy
 #     (unit tests run `haproxy -c` on generated configs); shellcheck (a sanity
 #     test that ansible-test would otherwise skip).
 #  2. A virtualenv in .venv with requirements.txt (reinstalled only when the
@@ -19,7 +20,7 @@ cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.bluegreen-requirements.sha256"
-APT_PACKAGES=(podman runc debootstrap socat haproxy shellcheck)
+APT_PACKAGES=(podman runc debootstrap socat openssh-client haproxy shellcheck)
 
 log() { printf '[bootstrap] %s\n' "$*"; }
 die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -28,7 +28,12 @@ SECURITY_MIRROR="${BLUEGREEN_LAB_SECURITY_MIRROR:-http://deb.debian.org/debian-s
 # install, enable and start them (a user's hosts do not have them). Both are
 # left disabled: a host runs the router its inventory asks for, and both would
 # want port 80.
-INCLUDE=python3,systemd,systemd-sysv,dbus,iproute2,curl,ca-certificates,haproxy,nginx,procps,sudo,python3-apt
+INCLUDE=python3,systemd,systemd-sysv,dbus,iproute2,curl,ca-certificates,haproxy,nginx,procps,sudo,python3-apt,openssh-server
+# Hosts are reached over SSH, as users reach theirs: as LAB_USER, who may sudo without a password,
+# with the lab's key (scripts/lab.sh key). Each container gets the public key as a read-only bind
+# mount at LAB_AUTHORIZED_KEYS (scripts/lab.sh, extensions/molecule/create.yml).
+LAB_USER=bluegreen
+LAB_AUTHORIZED_KEYS=/etc/ssh/bluegreen-lab-authorized_keys
 # Units that are useless or slow in a container, or harmful to the host: the
 # containers run --privileged, so getty units would take the host's /dev/tty*,
 # and systemd-sysctl / systemd-binfmt would write the host kernel's global
@@ -86,7 +91,7 @@ trap 'exit 130' INT TERM
 
 # Everything that shapes the image; a change rebuilds it.
 recipe_hash() {
-    { echo "$SUITE $INCLUDE ${MASK_UNITS[*]}"; sed -n '/^customize_rootfs()/,/^}/p' "$0"; } \
+    { echo "$SUITE $INCLUDE ${MASK_UNITS[*]} $LAB_USER $LAB_AUTHORIZED_KEYS"; sed -n '/^customize_rootfs()/,/^}/p' "$0"; } \
         | sha256sum | cut -c1-16
 }
 RECIPE="$(recipe_hash)"
@@ -98,12 +103,13 @@ image_recipe() {
 
 # --- boot check ------------------------------------------------------------------
 verify_image() {
-    local name="bluegreen-lab-verify-$$" start state i
+    local name="bluegreen-lab-verify-$$" start state i key ip who
     podman image exists "$IMAGE" || die "image $IMAGE does not exist"
+    key=$("$ROOT/scripts/lab.sh" key)
     VERIFY_NAME="$name"
     start=$(date +%s.%N)
-    podman run -d --name "$name" --privileged --systemd=always "$IMAGE" /sbin/init >/dev/null \
-        || die "could not start a container from $IMAGE"
+    podman run -d --name "$name" --privileged --systemd=always -v "$key.pub:$LAB_AUTHORIZED_KEYS:ro" \
+        "$IMAGE" /sbin/init >/dev/null || die "could not start a container from $IMAGE"
     state=unknown
     for ((i = 0; i < BOOT_TIMEOUT * 4; i++)); do
         state=$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)
@@ -127,6 +133,13 @@ verify_image() {
     if podman exec "$name" systemctl is-active --quiet haproxy || podman exec "$name" systemctl is-active --quiet nginx; then
         die "haproxy or nginx runs at boot in $IMAGE; the roles start the router a host needs"
     fi
+    # The way in that the lab, Molecule and the benchmarks use: SSH as the lab user, then sudo.
+    ip=$(podman inspect -f '{{.NetworkSettings.IPAddress}}' "$name")
+    who=$(ssh -i "$key" -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "$LAB_USER@$ip" sudo -n id -un) \
+        || die "cannot log in to $IMAGE over SSH as $LAB_USER with the lab key, or sudo asks for a password"
+    [ "$who" = root ] || die "sudo on $IMAGE makes $LAB_USER '$who', not root"
+    log "ssh $LAB_USER@$ip with the lab key, then sudo without a password: ok"
     podman rm -f "$name" >/dev/null
     VERIFY_NAME=""
     log "verified $IMAGE"
@@ -181,6 +194,17 @@ EOF
         ln -sfn /dev/null "$r/etc/systemd/system/$unit"
     done
     chroot "$r" systemctl disable --quiet haproxy.service nginx.service
+    # SSH: the lab user with passwordless sudo; sshd takes keys from the bind-mounted file only (no
+    # passwords, no root login), and each container makes its own host keys at its first boot.
+    chroot "$r" useradd --create-home --shell /bin/bash "$LAB_USER"
+    printf '%s ALL=(ALL:ALL) NOPASSWD: ALL\n' "$LAB_USER" >"$r/etc/sudoers.d/$LAB_USER"
+    chmod 0440 "$r/etc/sudoers.d/$LAB_USER"
+    printf '%s\n' "AuthorizedKeysFile $LAB_AUTHORIZED_KEYS" "PasswordAuthentication no" \
+        "KbdInteractiveAuthentication no" "PermitRootLogin no" >"$r/etc/ssh/sshd_config.d/bluegreen-lab.conf"
+    rm -f "$r"/etc/ssh/ssh_host_*
+    mkdir -p "$r/etc/systemd/system/ssh.service.d"
+    printf '%s\n' "[Service]" "ExecStartPre=" "ExecStartPre=/usr/bin/ssh-keygen -A" "ExecStartPre=/usr/sbin/sshd -t" \
+        >"$r/etc/systemd/system/ssh.service.d/host-keys.conf"
     # Every container must get its own machine id: an empty file makes systemd
     # generate one at boot.
     : >"$r/etc/machine-id"
