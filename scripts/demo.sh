@@ -34,7 +34,7 @@ say "Building the demo app's release tarballs 1.0.0 and 2.0.0"
 python3 examples/demo-app/build.py --version 1.0.0 --out "$ARTIFACTS"
 python3 examples/demo-app/build.py --version 2.0.0 --out "$ARTIFACTS"
 
-say "Bringing up the lab: one $ROUTER_NAME router and two app hosts (Podman containers with systemd)"
+say "Bringing up the lab: one $ROUTER_NAME router and two app hosts (Podman containers with systemd, reached over SSH)"
 scripts/lab.sh up router app1 app2
 
 play() { ansible-playbook -i "$INVENTORY" -e bluegreen_router="$ROUTER" -e bluegreen_lab_prefix="$BLUEGREEN_LAB_PREFIX" "$@"; }
@@ -66,5 +66,6 @@ cat <<EOT
 The lab is still running. Try an instant rollback, then look again:
   ANSIBLE_COLLECTIONS_PATH=.cache/collections .venv/bin/ansible-playbook -i examples/lab/inventory.yml $EXTRA bluegreen.core.rollback
   ANSIBLE_COLLECTIONS_PATH=.cache/collections .venv/bin/ansible-playbook -i examples/lab/inventory.yml $EXTRA bluegreen.core.status
+Log in to a host (user bluegreen, sudo without a password): ssh -F .cache/lab/ssh_config $BLUEGREEN_LAB_PREFIX-router
 Run 'make demo' again (ROUTER=$ROUTER) to release 1.0.0 and 2.0.0 once more; 'make demo-down' removes the lab.
 EOT
