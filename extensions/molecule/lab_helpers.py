@@ -2,8 +2,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the scenarios' testinfra verifiers share: hosts, requests through the router, playbook runs.
 
-Every request is made from inside the lab's router container (curl to 127.0.0.1 or to an
-app container's bridge address), so test traffic never leaves the lab.
+Hosts are reached as the playbooks reach them: over SSH, as the lab user with the lab's key, at the
+addresses in Molecule's inventory, with sudo for commands that need root. Every request is made from
+inside the lab's router container (curl to 127.0.0.1 or to an app container's bridge address), so test
+traffic never leaves the lab.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import time
 
 import testinfra
@@ -19,18 +22,28 @@ import yaml
 PROJECT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
-def _groups() -> dict:
-    """The scenario's inventory groups (each scenario names its own containers, so they never clash)."""
+def _inventory() -> dict:
+    """Molecule's inventory of the scenario: {} outside Molecule."""
     path = os.environ.get("MOLECULE_INVENTORY_FILE")
     if not path or not os.path.exists(path):
-        return {"bluegreen_routers": ["bgm-router"], "bluegreen_apps": ["bgm-app1", "bgm-app2"]}
+        return {}
     with open(path, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle) or {}
+        return yaml.safe_load(handle) or {}
+
+
+def _groups() -> dict:
+    """The scenario's inventory groups (each scenario names its own containers, so they never clash)."""
+    data = _inventory()
+    if not data:
+        return {"bluegreen_routers": ["bgm-router"], "bluegreen_apps": ["bgm-app1", "bgm-app2"]}
     # Molecule writes each group at the top level of its inventory, beside "all".
     return {name: sorted((group or {}).get("hosts") or {}) for name, group in data.items() if name != "all"}
 
 
 GROUPS = _groups()
+# Each host's SSH connection (ansible_host, ansible_user, ansible_port, ansible_private_key_file), as
+# Molecule wrote it from create.yml's instance config.
+CONNECTIONS = {name: opts or {} for name, opts in ((_inventory().get("all") or {}).get("hosts") or {}).items()}
 ROUTER = GROUPS["bluegreen_routers"][0]
 APPS = tuple(GROUPS["bluegreen_apps"])
 APP = "demo"
@@ -38,15 +51,42 @@ MAP_FILE = f"/etc/haproxy/maps/{APP}.map"
 HISTORY = f"/var/lib/bluegreen/{APP}/history.jsonl"
 
 
+def _control_dir() -> str:
+    """A short directory of our own for the SSH master connections' sockets."""
+    path = os.path.join(tempfile.gettempdir(), f"bluegreen-lab-ssh-{os.getuid()}")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if os.stat(path).st_uid != os.getuid() or os.stat(path).st_mode & 0o077:
+        raise RuntimeError(f"{path} must be a directory of this user's only")
+    return path
+
+
+def _connection(name: str) -> dict:
+    opts = CONNECTIONS.get(name)
+    if not opts or "ansible_host" not in opts:
+        raise RuntimeError(f"no SSH connection for {name} in Molecule's inventory (MOLECULE_INVENTORY_FILE): "
+                           "run the verifier through molecule, after create")
+    return opts
+
+
 def host(name: str):
-    return testinfra.get_host(f"podman://{name}")
+    """The host over SSH (testinfra's ssh backend), as the lab user, running each command with sudo.
+
+    One master connection per host (ControlPersist) carries every command, so a command costs a
+    session, not a login.
+    """
+    opts = _connection(name)
+    return testinfra.get_host(
+        f"ssh://{opts['ansible_user']}@{opts['ansible_host']}:{opts.get('ansible_port', 22)}",
+        ssh_identity_file=opts["ansible_private_key_file"],
+        ssh_extra_args="-o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no "
+                       "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+        controlpath=os.path.join(_control_dir(), f"{name}-{opts['ansible_host']}"), controlpersist=60, sudo=True,
+    )
 
 
 def address(name: str) -> str:
-    return subprocess.run(
-        ["podman", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", name],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()
+    """The host's address on Podman's bridge, from Molecule's inventory."""
+    return _connection(name)["ansible_host"]
 
 
 def get(url: str) -> dict:
@@ -91,11 +131,11 @@ def playbook(name: str, *extra_vars: str, check: bool = False, extra_inventory: 
 
 
 def module(module_name: str, args: dict, target: str = ROUTER) -> dict:
-    """Run a collection module ad hoc on one host and return its JSON result."""
+    """Run a collection module ad hoc on one host, as root (become) like the playbooks, and return its JSON result."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=_collections_path(),
                ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
     result = subprocess.run(
-        ["ansible", target, "-i", inventory(), "-m", f"bluegreen.core.{module_name}", "-a", json.dumps(args)],
+        ["ansible", target, "-i", inventory(), "--become", "-m", f"bluegreen.core.{module_name}", "-a", json.dumps(args)],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )
     data = json.loads(result.stdout)
