@@ -6,10 +6,11 @@
     python3 benchmarks/bench.py [--quick]
 
 Expects the bench lab (scripts/lab.sh with BLUEGREEN_LAB_PREFIX=bluegreen-bench: router, app1, app2,
-nginx) to be up. It provisions it (both routers in one run), releases 1.0.0 then 2.0.0 so both
-colours run, and then runs one probe.py run per case (keep-alive, new-connection and stream clients at once,
-against the router's bridge address only), with the case's action in the middle and its events
-marked; a run ends a few seconds after its action (LEAD_S, TAIL_S), bounded by a limit per case:
+nginx) to be up; its hosts are reached over SSH (.cache/lab/ssh_config, written by scripts/lab.sh).
+It provisions it (both routers in one run), releases 1.0.0 then 2.0.0 so both colours run, and then
+runs one probe.py run per case (keep-alive, new-connection and stream clients at once, against the
+router's bridge address only), with the case's action in the middle and its events marked; a run
+ends a few seconds after its action (LEAD_S, TAIL_S), bounded by a limit per case:
 
   switch      ansible-playbook bluegreen.core.switch -e bluegreen_monitor_seconds=0
   rollback    ansible-playbook bluegreen.core.rollback
@@ -35,6 +36,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import signal
 import statistics
 import subprocess
@@ -73,6 +75,8 @@ COLOURS = ("blue", "green")
 COMMAND_TIMEOUT_S = 600
 PREPARE_TIMEOUT_S = 900
 PROVISION_INVENTORY = os.path.join(WORK, "inventory-provision.yml")
+# Every lab container by name, with its address, the lab user and key (scripts/lab.sh up writes it).
+SSH_CONFIG = os.path.join(ROOT, ".cache", "lab", "ssh_config")
 
 # How long each probe run lasts. A case has `LEAD_S` of steady state before its action, and its
 # request clients stop `TAIL_S` after the action ends (later only while the case has not yet sent
@@ -238,8 +242,12 @@ def overlap_ms(cut: dict) -> float | None:
 
 
 def inventory_yaml(prefix: str, routers: Sequence[str], apps: Sequence[str], router: str = "haproxy",
-                   addresses: dict[str, str] | None = None, router_kinds: dict[str, str] | None = None) -> str:
+                   addresses: dict[str, str] | None = None, router_kinds: dict[str, str] | None = None,
+                   directory: str = HERE) -> str:
     """An inventory like benchmarks/inventory.yml for other lab sizes and routers (containers `<prefix>-<name>`).
+
+    Hosts are reached over SSH through the lab's ssh_config, named relative to `directory`, where the
+    inventory is written.
 
     `addresses`: a `bluegreen_address` per host name (optional: the smoke test and the watch reach every router's
     listeners but the first's by that address, or by the network facts the roles gather when it is not set).
@@ -264,7 +272,8 @@ def inventory_yaml(prefix: str, routers: Sequence[str], apps: Sequence[str], rou
     lines = [
         "# Written by benchmarks/bench.py or scale.py for one lab size; see benchmarks/inventory.yml.",
         "all:", "  vars:",
-        "    ansible_connection: containers.podman.podman",
+        "    ansible_user: bluegreen",
+        f'    ansible_ssh_common_args: "-F {{{{ inventory_dir }}}}/{os.path.relpath(SSH_CONFIG, directory)}"',
         "    ansible_python_interpreter: /usr/bin/python3",
         "    ansible_pipelining: true",
         "    bluegreen_app: demo",
@@ -442,12 +451,30 @@ def timed(command: list[str]) -> float:
     return time.monotonic() - started
 
 
+def ssh(host: str, *command: str) -> list[str]:
+    """The command line that runs `command` as root on a lab host: SSH as the lab user, then sudo."""
+    return ["ssh", "-F", SSH_CONFIG, host, shlex.join(["sudo", *command])]
+
+
 def in_router(*command: str, timeout: float = 60, router: str = ROUTER) -> str:
-    return sh(["podman", "exec", router, *command], timeout=timeout)
+    return sh(ssh(router, *command), timeout=timeout)
+
+
+def put(local: str, host: str, remote: str, timeout: float = 60) -> None:
+    """Write a local file's content to a file on a lab host, as root (the remote file keeps its owner and mode)."""
+    with open(local, "rb") as source:
+        result = subprocess.run(ssh(host, "tee", remote), env=env(), stdin=source, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, timeout=timeout, check=False)
+    if result.returncode != 0:
+        sys.exit(f"bench: writing {remote} on {host} failed ({result.returncode}):\n{result.stderr.decode()[-2000:]}")
 
 
 def router_ip(router: str = ROUTER) -> str:
-    return sh(["podman", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", router]).strip()
+    """The address the lab's ssh_config gives the router (its address on Podman's bridge)."""
+    for line in sh(["ssh", "-F", SSH_CONFIG, "-G", router]).splitlines():
+        if line.startswith("hostname "):
+            return line.split(" ", 1)[1].strip()
+    sys.exit(f"bench: {SSH_CONFIG} has no address for {router}")
 
 
 def live_colour() -> str:
@@ -544,7 +571,7 @@ class Bench:
 
     def flips(self, count: int = 20, gap: float = 0.5) -> None:
         def action(handle: probe.ProbeHandle) -> None:
-            out = sh(["podman", "exec", ROUTER, "python3", "-c", FLIPPER, SOCKET, MAP_FILE, APP, str(count), str(gap)],
+            out = sh(ssh(ROUTER, "python3", "-c", FLIPPER, SOCKET, MAP_FILE, APP, str(count), str(gap)),
                      timeout=count * (gap + 3) + 30)
             flips = [json.loads(line) for line in out.splitlines() if line.strip()]
             bad = [flip for flip in flips if flip["out"]]
@@ -573,12 +600,14 @@ class Bench:
 
         def action(handle: probe.ProbeHandle) -> None:
             handle.mark("switch-start")
-            procs = [subprocess.Popen(["podman", "exec", app, "systemctl", "restart", f"{APP}@{colour}"], env=env(),
+            procs = [subprocess.Popen(ssh(app, "systemctl", "restart", f"{APP}@{colour}"), env=env(),
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL) for app in APPS]
             codes = [proc.wait(timeout=60) for proc in procs]
             handle.mark("switch-end")
             if any(codes):
                 sys.exit(f"bench: systemctl restart {APP}@{colour} failed: {codes}")
+        for app in APPS:  # log in beforehand, so that the action is the restart and not an SSH login
+            sh(ssh(app, "true"))
         log(f"restarting {APP}@{colour}, the live colour, on both app hosts")
         self.case("restart", CASE_TITLES["restart"], CASE_STREAMS_S["restart"], 60, action)
 
@@ -594,7 +623,7 @@ class Bench:
 
         def action(handle: probe.ProbeHandle) -> None:
             handle.mark("switch-start")
-            sh(["podman", "cp", local, f"{ROUTER}:{HAPROXY_CFG}"])
+            put(local, ROUTER, HAPROXY_CFG)
             in_router("systemctl", "reload", "haproxy")
             handle.mark("switch-end")
         try:
@@ -649,7 +678,7 @@ class Bench:
     def nginx_prepare(self, provisioned: bool = False) -> None:
         """Provision the Nginx router (unless prepare() did, with the HAProxy lab) and record a first switch."""
         with open(NGINX_INVENTORY, "w", encoding="utf-8") as handle:
-            handle.write(inventory_yaml(PREFIX, ["nginx"], ["app1", "app2"], "nginx"))
+            handle.write(inventory_yaml(PREFIX, ["nginx"], ["app1", "app2"], "nginx", directory=WORK))
         if not provisioned:
             log("provisioning the Nginx router")
             sh(playbook("bluegreen.core.provision", inventory=NGINX_INVENTORY), timeout=PREPARE_TIMEOUT_S)
@@ -664,7 +693,7 @@ class Bench:
                     open(os.path.join(target, name), "w", encoding="utf-8") as dst:
                 dst.write(src.read())
         in_router("rm", "-rf", NGINX_FLIP_LIB, router=NGINX_ROUTER)
-        sh(["podman", "cp", lib, f"{NGINX_ROUTER}:{NGINX_FLIP_LIB}"])
+        sh(["scp", "-F", SSH_CONFIG, "-q", "-r", lib, f"{NGINX_ROUTER}:{NGINX_FLIP_LIB}"])
         log(f"Nginx router at {self.nginx_ip}; live colour {nginx_live_colour()}")
 
     def nginx_switch(self) -> None:
@@ -679,8 +708,8 @@ class Bench:
 
     def nginx_flips(self, count: int = 20, gap: float = 0.5) -> None:
         def action(handle: probe.ProbeHandle) -> None:
-            out = sh(["podman", "exec", NGINX_ROUTER, "python3", "-c", NGINX_FLIPPER, NGINX_FLIP_LIB, NGINX_CONF_DIR,
-                      APP, str(count), str(gap)], timeout=count * (gap + 12) + 30)
+            out = sh(ssh(NGINX_ROUTER, "python3", "-c", NGINX_FLIPPER, NGINX_FLIP_LIB, NGINX_CONF_DIR,
+                         APP, str(count), str(gap)), timeout=count * (gap + 12) + 30)
             flips = [json.loads(line) for line in out.splitlines() if line.strip()]
             bad = [flip for flip in flips if flip["out"]]
             if bad:
@@ -884,7 +913,7 @@ def rollback_proposal(rollback: dict, noop: dict, slow_s: float = 1.0) -> str:
         + f"); the other {len(rest)} tasks (set_fact, assert, include_tasks, argument validation) take "
         f"{sum(t['s'] for t in rest):.2f} s together; {summary['outside_tasks_s']:.2f} s are outside any task. "
         + (f"The no-op's one module call (ping) took {ping:.2f} s: on this machine a module round trip through "
-           "the podman connection costs about that, whatever the module does. " if ping else "")
+           "the SSH connection costs about that, whatever the module does. " if ping else "")
         + PROPOSAL
     )
 
@@ -1079,7 +1108,7 @@ def prepare(nginx: bool = False) -> bool:
         os.makedirs(WORK, exist_ok=True)
         with open(PROVISION_INVENTORY, "w", encoding="utf-8") as handle:
             handle.write(inventory_yaml(PREFIX, ["router", "nginx"], ["app1", "app2"], "haproxy",
-                                        router_kinds={"nginx": "nginx"}))
+                                        router_kinds={"nginx": "nginx"}, directory=WORK))
         log("provisioning the bench lab (HAProxy and Nginx routers)")
         result = subprocess.run(playbook("bluegreen.core.provision", inventory=PROVISION_INVENTORY), env=env(),
                                 capture_output=True, text=True, timeout=PREPARE_TIMEOUT_S, stdin=subprocess.DEVNULL,

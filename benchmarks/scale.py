@@ -6,7 +6,7 @@
     python3 benchmarks/scale.py [--rounds 3] [--skip-prepare]
 
 Expects the scale lab (scripts/lab.sh with BLUEGREEN_LAB_PREFIX=bluegreen-benchscale: router1-3,
-app1-8, 11 containers) to be up. It provisions all of it with HAProxy and releases 1.0.0 and
+app1-8, 11 containers) to be up; its hosts are reached over SSH (.cache/lab/ssh_config). It provisions all of it with HAProxy and releases 1.0.0 and
 2.0.0 once, then, for each size (routers, app hosts) in SIZES, runs `--rounds` rounds side by side
 on an inventory of that size:
 
@@ -163,7 +163,7 @@ def write_inventory(routers: int, apps: int) -> str:
     path = inventory_path(routers, apps)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(bench.inventory_yaml(PREFIX, [f"router{i}" for i in range(1, routers + 1)],
-                                          [f"app{i}" for i in range(1, apps + 1)], "haproxy"))
+                                          [f"app{i}" for i in range(1, apps + 1)], "haproxy", directory=bench.WORK))
     return path
 
 

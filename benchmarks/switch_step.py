@@ -54,8 +54,10 @@ def _timed(command: list) -> float:
 
 
 def _last_cutover_ms() -> float:
+    # Over SSH as the lab user, then sudo (.cache/lab/ssh_config is written by scripts/lab.sh).
     out = subprocess.run(
-        ["podman", "exec", "bluegreen-lab-router", "tail", "-n", "1", "/var/lib/bluegreen/demo/history.jsonl"],
+        ["ssh", "-F", os.path.join(ROOT, ".cache", "lab", "ssh_config"), "bluegreen-lab-router",
+         "sudo tail -n 1 /var/lib/bluegreen/demo/history.jsonl"],
         env=_env(), capture_output=True, text=True, check=True,
     ).stdout
     return float(json.loads(out)["cutover_ms"])

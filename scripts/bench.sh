@@ -5,7 +5,8 @@
 #                                  2 to 8 app hosts (benchmarks/scale.py) on an 11-container lab of its own
 # The labs' containers are named bluegreen-bench-* and bluegreen-benchscale-* (never the demo's or Molecule's: a
 # separate prefix, so that the bench's `lab.sh down` leaves a running scale lab alone); they are
-# removed at the end, also when the bench fails or is interrupted. Results: benchmarks/results/.
+# removed at the end, also when the bench fails or is interrupted. The playbooks and the benchmarks' own
+# commands reach them over SSH (.cache/lab/ssh_config, written by scripts/lab.sh). Results: benchmarks/results/.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
