@@ -59,47 +59,104 @@ notes:
     each answer at most 30.
 """
 
-    # The release history the AWS modules keep on the host they run on, as haproxy_traffic does on the router.
-    HISTORY = r"""
+    # The app whose history the AWS modules keep on the host they run on (as the HAProxy and Nginx modules do on the router).
+    APP = r"""
 options:
   app:
     description:
-      - The app's name. It names the history folder (C(<state_dir>/<app>/history.jsonl)).
+      - The app's name. It names the app's history and lock on the host the module runs on
+        (C(<state_dir>/<app>/history.jsonl)), often the controller with C(delegate_to=localhost).
       - Letters, digits, C(_), C(-) and C(.), starting with a letter or digit.
     type: str
     required: true
-  history:
+"""
+
+    # How the AWS traffic modules are told where the traffic goes, beside their own O(weights).
+    COLOUR = r"""
+options:
+  colour:
     description:
-      - Append a record of each change to the app's history on the host the module runs on (often the controller,
-        with C(delegate_to=localhost)). A history that cannot be written is a warning, not a failure.
-    type: bool
-    default: true
-  versions:
-    description: The version each colour runs, recorded in the history. Not used for routing.
+      - Send all traffic to this colour; C(green) means weights C(blue=0), C(green=100).
+      - C(previous) sends it all back to the colour that was live before the newest switch, as the app's history on the
+        host the module runs on records it; with O(versions) it refuses when that colour no longer holds the release it
+        ran when it was live, unless O(force=true).
+      - At most one of O(colour) and O(weights). Leave both out to only read; the module then returns the router's state
+        (what its info module returns) and changes nothing.
+    type: str
+    choices: [blue, green, previous]
+"""
+
+    # Where an app's ALB routing is: the listener (or one of its rules) and the target group of each colour.
+    ALB = r"""
+options:
+  listener_arn:
+    description:
+      - The ARN of the Application Load Balancer listener,
+        C(arn:aws:elasticloadbalancing:<region>:<account>:listener/app/<name>/<id>/<id>).
+    type: str
+    required: true
+  rule_arn:
+    description:
+      - Change the forward action of this rule of the listener instead of the listener's default actions,
+        C(arn:aws:elasticloadbalancing:<region>:<account>:listener-rule/app/<name>/<id>/<id>/<id>).
+      - Must be a rule of O(listener_arn), and not its default rule (leave O(rule_arn) out for that).
+    type: str
+  target_groups:
+    description: The ARN of the target group of each colour, C(arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>).
+    type: dict
+    required: true
+    suboptions:
+      blue:
+        description: Target group of the blue colour.
+        type: str
+        required: true
+      green:
+        description: Target group of the green colour.
+        type: str
+        required: true
+  metrics_since:
+    description:
+      - Also sum each colour's C(RequestCount) and C(HTTPCode_Target_5XX_Count)
+        from CloudWatch (C(AWS/ApplicationELB), per target group) from this UTC time, for example C(2025-01-01T12:00:00Z), to now.
+      - CloudWatch counts whole minutes and publishes an ALB's metrics a minute or more late, so a short window may show
+        nothing yet; the module then returns C(metrics=null) and says why in C(metrics_problem), and does not fail.
+      - M(bluegreen.core.elb_traffic) takes it only with a read, given neither a colour nor weights.
+    type: str
+"""
+
+    # Where an app's Route 53 routing is: the hosted zone and the two weighted records.
+    ROUTE53 = r"""
+options:
+  zone_id:
+    description:
+      - The hosted zone's id, such as C(Z0123456789ABCDEFGHIJ) (C(/hostedzone/) in front is accepted).
+      - Exactly one of O(zone_id) and O(zone) is required.
+    type: str
+  zone:
+    description:
+      - The hosted zone's name, such as C(example.com). Fails when several zones have that name (a public and a
+        private one, say); use O(zone_id) then.
+      - Exactly one of O(zone_id) and O(zone) is required.
+    type: str
+  name:
+    description: The records' fully qualified name, such as C(shop.example.com), in the hosted zone.
+    type: str
+    required: true
+  type:
+    description: The records' type.
+    type: str
+    default: A
+    choices: [A, AAAA, CAA, CNAME, DS, HTTPS, MX, NAPTR, PTR, SPF, SRV, SSHFP, SVCB, TLSA, TXT]
+  set_identifiers:
+    description: The set identifier of each colour's record.
     type: dict
     suboptions:
       blue:
-        description: Version of the blue colour, or null when unknown.
+        description: Set identifier of the blue record.
         type: str
+        default: blue
       green:
-        description: Version of the green colour, or null when unknown.
+        description: Set identifier of the green record.
         type: str
-  actor:
-    description:
-      - Who or what ran the switch, recorded in the history. One printable line, at most 200 characters.
-      - Defaults to the first set of E(BLUEGREEN_ACTOR), E(AWX_JOB_ID), E(TOWER_JOB_ID), E(SUDO_USER), E(USER) and
-        E(LOGNAME) in the module's environment.
-    type: str
-  action:
-    description: Why the weights change, recorded in the history.
-    type: str
-    choices: [switch, rollback, auto-rollback]
-    default: switch
-  reason:
-    description: A free-text reason recorded in the history. One printable line, at most 1000 characters.
-    type: str
-  history_limit:
-    description: With a read (no O(colour) or O(weights)), how many of the newest history records to return.
-    type: int
-    default: 5
+        default: green
 """

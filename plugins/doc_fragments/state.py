@@ -17,6 +17,56 @@ options:
     default: /var/lib/bluegreen
 """
 
+    # What every traffic module records about a change in the app's history (the schema: docs/architecture.md).
+    HISTORY = r"""
+options:
+  history:
+    description:
+      - Append a record of each change to the app's history, C(<state_dir>/<app>/history.jsonl) on the host the module
+        runs on. A history that cannot be written is a warning, not a failure.
+      - Every router writes the same record (time, app, router, action, result, actor, reason, from, to, weight, weights,
+        from_weights, versions, and what the router adds about itself, such as a timing or the listener).
+    type: bool
+    default: true
+  versions:
+    description:
+      - The version each colour runs, recorded in the history. Not used for routing.
+      - With O(colour=previous), a rollback is refused when the previous colour has no release now, or holds another
+        release than the one it ran when it was live, unless O(force=true).
+    type: dict
+    suboptions:
+      blue:
+        description: Version of the blue colour, or null when unknown.
+        type: str
+      green:
+        description: Version of the green colour, or null when unknown.
+        type: str
+  actor:
+    description:
+      - Who or what made the change, recorded in the history. One printable line, at most 200 characters.
+      - Defaults to the module's environment on the host it runs on, the first set of E(BLUEGREEN_ACTOR), E(AWX_JOB_ID),
+        E(TOWER_JOB_ID), E(SUDO_USER), E(USER) and E(LOGNAME). From AWX, pass it explicitly, for example
+        C(awx job {{ awx_job_id }} by {{ awx_user_name }}).
+    type: str
+  action:
+    description: Why the traffic moves, recorded in the history.
+    type: str
+    choices: [switch, rollback, auto-rollback]
+    default: switch
+  reason:
+    description: A free-text reason recorded in the history. One printable line, at most 1000 characters.
+    type: str
+"""
+
+    # What every read returns of the history (an info module, or an AWS traffic module given nothing to change).
+    READ = r"""
+options:
+  history_limit:
+    description: How many of the newest history records to return in C(history); C(0) returns none.
+    type: int
+    default: 20
+"""
+
     # The traffic modules' options for holding the app's release lock around one call (a rollback in one round trip).
     LOCK = r"""
 options:

@@ -34,7 +34,8 @@ else:
     BOTO3_IMPORT_ERROR = None
     _AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
-from ansible_collections.bluegreen.core.plugins.module_utils import _state, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _history, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
 
 ALB_MAX_WEIGHT = 999
 ROUTE53_MAX_WEIGHT = 255
@@ -57,12 +58,11 @@ _DENIED_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation
 IAM_PREFIXES = {"monitoring": "cloudwatch"}
 
 
-class AwsError(Exception):
+class AwsError(BluegreenError):
     """An AWS call or its inputs failed; ``param`` names the module option at fault, ``code`` is AWS's error code."""
 
     def __init__(self, message: str, param: str | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
+        super().__init__(message, param)
         self.code = code
 
 
@@ -206,20 +206,17 @@ def colour_weights(colour: str, full: int = FULL_WEIGHT) -> dict:
 
 
 def desired_weights(params: dict, maximum: int) -> dict | None:
-    """The weights asked for, or None when neither weights nor colour is given (the module only reads)."""
+    """The weights asked for, or None when neither weights nor a colour is given (the module only reads) or the
+    colour is ``previous`` (the history says which)."""
     if params.get("weights") is not None:
         return _validate.weights(params["weights"], "weights", maximum)
-    if params.get("colour") is None:
+    if params.get("colour") in (None, "previous"):
         return None
     return colour_weights(_validate.colour(params["colour"]))
 
 
-def live_colour(weights: dict | None) -> str | None:
-    """The colour with all the weight, or None when traffic is split (or nothing gets any)."""
-    if not weights:
-        return None
-    serving = [c for c in _validate.COLOURS if weights.get(c)]
-    return serving[0] if len(serving) == 1 else None
+# The colour with all the weight, or None when traffic is split (or nothing gets any).
+live_colour = _history.live_colour
 
 
 def same_split(current: dict | None, desired: dict) -> bool:
@@ -262,7 +259,7 @@ def parse_arn(value: object, kind: str, param: str) -> dict:
         hint = ""
         if isinstance(value, str) and (":listener/net/" in value or ":listener-rule/net/" in value):
             hint = " (a Network Load Balancer's; only Application Load Balancers split traffic by weight)"
-        raise _validate.ValidationError(f"{param} {value!r} is not a valid ARN{hint}: expected {_ARN_FORMATS[kind]}")
+        raise _validate.ValidationError(f"{param} {value!r} is not a valid ARN{hint}: expected {_ARN_FORMATS[kind]}", param)
     return match.groupdict()
 
 
@@ -274,26 +271,26 @@ def validate_alb_params(params: dict) -> dict:
         if (rule["partition"], rule["region"], rule["account"], rule["listener"]) != (
             listener["partition"], listener["region"], listener["account"], listener["listener"],
         ):
-            raise _validate.ValidationError(f"rule_arn {params['rule_arn']!r} is not a rule of listener_arn {params['listener_arn']!r}")
+            raise _validate.ValidationError(f"rule_arn {params['rule_arn']!r} is not a rule of listener_arn {params['listener_arn']!r}", "rule_arn")
     groups = params.get("target_groups") or {}
     if not isinstance(groups, dict) or set(groups) != set(_validate.COLOURS):
-        raise _validate.ValidationError(f"target_groups must be a dict with exactly the keys blue and green, got {groups!r}")
+        raise _validate.ValidationError(f"target_groups must be a dict with exactly the keys blue and green, got {groups!r}", "target_groups")
     for colour in _validate.COLOURS:
         parsed = parse_arn(groups[colour], "target_group", f"target_groups.{colour}")
         if (parsed["partition"], parsed["region"]) != (listener["partition"], listener["region"]):
             raise _validate.ValidationError(
                 f"target_groups.{colour} {groups[colour]!r} is in {parsed['partition']}/{parsed['region']}, "
-                f"but the listener is in {listener['partition']}/{listener['region']}"
+                f"but the listener is in {listener['partition']}/{listener['region']}", f"target_groups.{colour}",
             )
     if groups["blue"] == groups["green"]:
-        raise _validate.ValidationError(f"target_groups.blue and target_groups.green are the same target group {groups['blue']!r}")
+        raise _validate.ValidationError(f"target_groups.blue and target_groups.green are the same target group {groups['blue']!r}", "target_groups")
     region = params.get("region")
     if region is not None and region != listener["region"]:
-        raise _validate.ValidationError(f"region {region!r} does not match the region of listener_arn ({listener['region']})")
+        raise _validate.ValidationError(f"region {region!r} does not match the region of listener_arn ({listener['region']})", "region")
     weights = desired_weights(params, ALB_MAX_WEIGHT)
     stickiness = desired_stickiness(params.get("stickiness"))
     if params.get("health_timeout", 0) < 0:
-        raise _validate.ValidationError(f"health_timeout must be 0 or more seconds, got {params['health_timeout']}")
+        raise _validate.ValidationError(f"health_timeout must be 0 or more seconds, got {params['health_timeout']}", "health_timeout")
     return {"region": listener["region"], "weights": weights, "stickiness": stickiness}
 
 
@@ -306,7 +303,8 @@ def desired_stickiness(value: dict | None) -> dict | None:
     seconds = value.get("duration_seconds")
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= STICKINESS_MAX_SECONDS:
         raise _validate.ValidationError(
-            f"stickiness.duration_seconds must be 1 to {STICKINESS_MAX_SECONDS} seconds when stickiness.enabled is true, got {seconds!r}"
+            f"stickiness.duration_seconds must be 1 to {STICKINESS_MAX_SECONDS} seconds when stickiness.enabled is true, got {seconds!r}",
+            "stickiness.duration_seconds",
         )
     return {"Enabled": True, "DurationSeconds": seconds}
 
@@ -433,19 +431,19 @@ _OCTAL_ESCAPE_RE = re.compile(r"\\([0-7]{3})")
 def zone_id(value: object) -> str:
     match = _ZONE_ID_RE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise _validate.ValidationError(f"zone_id must be a hosted zone id such as Z0123456789ABCDEFGHIJ, got {value!r}")
+        raise _validate.ValidationError(f"zone_id must be a hosted zone id such as Z0123456789ABCDEFGHIJ, got {value!r}", "zone_id")
     return match.group("id")
 
 
 def dns_name(value: object, param: str) -> str:
     """A fully qualified name, lower case, with its final dot, as Route 53 lists it."""
     if not isinstance(value, str):
-        raise _validate.ValidationError(f"{param} must be a DNS name, got {value!r}")
+        raise _validate.ValidationError(f"{param} must be a DNS name, got {value!r}", param)
     name = value.strip().lower()
     name = name if name.endswith(".") else name + "."
     if len(name) > 255 or not _DNS_NAME_RE.fullmatch(name):
         raise _validate.ValidationError(
-            f"{param} {value!r} is not a valid DNS name (letters, digits, '-' and '_' in dot-separated labels, an optional leading '*.')"
+            f"{param} {value!r} is not a valid DNS name (letters, digits, '-' and '_' in dot-separated labels, an optional leading '*.')", param,
         )
     return name
 
@@ -462,9 +460,9 @@ def set_identifiers(value: dict | None) -> dict:
     for colour in _validate.COLOURS:
         ident = identifiers[colour]
         if not isinstance(ident, str) or not 1 <= len(ident) <= 128 or not ident.isprintable():
-            raise _validate.ValidationError(f"set_identifiers.{colour} must be 1 to 128 printable characters, got {ident!r}")
+            raise _validate.ValidationError(f"set_identifiers.{colour} must be 1 to 128 printable characters, got {ident!r}", f"set_identifiers.{colour}")
     if identifiers["blue"] == identifiers["green"]:
-        raise _validate.ValidationError(f"set_identifiers.blue and set_identifiers.green are both {identifiers['blue']!r}")
+        raise _validate.ValidationError(f"set_identifiers.blue and set_identifiers.green are both {identifiers['blue']!r}", "set_identifiers")
     return identifiers
 
 
@@ -479,17 +477,17 @@ def validate_route53_params(params: dict) -> dict:
         "weights": desired_weights(params, ROUTE53_MAX_WEIGHT),
     }
     if inputs["type"] not in ROUTE53_TYPES:
-        raise _validate.ValidationError(f"type must be one of {', '.join(ROUTE53_TYPES)}, got {inputs['type']!r}")
+        raise _validate.ValidationError(f"type must be one of {', '.join(ROUTE53_TYPES)}, got {inputs['type']!r}", "type")
     if inputs["zone"] is not None:
         check_in_zone(inputs["name"], inputs["zone"])
     if params.get("wait_timeout", 0) < 0:
-        raise _validate.ValidationError(f"wait_timeout must be 0 or more seconds, got {params['wait_timeout']}")
+        raise _validate.ValidationError(f"wait_timeout must be 0 or more seconds, got {params['wait_timeout']}", "wait_timeout")
     return inputs
 
 
 def check_in_zone(name: str, zone: str) -> None:
     if name != zone and not name.endswith("." + zone):
-        raise _validate.ValidationError(f"name {name} is not in the hosted zone {zone}")
+        raise _validate.ValidationError(f"name {name} is not in the hosted zone {zone}", "name")
 
 
 def weighted_records(record_sets: list, name: str, rtype: str) -> dict:
@@ -560,86 +558,6 @@ def ttl_note(ttl: int | None, previous: dict) -> str:
     return f"resolvers and clients may keep the previous answer for the TTL of {ttl} seconds, some longer; keep {serving} serving at least that long"
 
 
-# --------------------------------------------------------------------------- history
-
-
-def history_argument_spec() -> dict:
-    colour_strings = {"type": "dict", "options": {"blue": {"type": "str"}, "green": {"type": "str"}}}
-    return {
-        "app": {"type": "str", "required": True},
-        "state_dir": {"type": "path", "default": _state.DEFAULT_STATE_DIR},
-        "history": {"type": "bool", "default": True},
-        "versions": colour_strings,
-        "actor": {"type": "str"},
-        "action": {"type": "str", "default": "switch", "choices": ["switch", "rollback", "auto-rollback"]},
-        "reason": {"type": "str"},
-        "history_limit": {"type": "int", "default": 5},
-    }
-
-
-def validate_history_params(params: dict) -> dict:
-    _validate.name(params["app"], "app")
-    versions = {}
-    for colour in _validate.COLOURS:
-        value = (params.get("versions") or {}).get(colour)
-        versions[colour] = None if value is None else _validate.version(value, f"versions.{colour}")
-    actor = params.get("actor")
-    actor = _state.default_actor() if actor is None else _validate.text(actor, "actor", 200)
-    reason = params.get("reason")
-    if reason is not None:
-        _validate.text(reason, "reason", 1000)
-    if params.get("history_limit") is not None and params["history_limit"] < 0:
-        raise _validate.ValidationError(f"history_limit must be 0 or more records, got {params['history_limit']}")
-    return {"versions": versions, "actor": actor, "reason": reason}
-
-
-def history_entry(router: str, params: dict, who: dict, previous: dict | None, weights: dict, result: str, **extra: object) -> dict:
-    entry = {
-        "action": params["action"],
-        "from": live_colour(previous),
-        "to": live_colour(weights),
-        "versions": who["versions"],
-        "actor": who["actor"],
-        "reason": who["reason"],
-        "result": result,
-        "router": router,
-        "weights": weights,
-        "previous_weights": previous,
-    }
-    entry.update(extra)
-    return entry
-
-
-def history_report(params: dict, where: str, weights: dict) -> dict:
-    """What the history on this host says next to the weights read from AWS: the last switch, the colour a
-    rollback goes to, the newest ``history_limit`` records, and the problems (damaged lines, weights that
-    differ from the last change recorded, as when someone changed them outside this collection)."""
-    records, problems = _state.read_history(params["state_dir"], params["app"])
-    live = live_colour(weights)
-    recorded = [r for r in records if r.get("result") == "ok" and isinstance(r.get("weights"), dict)]
-    if recorded:
-        last = recorded[-1]["weights"]
-        try:
-            last = {c: int(last[c]) for c in _validate.COLOURS}
-        except (KeyError, TypeError, ValueError):
-            problems.append(f"the last change in the history has weights {recorded[-1]['weights']!r}, not a blue and a green weight")
-        else:
-            if not same_split(last, weights):
-                problems.append(
-                    f"{where} has weights blue {weights['blue']}, green {weights['green']}, but the last change in the history "
-                    f"({recorded[-1].get('time', '?')}) set blue {last['blue']}, green {last['green']}: it was changed "
-                    "outside bluegreen.core, or from another host's history"
-                )
-    limit = params.get("history_limit")
-    shown = records if limit is None else (records[-limit:] if limit > 0 else [])
-    return {
-        "last_switch": _state.last_switch(records),
-        "previous_colour": _state.previous_colour(records, live),
-        "history": shown,
-        "problems": problems,
-    }
-
-
 # --------------------------------------------------------------------------- CloudWatch
 
 _TIME_RE = re.compile(r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})T(?P<time>[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.[0-9]{1,6})?Z$")
@@ -649,11 +567,11 @@ def parse_utc(value: object, param: str) -> float:
     """Seconds since the epoch of an ISO 8601 UTC time (2025-01-01T12:00:00Z, fractions allowed)."""
     match = _TIME_RE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise _validate.ValidationError(f"{param} must be a UTC time such as 2025-01-01T12:00:00Z, got {value!r}")
+        raise _validate.ValidationError(f"{param} must be a UTC time such as 2025-01-01T12:00:00Z, got {value!r}", param)
     try:
         return calendar.timegm(time.strptime(f"{match.group('date')}T{match.group('time')}", "%Y-%m-%dT%H:%M:%S"))
     except ValueError:
-        raise _validate.ValidationError(f"{param} {value!r} is not a real date and time") from None
+        raise _validate.ValidationError(f"{param} {value!r} is not a real date and time", param) from None
 
 
 def metric_dimensions(listener_arn: str, target_group_arn: str) -> list:
@@ -661,13 +579,3 @@ def metric_dimensions(listener_arn: str, target_group_arn: str) -> list:
     balancer = "/".join(parse_arn(listener_arn, "listener", "listener_arn")["listener"].split("/")[:3])
     group = "targetgroup/" + target_group_arn.split(":targetgroup/", 1)[1]
     return [{"Name": "LoadBalancer", "Value": balancer}, {"Name": "TargetGroup", "Value": group}]
-
-
-def append_history(module: object, entry: dict) -> dict | None:
-    """Append ``entry`` to the app's history; a history that cannot be written is a warning, never a failure."""
-    params = module.params  # type: ignore[attr-defined]
-    try:
-        return _state.append_history(params["state_dir"], params["app"], entry)
-    except OSError as exc:
-        module.warn(f"the result ({entry.get('result')}) could not be added to the history in {params['state_dir']}: {exc}")  # type: ignore[attr-defined]
-        return None

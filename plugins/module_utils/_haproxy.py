@@ -26,13 +26,13 @@ import re
 import socket
 import time
 
-from ansible_collections.bluegreen.core.plugins.module_utils import _state, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _fs, _history, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
 
 DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 DEFAULT_TIMEOUT = 5.0
 MAP_DIR = "/etc/haproxy/maps"
 PREVIEW_SUFFIX = ".preview"
-ROUTER = "haproxy"
 DRAIN_POLL_INTERVAL = 0.5
 
 # Past this an answer is not a runtime-API reply we understand; stop reading.
@@ -46,12 +46,8 @@ _MAP_LIST_RE = re.compile(r"^(?P<id>-?[0-9]+) \((?P<file>.*?)\) ?(?P<description
 _GET_MAP_FIELD_RE = re.compile(r'(?P<name>[a-z_]+)=(?P<value>"(?:[^"\\]|\\.)*"|[^,]*)')
 
 
-class HAProxyError(Exception):
+class HAProxyError(BluegreenError):
     """Talking to HAProxy failed; ``param`` names the module option at fault, when there is one."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
 
 
 class SwitchFailed(HAProxyError):
@@ -576,6 +572,14 @@ class SwitchPlan:
         self.previous_colour = layout.colour_of(self.previous_backend)
 
     @property
+    def weights(self) -> dict:
+        return _history.full(self.colour)
+
+    @property
+    def from_weights(self) -> dict | None:
+        return _history.full(self.previous_colour)
+
+    @property
     def file_changed(self) -> bool:
         return self.file_after != (self.file_before or "")
 
@@ -605,7 +609,7 @@ def _all_equal(values: list | None, expected: str) -> bool:
 
 def read_map_file(path: str) -> str | None:
     try:
-        return _state.read_text(path)
+        return _fs.read_text(path)
     except OSError as exc:
         raise HAProxyError(f"cannot read the map file {path}: {exc.strerror or exc}", param="map_file") from None
 
@@ -639,7 +643,7 @@ def apply_switch(api: RuntimeAPI, plan: SwitchPlan, write=None, clock=time.perf_
 
     Any failure restores the previous file and runtime values, then raises SwitchFailed.
     """
-    write = write or _state.atomic_write
+    write = write or _fs.atomic_write
     layout = plan.layout
     started = clock()
     cutover_ms = None
@@ -678,7 +682,7 @@ def verify_routing(api: RuntimeAPI, layout: Layout, desired: dict) -> None:
 
 def restore(api: RuntimeAPI, plan: SwitchPlan, file_written: bool, attempted: list, write=None) -> list:
     """Put back what a failed switch touched; return what could not be put back."""
-    write = write or _state.atomic_write
+    write = write or _fs.atomic_write
     layout = plan.layout
     problems = []
     for key in reversed(attempted):
@@ -741,8 +745,9 @@ def preview_colour_from(layout: Layout, values: list | None, problems: list) -> 
     return colour
 
 
-def gather_report(api: RuntimeAPI, layout: Layout, state_dir: str, history_limit: int) -> dict:
-    """Everything haproxy_info returns. Disagreements become problems; none is resolved by guessing."""
+def read_routing(api: RuntimeAPI, layout: Layout) -> dict:
+    """What HAProxy routes the app to (its runtime map, the truth), what the map file on disk says (what a reload
+    would route to), the preview entry and both backends. Disagreements become problems; none is resolved."""
     problems: list = []
     runtime = runtime_values(api.map_entries(layout.map_file))
     live = colour_from_values(layout, layout.live_key, runtime.get(layout.live_key), f"HAProxy's runtime map {layout.map_file}", problems)
@@ -754,26 +759,12 @@ def gather_report(api: RuntimeAPI, layout: Layout, state_dir: str, history_limit
             f"switch traffic to {file_colour}. Run haproxy_traffic with colour={live} to keep what is live, "
             f"or colour={file_colour} to go back"
         )
-    records, history_problems = _state.read_history(state_dir, layout.app)
-    problems.extend(history_problems)
-    last = _state.last_switch(records)
-    if last is not None and live and last.get("to") != live:
-        problems.append(
-            f"the last recorded switch of {layout.app} ({last.get('time')}, by {last.get('actor')}) went to {last.get('to')}, "
-            f"but HAProxy routes it to {live}: a switch was made without this collection, or was undone"
-        )
-    backends = {colour: read_backend(api, layout, colour) for colour in _validate.COLOURS}
     return {
         "live_colour": live,
         "map_file_colour": file_colour,
         "preview_colour": preview,
-        "consistent": live is not None and live == file_colour and (last is None or last.get("to") == live),
+        "backends": {colour: read_backend(api, layout, colour) for colour in _validate.COLOURS},
         "problems": problems,
-        "backends": backends,
-        "history": records[-history_limit:] if history_limit else [],
-        "last_switch": last,
-        "previous_colour": _state.previous_colour(records, live),
-        "lock": _state.read_lock(state_dir, layout.app),
     }
 
 
@@ -784,24 +775,3 @@ def _file_colour(layout: Layout, text: str | None, problems: list) -> str | None
         return None
     value = map_file_values(text).get(layout.live_key)
     return colour_from_values(layout, layout.live_key, [value] if value is not None else None, where, problems)
-
-
-# --------------------------------------------------------------------------- history
-
-
-def history_record(plan: SwitchPlan, *, action: str, versions: dict, actor: str, reason: str | None,
-                   result: str, cutover_ms: float | None, error: str | None = None) -> dict:
-    record = {
-        "action": action,
-        "from": plan.previous_colour,
-        "to": plan.colour,
-        "versions": versions,
-        "actor": actor,
-        "reason": reason,
-        "result": result,
-        "router": ROUTER,
-        "cutover_ms": cutover_ms,
-    }
-    if error is not None:
-        record["error"] = error
-    return record

@@ -39,9 +39,9 @@ import stat
 import subprocess
 import time
 
-from ansible_collections.bluegreen.core.plugins.module_utils import _state, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _fs, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
 
-ROUTER = "nginx"
 DEFAULT_CONF_DIR = "/etc/nginx/bluegreen"
 DEFAULT_NGINX_CONF = "/etc/nginx/nginx.conf"
 DEFAULT_PID_FILE = "/run/nginx.pid"
@@ -67,12 +67,8 @@ _TOKEN_RE = re.compile(r"""\s+|#[^\n]*|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[{};]
 _MAX_LOG_READ = 1024 * 1024
 
 
-class NginxError(Exception):
+class NginxError(BluegreenError):
     """Nginx, its files or its processes are not as a switch needs; ``param`` names the option at fault."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
 
 
 class SwitchFailed(NginxError):
@@ -379,7 +375,7 @@ def read_link(layout: Layout, link: str, allowed: tuple) -> Link:
 def read_upstream(layout: Layout, name: str) -> Upstream:
     path = layout.path(name)
     try:
-        text = _state.read_text(path)
+        text = _fs.read_text(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise NginxError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     if text is None:
@@ -461,7 +457,7 @@ class SwitchPlan:
         except OSError:
             self.weighted_times = None
         try:
-            return _state.read_text(path)
+            return _fs.read_text(path)
         except (OSError, UnicodeDecodeError) as exc:
             raise NginxError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
 
@@ -480,6 +476,10 @@ class SwitchPlan:
     def weights(self) -> dict:
         shares = {self.colour: self.weight, _validate.other_colour(self.colour): 100 - self.weight}
         return {colour: shares[colour] for colour in _validate.COLOURS}
+
+    @property
+    def from_weights(self) -> dict | None:
+        return self.previous_weights
 
     @property
     def live_changed(self) -> bool:
@@ -537,7 +537,7 @@ def plan_switch(layout: Layout, colour: str, weight: int, preview: bool) -> Swit
 
 def swap_link(path: str, target: str) -> None:
     """Point ``path`` at ``target`` in one rename: nginx sees the old link or the new one, never none."""
-    _state.atomic_symlink(path, target)
+    _fs.atomic_symlink(path, target)
 
 
 def _put_back_link(link: Link) -> None:
@@ -636,7 +636,7 @@ class ProcReader:
 
 def read_pid_file(path: str) -> int | None:
     try:
-        text = _state.read_text(path)
+        text = _fs.read_text(path)
     except PermissionError:
         raise NginxError(f"permission denied reading the pid file {path}: run the task as root (become: true)", param="pid_file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -869,7 +869,7 @@ def describe_unreachable(results: list) -> str:
 
 def apply_switch(plan: SwitchPlan, nginx: Nginx, write=None) -> dict:
     """Write, test, reload, prove; on any failure put everything back (and reload again if nginx was reloaded)."""
-    write = write or _state.atomic_write
+    write = write or _fs.atomic_write
     layout = plan.layout
     if nginx.master() is None:
         raise SwitchFailed(
@@ -921,7 +921,7 @@ def apply_switch(plan: SwitchPlan, nginx: Nginx, write=None) -> dict:
 
 def restore(plan: SwitchPlan, done: dict, write=None) -> list:
     """Put back what a failed switch changed, in reverse order; return what could not be put back."""
-    write = write or _state.atomic_write
+    write = write or _fs.atomic_write
     problems = []
     for key, link in (("live", plan.live), ("preview", plan.preview)):
         if done[key]:
@@ -968,26 +968,6 @@ def _restored_text(plan: SwitchPlan, problems: list, reloaded: dict | None, relo
     return text + f", and nginx was reloaded with them (master {reloaded['master_pid']}, new workers {workers_text})."
 
 
-def history_record(plan: SwitchPlan, *, action: str, versions: dict, actor: str, reason: str | None,
-                   result: str, reload: dict | None, error: str | None = None) -> dict:
-    record = {
-        "action": action,
-        "from": plan.previous_colour,
-        "to": plan.colour,
-        "weight": plan.weight,
-        "from_weights": plan.previous_weights,
-        "versions": versions,
-        "actor": actor,
-        "reason": reason,
-        "result": result,
-        "router": ROUTER,
-        "reload_s": reload["seconds"] if reload else None,
-    }
-    if error is not None:
-        record["error"] = error
-    return record
-
-
 # --------------------------------------------------------------------------- reporting (nginx_info)
 
 
@@ -1011,8 +991,9 @@ def _mtime(path: str) -> float | None:
         return None
 
 
-def gather_report(layout: Layout, state_dir: str, pid_file: str, history_limit: int, proc: ProcReader | None = None) -> dict:
-    """Everything nginx_info returns. Disagreements become problems; none is resolved by guessing."""
+def read_config(layout: Layout, pid_file: str, proc: ProcReader | None = None) -> dict:
+    """What routes the app: the live and preview links, the upstream files, the weighted file, and whether nginx's
+    workers loaded them. Disagreements become problems; none is resolved by guessing."""
     proc = proc or ProcReader()
     problems: list = []
     if not os.path.isdir(layout.app_dir):
@@ -1043,41 +1024,14 @@ def gather_report(layout: Layout, state_dir: str, pid_file: str, history_limit: 
             f"run nginx_traffic with colour={live_colour} to fix it"
         )
     processes = _process_report(layout, pid_file, proc, [live, preview] + ([layout.path(WEIGHTED_FILE)] if split else []), problems)
-    records, history_problems = _state.read_history(state_dir, layout.app)
-    problems.extend(history_problems)
-    # Every successful record is a change (a step from green 100% to green 10% too, though its from and to
-    # are the same), so the newest one must describe what live.conf says now.
-    applied = next((record for record in reversed(records) if record.get("result") == "ok" and record.get("to") in _validate.COLOURS), None)
-    if applied is not None and weights is not None:
-        recorded = applied.get("weight") if isinstance(applied.get("weight"), int) else 100
-        if weights.get(applied["to"]) != recorded:
-            now = f"{live_colour}" if live_colour else f"split blue {weights['blue']}% / green {weights['green']}%"
-            problems.append(
-                f"the last recorded switch of {layout.app} ({applied.get('time')}, by {applied.get('actor')}) sent {recorded}% to "
-                f"{applied.get('to')}, but {LIVE_LINK} routes live traffic to {now}: a switch was made without this collection, "
-                "or was undone"
-            )
-    return dict(
-        live_colour=live_colour,
-        live_target=live_target,
-        weights=weights,
-        split=split,
-        preview_colour=preview_colour,
-        servers=servers,
-        history=records[-history_limit:] if history_limit else [],
-        last_switch=_state.last_switch(records),
-        previous_colour=_state.previous_colour(records, live_colour),
-        lock=_state.read_lock(state_dir, layout.app),
-        consistent=not problems,
-        problems=problems,
-        **processes,
-    )
+    return dict(live_target=live_target, weights=weights, split=split, preview_colour=preview_colour, servers=servers,
+                problems=problems, **processes)
 
 
 def _weighted_report(layout: Layout, upstreams: dict, problems: list) -> dict | None:
     path = layout.path(WEIGHTED_FILE)
     try:
-        text = _state.read_text(path)
+        text = _fs.read_text(path)
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}")
         return None

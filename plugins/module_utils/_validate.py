@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
+
 COLOURS = ("blue", "green")
 
 # App, backend and server names end up in haproxy.cfg, nginx.conf, map files and
@@ -22,8 +24,8 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
 
 
-class ValidationError(ValueError):
-    """A user-supplied value is unsafe or out of range."""
+class ValidationError(BluegreenError, ValueError):
+    """A user-supplied value is unsafe or out of range; ``param`` names it."""
 
 
 def _describe(value: object) -> str:
@@ -32,7 +34,7 @@ def _describe(value: object) -> str:
 
 def colour(value: object, param: str = "colour") -> str:
     if value not in COLOURS:
-        raise ValidationError(f"{param} must be 'blue' or 'green', got {_describe(value)}")
+        raise ValidationError(f"{param} must be 'blue' or 'green', got {_describe(value)}", param)
     return str(value)
 
 
@@ -44,7 +46,7 @@ def name(value: object, param: str = "name") -> str:
     if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
         raise ValidationError(
             f"{param} {_describe(value)} is not a safe name: use 1-63 letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit (no spaces, newlines or ';')"
+            "starting with a letter or digit (no spaces, newlines or ';')", param,
         )
     return value
 
@@ -53,7 +55,7 @@ def version(value: object, param: str = "version") -> str:
     if not isinstance(value, str) or not _VERSION_RE.fullmatch(value) or ".." in value:
         raise ValidationError(
             f"{param} {_describe(value)} is not a safe version: use letters, digits, '.', '_', '+' or '-', "
-            "starting with a letter or digit (no '/', no '..')"
+            "starting with a letter or digit (no '/', no '..')", param,
         )
     return value
 
@@ -61,7 +63,7 @@ def version(value: object, param: str = "version") -> str:
 def text(value: object, param: str, limit: int = 200) -> str:
     """A single printable line (actor, reason): it goes into the JSON history and into logs."""
     if not isinstance(value, str) or not value.isprintable() or len(value) > limit:
-        raise ValidationError(f"{param} must be one printable line of at most {limit} characters, got {_describe(value)}")
+        raise ValidationError(f"{param} must be one printable line of at most {limit} characters, got {_describe(value)}", param)
     return value
 
 
@@ -69,9 +71,9 @@ def port(value: object, param: str = "port") -> int:
     try:
         number = int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValidationError(f"{param} must be an integer port, got {_describe(value)}") from None
+        raise ValidationError(f"{param} must be an integer port, got {_describe(value)}", param) from None
     if isinstance(value, bool) or str(number) != str(value).strip() or not 1 <= number <= 65535:
-        raise ValidationError(f"{param} must be a port between 1 and 65535, got {_describe(value)}")
+        raise ValidationError(f"{param} must be a port between 1 and 65535, got {_describe(value)}", param)
     return number
 
 
@@ -79,32 +81,47 @@ def weight(value: object, param: str = "weight", maximum: int = 100) -> int:
     try:
         number = int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValidationError(f"{param} must be an integer, got {_describe(value)}") from None
+        raise ValidationError(f"{param} must be an integer, got {_describe(value)}", param) from None
     if isinstance(value, bool) or not 0 <= number <= maximum:
-        raise ValidationError(f"{param} must be between 0 and {maximum}, got {_describe(value)}")
+        raise ValidationError(f"{param} must be between 0 and {maximum}, got {_describe(value)}", param)
     return number
 
 
 def steps(values: object, param: str = "steps") -> list:
     """Percentages of traffic for the target colour: increasing, ending at 100."""
     if not isinstance(values, (list, tuple)) or not values:
-        raise ValidationError(f"{param} must be a non-empty list of percentages ending with 100, got {_describe(values)}")
+        raise ValidationError(f"{param} must be a non-empty list of percentages ending with 100, got {_describe(values)}", param)
     result = [weight(v, f"{param}[{i}]") for i, v in enumerate(values)]
     if any(b <= a for a, b in zip(result, result[1:])) or result[-1] != 100 or result[0] <= 0:
-        raise ValidationError(f"{param} must increase strictly from above 0 and end with 100, got {result}")
+        raise ValidationError(f"{param} must increase strictly from above 0 and end with 100, got {result}", param)
     return result
 
 
 def weights(value: object, param: str = "weights", maximum: int = 100) -> dict:
     """Traffic weights of the two colours: whole numbers from 0 to ``maximum``, not both 0."""
     if not isinstance(value, dict) or set(value) != set(COLOURS):
-        raise ValidationError(f"{param} must be a dict with exactly the keys blue and green, got {_describe(value)}")
+        raise ValidationError(f"{param} must be a dict with exactly the keys blue and green, got {_describe(value)}", param)
     result = {}
     for key in COLOURS:
         item = value[key]
         if isinstance(item, float) and not item.is_integer():
-            raise ValidationError(f"{param}.{key} must be a whole number between 0 and {maximum}, got {_describe(item)}")
+            raise ValidationError(f"{param}.{key} must be a whole number between 0 and {maximum}, got {_describe(item)}", f"{param}.{key}")
         result[key] = weight(item, f"{param}.{key}", maximum)
     if not any(result.values()):
-        raise ValidationError(f"{param} must not all be 0 (blue 0, green 0): give the colour that should serve a weight above 0")
+        raise ValidationError(f"{param} must not all be 0 (blue 0, green 0): give the colour that should serve a weight above 0", param)
     return result
+
+
+def colour_strings(value: object, param: str, check) -> dict:
+    """A {blue, green} dict of optional values (the versions each colour runs), each checked with ``check``."""
+    value = {} if value is None else value
+    if not isinstance(value, dict):
+        raise ValidationError(f"{param} must be a dict with the keys blue and green, got {_describe(value)}", param)
+    return {key: None if value.get(key) is None else check(value[key], f"{param}.{key}") for key in COLOURS}
+
+
+def at_least(value: object, minimum: float, param: str, unit: str = "") -> object:
+    """A number not below ``minimum`` (seconds, counts): a negative wait or limit is refused, naming ``param``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        raise ValidationError(f"{param} must be {minimum:g} or more{unit}, got {_describe(value)}", param)
+    return value

@@ -20,6 +20,9 @@ author:
 extends_documentation_fragment:
   - bluegreen.core.haproxy
   - bluegreen.core.state
+  - bluegreen.core.state.read
+  - bluegreen.core.attributes
+  - bluegreen.core.attributes.info
 options:
   app:
     description:
@@ -27,29 +30,11 @@ options:
       - Letters, digits, C(_), C(-) and C(.), starting with a letter or digit.
     type: str
     required: true
-  history_limit:
-    description: How many of the newest history records to return in RV(history); C(0) returns none.
-    type: int
-    default: 20
 attributes:
-  check_mode:
-    description: Read-only; runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Changes nothing, so there is no diff.
-    support: N/A
-  idempotent:
-    description: Changes nothing.
-    support: full
   platform:
     description: Runs on the HAProxy host (HAProxy 2.4 or later; tested with 2.6).
     support: full
     platforms: posix
-  action_group:
-    description: Use C(group/bluegreen.core.bluegreen) in C(module_defaults) to set common options.
-    support: full
-    membership:
-      - bluegreen.core.bluegreen
 seealso:
   - module: bluegreen.core.haproxy_traffic
 """
@@ -79,6 +64,51 @@ app:
   returned: always
   type: str
   sample: shop
+router:
+  description: The router kind, C(haproxy).
+  returned: always
+  type: str
+  sample: haproxy
+label:
+  description: Null; a router host is named by its inventory name.
+  returned: always
+  type: str
+weights:
+  description: The percent of live traffic each colour gets (HAProxy gives one colour all of it); null when RV(live_colour) is.
+  returned: always
+  type: dict
+  sample: {blue: 0, green: 100}
+sources_agree:
+  description:
+    - Whether HAProxy's runtime map and the map file on disk name the same live colour. The switch role refuses to
+      switch while they do not; history problems alone (RV(consistent=false)) do not stop it.
+  returned: always
+  type: bool
+  sample: true
+says:
+  description: The colour of the runtime map and of the map file, in a few words.
+  returned: always
+  type: str
+  sample: runtime map green, map file green
+colours:
+  description: Each colour's backend servers that are UP, of all its servers.
+  returned: always
+  type: dict
+  sample: {blue: 2/2 up, green: 2/2 up}
+healthy:
+  description: Whether each colour's backend has a server UP.
+  returned: always
+  type: dict
+  sample: {blue: true, green: true}
+counters_note:
+  description: Why RV(counters) is null; null when HAProxy counts.
+  returned: always
+  type: str
+counters:
+  description: Each colour's backend requests and 5xx responses since HAProxy started (from RV(backends)).
+  returned: always
+  type: dict
+  sample: {blue: {requests: 10452, http_5xx: 2}, green: {requests: 380, http_5xx: 0}}
 map_file:
   description: The map file that was read, as HAProxy names it.
   returned: always
@@ -102,7 +132,9 @@ preview_colour:
   type: str
   sample: blue
 consistent:
-  description: True when HAProxy, the map file and the last recorded switch (if any) name the same live colour.
+  description:
+    - True when HAProxy, the map file and the last recorded switch (if any) name the same live colour, and nothing
+      in the history is damaged (no RV(problems)).
   returned: always
   type: bool
   sample: true
@@ -226,52 +258,17 @@ lock:
   sample: {owner: "awx job 42", since: "2025-01-01T12:00:00.000000Z", expires_epoch: 1735736400.0, pid: 4242}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.bluegreen.core.plugins.module_utils import (
-    _haproxy,
-    _state,
-    _validate,
-)
 
-_COLOUR_STRINGS = {"type": "dict", "options": {"blue": {"type": "str"}, "green": {"type": "str"}}}
+from ansible_collections.bluegreen.core.plugins.module_utils._routers import base
+from ansible_collections.bluegreen.core.plugins.module_utils._routers.haproxy import HAProxy
 
 
 def argument_spec() -> dict:
-    return {
-        "app": {"type": "str", "required": True},
-        "socket": {"type": "str", "default": _haproxy.DEFAULT_SOCKET},
-        "timeout": {"type": "float", "default": _haproxy.DEFAULT_TIMEOUT},
-        "map_file": {"type": "path"},
-        "backends": dict(_COLOUR_STRINGS),
-        "state_dir": {"type": "path", "default": _state.DEFAULT_STATE_DIR},
-        "history_limit": {"type": "int", "default": 20},
-    }
-
-
-def run(module: AnsibleModule) -> dict:
-    params = module.params
-    try:
-        layout = _haproxy.Layout(params["app"], params["map_file"], params["backends"])
-        _haproxy.validate_socket(params["socket"])
-        if params["history_limit"] < 0:
-            raise _validate.ValidationError(f"history_limit must be 0 or more, got {params['history_limit']}")
-    except _validate.ValidationError as exc:
-        module.fail_json(msg=str(exc))
-    api = _haproxy.RuntimeAPI(params["socket"], params["timeout"])
-    report = _haproxy.gather_report(api, layout, params["state_dir"], params["history_limit"])
-    for problem in report["problems"]:
-        module.warn(problem)
-    return dict(changed=False, app=layout.app, map_file=layout.map_file, **report)
+    return base.argument_spec(HAProxy, info=True)
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        module.exit_json(**run(module))
-    except _haproxy.HAProxyError as exc:
-        module.fail_json(msg=str(exc))
-    except (OSError, _state.StateError) as exc:
-        module.fail_json(msg=f"reading the history or lock in {module.params['state_dir']} failed: {exc}")
+    base.run(HAProxy, info=True)
 
 
 if __name__ == "__main__":

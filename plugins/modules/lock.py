@@ -158,7 +158,7 @@ waited_s:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.bluegreen.core.plugins.module_utils import _state, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _history, _lock, _validate
 
 ARGUMENT_SPEC = {
     "app": {"type": "str", "required": True},
@@ -167,7 +167,7 @@ ARGUMENT_SPEC = {
     "wait": {"type": "int", "default": 0},
     "ttl": {"type": "int", "default": 3600},
     "force": {"type": "bool", "default": False},
-    "state_dir": {"type": "path", "default": _state.DEFAULT_STATE_DIR},
+    "state_dir": {"type": "path", "default": _history.DEFAULT_STATE_DIR},
 }
 
 
@@ -175,7 +175,7 @@ def _readable(holder: dict | None) -> dict | None:
     if holder is None:
         return None
     shown = dict(holder)
-    expires = _state.iso_time(holder.get("expires_epoch"))
+    expires = _lock.iso_time(holder.get("expires_epoch"))
     if expires:
         shown["expires"] = expires
     return shown
@@ -184,25 +184,25 @@ def _readable(holder: dict | None) -> dict | None:
 def validate(params: dict) -> None:
     """Raise ValidationError naming the first bad option."""
     _validate.name(params["app"], "app")
-    _state.validate_lock_inputs(params["owner"], params["wait"], params["ttl"])
+    _lock.validate_lock_inputs(params["owner"], params["wait"], params["ttl"])
     if not os.path.isabs(params["state_dir"]):
         raise _validate.ValidationError(f"state_dir must be an absolute path, got {params['state_dir']!r}")
 
 
 def release(params: dict, check_mode: bool) -> dict:
     state_dir, app, owner = params["state_dir"], params["app"], params["owner"]
-    holder = _state.read_lock(state_dir, app)
+    holder = _lock.read_lock(state_dir, app)
     result = {"changed": False, "holder": None, "broken_lock": None, "waited_s": 0.0}
     if holder is None:
         return result
     ours = holder.get("owner") == owner
     if not ours and not params["force"]:
-        raise _state.LockHeld(
-            f"app {app} is locked by {_state.describe_lock(holder)}, not by {owner}; release it with force=true only if that release is dead",
+        raise _lock.LockHeld(
+            f"app {app} is locked by {_lock.describe_lock(holder)}, not by {owner}; release it with force=true only if that release is dead",
             holder,
         )
     if not check_mode:
-        released, holder = _state.release_lock(state_dir, app, owner, force=params["force"])
+        released, holder = _lock.release_lock(state_dir, app, owner, force=params["force"])
         if not released:
             return result
         ours = holder is not None and holder.get("owner") == owner
@@ -222,22 +222,22 @@ def main() -> None:
         module.fail_json(msg=str(exc))
     try:
         if params["state"] == "present":
-            result = _state.acquire_lock(params["state_dir"], app, params["owner"], params["ttl"], params["wait"], module.check_mode)
+            result = _lock.acquire_lock(params["state_dir"], app, params["owner"], params["ttl"], params["wait"], module.check_mode)
         else:
             result = release(params, module.check_mode)
-    except _state.LockHeld as exc:
+    except _lock.LockHeld as exc:
         module.fail_json(msg=str(exc), app=app, holder=_readable(exc.holder), broken_lock=None, waited_s=exc.waited)
-    except (_state.StateError, OSError) as exc:
+    except (_lock.StateError, OSError) as exc:
         verb = "take" if params["state"] == "present" else "release"
         module.fail_json(msg=f"cannot {verb} the lock of {app} in {params['state_dir']}: {exc}", app=app)
     would = "would " if module.check_mode else ""
     if result.get("broken_lock"):
         module.warn(
-            f"{would}break the stale lock of {app} held by {_state.describe_lock(result['broken_lock'])}: that release died or "
+            f"{would}break the stale lock of {app} held by {_lock.describe_lock(result['broken_lock'])}: that release died or "
             "ran past its ttl; check what it left half done before trusting this release"
         )
     if result.pop("forced", False):
-        module.warn(f"{would}drop the lock of {app} held by {_state.describe_lock(result['dropped'])} (force=true)")
+        module.warn(f"{would}drop the lock of {app} held by {_lock.describe_lock(result['dropped'])} (force=true)")
     result.pop("dropped", None)
     module.exit_json(
         app=app,

@@ -22,6 +22,9 @@ author:
 extends_documentation_fragment:
   - bluegreen.core.nginx
   - bluegreen.core.state
+  - bluegreen.core.state.read
+  - bluegreen.core.attributes
+  - bluegreen.core.attributes.info
 options:
   app:
     description:
@@ -29,29 +32,11 @@ options:
       - Letters, digits, C(_), C(-) and C(.), starting with a letter or digit.
     type: str
     required: true
-  history_limit:
-    description: How many of the newest history records to return in RV(history); C(0) returns none.
-    type: int
-    default: 20
 attributes:
-  check_mode:
-    description: Read-only; runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Changes nothing, so there is no diff.
-    support: N/A
-  idempotent:
-    description: Changes nothing.
-    support: full
   platform:
     description: Runs on the nginx host (Linux, for C(/proc); nginx 1.18 or later, tested with 1.22).
     support: full
     platforms: posix
-  action_group:
-    description: Use C(group/bluegreen.core.bluegreen) in C(module_defaults) to set common options.
-    support: full
-    membership:
-      - bluegreen.core.bluegreen
 seealso:
   - module: bluegreen.core.nginx_traffic
   - module: bluegreen.core.haproxy_info
@@ -85,6 +70,46 @@ app:
   returned: always
   type: str
   sample: shop
+router:
+  description: The router kind, C(nginx).
+  returned: always
+  type: str
+  sample: nginx
+label:
+  description: Null; a router host is named by its inventory name.
+  returned: always
+  type: str
+sources_agree:
+  description:
+    - Whether the links, the upstream files and the configuration nginx's workers loaded agree, with nothing missing
+      or damaged. The switch role refuses to switch while they do not; history problems alone do not stop it.
+  returned: always
+  type: bool
+  sample: true
+says:
+  description: The file C(live.conf) points at, or the split, in a few words.
+  returned: always
+  type: str
+  sample: live.conf -> upstream-green.conf
+colours:
+  description: How many servers each colour's upstream file lists.
+  returned: always
+  type: dict
+  sample: {blue: 2 servers, green: 2 servers}
+healthy:
+  description: Null for each colour; nginx OSS has no active health checks to ask.
+  returned: always
+  type: dict
+  sample: {blue: null, green: null}
+counters_note:
+  description: Why RV(counters) is null.
+  returned: always
+  type: str
+  sample: nginx keeps no count of the 5xx responses each colour served
+counters:
+  description: Null; nginx OSS keeps no count of each upstream's requests or 5xx responses.
+  returned: always
+  type: dict
 live_colour:
   description:
     - The colour that gets all the live traffic, from the file C(live.conf) points at.
@@ -207,46 +232,17 @@ lock:
   sample: {owner: "awx job 42", since: "2025-01-01T12:00:00.000000Z", expires_epoch: 1735736400.0, pid: 4242}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.bluegreen.core.plugins.module_utils import (
-    _nginx,
-    _state,
-    _validate,
-)
+
+from ansible_collections.bluegreen.core.plugins.module_utils._routers import base
+from ansible_collections.bluegreen.core.plugins.module_utils._routers.nginx import Nginx
 
 
 def argument_spec() -> dict:
-    return {
-        "app": {"type": "str", "required": True},
-        "conf_dir": {"type": "path", "default": _nginx.DEFAULT_CONF_DIR},
-        "pid_file": {"type": "path", "default": _nginx.DEFAULT_PID_FILE},
-        "state_dir": {"type": "path", "default": _state.DEFAULT_STATE_DIR},
-        "history_limit": {"type": "int", "default": 20},
-    }
-
-
-def run(module: AnsibleModule) -> dict:
-    params = module.params
-    try:
-        layout = _nginx.Layout(params["conf_dir"], params["app"])
-        if params["history_limit"] < 0:
-            raise _validate.ValidationError(f"history_limit must be 0 or more, got {params['history_limit']}")
-    except _validate.ValidationError as exc:
-        module.fail_json(msg=str(exc))
-    report = _nginx.gather_report(layout, params["state_dir"], params["pid_file"], params["history_limit"])
-    for problem in report["problems"]:
-        module.warn(problem)
-    return dict(changed=False, app=layout.app, **report)
+    return base.argument_spec(Nginx, info=True)
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        module.exit_json(**run(module))
-    except _nginx.NginxError as exc:
-        module.fail_json(msg=str(exc))
-    except (OSError, _state.StateError) as exc:
-        module.fail_json(msg=f"reading the history or lock in {module.params['state_dir']} failed: {exc}")
+    base.run(Nginx, info=True)
 
 
 if __name__ == "__main__":

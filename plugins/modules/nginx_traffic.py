@@ -33,7 +33,9 @@ author:
 extends_documentation_fragment:
   - bluegreen.core.nginx
   - bluegreen.core.state
+  - bluegreen.core.state.history
   - bluegreen.core.state.lock
+  - bluegreen.core.attributes
 options:
   app:
     description:
@@ -98,36 +100,6 @@ options:
       - Without it the module fails before changing anything, naming each server and why it could not connect.
     type: bool
     default: false
-  history:
-    description: Append a record of each change to the app's history.
-    type: bool
-    default: true
-  versions:
-    description:
-      - The version each colour runs, recorded in the history. Not used for routing.
-    type: dict
-    suboptions:
-      blue:
-        description: Version of the blue colour, or null when unknown.
-        type: str
-      green:
-        description: Version of the green colour, or null when unknown.
-        type: str
-  actor:
-    description:
-      - Who or what ran the switch, recorded in the history. One printable line, at most 200 characters.
-      - Defaults to the module's environment on the router host, the first set of E(BLUEGREEN_ACTOR),
-        E(AWX_JOB_ID), E(TOWER_JOB_ID), E(SUDO_USER), E(USER) and E(LOGNAME). From AWX, pass it
-        explicitly, for example C(awx job {{ awx_job_id }} by {{ awx_user_name }}).
-    type: str
-  action:
-    description: Why the colour changes, recorded in the history.
-    type: str
-    choices: [switch, rollback, auto-rollback]
-    default: switch
-  reason:
-    description: A free-text reason recorded in the history. One printable line, at most 1000 characters.
-    type: str
 attributes:
   check_mode:
     description:
@@ -144,11 +116,6 @@ attributes:
     description: Runs on the nginx host (Linux, for C(/proc); nginx 1.18 or later, tested with 1.22).
     support: full
     platforms: posix
-  action_group:
-    description: Use C(group/bluegreen.core.bluegreen) in C(module_defaults) to set common options.
-    support: full
-    membership:
-      - bluegreen.core.bluegreen
 seealso:
   - module: bluegreen.core.nginx_info
   - module: bluegreen.core.haproxy_traffic
@@ -298,23 +265,14 @@ reload:
       type: float
       sample: 0.12
 history_entry:
-  description: The record appended to the history; null when nothing changed, in check mode or with O(history=false).
+  description:
+    - The record appended to the app's history, in the schema every router writes (the collection's
+      C(docs/architecture.md)); null when nothing changed, in check mode or with O(history=false).
   returned: always
   type: dict
-  sample:
-    time: "2025-01-01T12:00:00.000000Z"
-    app: shop
-    action: switch
-    from: blue
-    to: green
-    weight: 100
-    from_weights: {blue: 100, green: 0}
-    versions: {blue: 1.4.2, green: 1.5.0}
-    actor: deploy
-    reason: release 1.5.0
-    result: ok
-    router: nginx
-    reload_s: 0.12
+  sample: {time: "2025-01-01T12:00:00.000000Z", app: shop, router: nginx, action: switch, result: ok, from: blue, to: green,
+           weight: 10, weights: {blue: 90, green: 10}, from_weights: {blue: 100, green: 0}, versions: {blue: 1.4.2, green: 1.5.0},
+           actor: deploy, reason: "release 1.5.0, first step", reload_s: 0.17}
 diff:
   description:
     - The link targets before and after and, when it changes, C(upstream-weighted.conf) before and after.
@@ -328,183 +286,17 @@ diff:
       after_header: /etc/nginx/bluegreen/shop/ (links)
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.bluegreen.core.plugins.module_utils import (
-    _nginx,
-    _state,
-    _validate,
-)
 
-_COLOUR_STRINGS = {"type": "dict", "options": {"blue": {"type": "str"}, "green": {"type": "str"}}}
+from ansible_collections.bluegreen.core.plugins.module_utils._routers import base
+from ansible_collections.bluegreen.core.plugins.module_utils._routers.nginx import Nginx
 
 
 def argument_spec() -> dict:
-    return {
-        "app": {"type": "str", "required": True},
-        "colour": {"type": "str", "required": True, "choices": [*_validate.COLOURS, "previous"]},
-        "weight": {"type": "int", "default": 100},
-        "conf_dir": {"type": "path", "default": _nginx.DEFAULT_CONF_DIR},
-        "nginx_binary": {"type": "str", "default": "nginx"},
-        "nginx_conf": {"type": "path", "default": _nginx.DEFAULT_NGINX_CONF},
-        "reload_command": {"type": "list", "elements": "str", "default": list(_nginx.DEFAULT_RELOAD_COMMAND)},
-        "pid_file": {"type": "path", "default": _nginx.DEFAULT_PID_FILE},
-        "error_log": {"type": "path", "default": _nginx.DEFAULT_ERROR_LOG},
-        "reload_timeout": {"type": "float", "default": _nginx.DEFAULT_RELOAD_TIMEOUT},
-        "preview": {"type": "bool", "default": True},
-        "force": {"type": "bool", "default": False},
-        "state_dir": {"type": "path", "default": _state.DEFAULT_STATE_DIR},
-        "history": {"type": "bool", "default": True},
-        "versions": dict(_COLOUR_STRINGS),
-        "actor": {"type": "str"},
-        "action": {"type": "str", "default": "switch", "choices": ["switch", "rollback", "auto-rollback"]},
-        "reason": {"type": "str"},
-        **_state.LOCK_OPTIONS,
-    }
-
-
-def _command_word(value: object, param: str) -> str:
-    if not isinstance(value, str) or not value or any(ch in value for ch in "\n\r\x00"):
-        raise _validate.ValidationError(f"{param} must be a non-empty string without newlines, got {value!r}")
-    return value
-
-
-def validated(params: dict) -> dict:
-    """Check every input before any I/O; each error names its parameter."""
-    layout = _nginx.Layout(params["conf_dir"], params["app"])
-    if params["colour"] != "previous":
-        _validate.colour(params["colour"])
-    elif params["weight"] != 100:
-        raise _validate.ValidationError(f"weight must be 100 with colour=previous (a rollback moves all traffic), got {params['weight']}")
-    if params["lock_owner"] is not None:
-        _state.validate_lock_inputs(params["lock_owner"], params["lock_wait"], params["lock_ttl"], prefix="lock_")
-    _nginx.validate_weight(params["weight"])
-    _command_word(params["nginx_binary"], "nginx_binary")
-    command = params["reload_command"]
-    if not command:
-        raise _validate.ValidationError("reload_command must name a command, for example [systemctl, reload, nginx]")
-    for index, word in enumerate(command):
-        _command_word(word, f"reload_command[{index}]")
-    if not 0 < params["reload_timeout"] <= 600:
-        raise _validate.ValidationError(f"reload_timeout must be above 0 and at most 600 seconds, got {params['reload_timeout']}")
-    versions = {}
-    for colour in _validate.COLOURS:
-        value = (params["versions"] or {}).get(colour)
-        versions[colour] = None if value is None else _validate.version(value, f"versions.{colour}")
-    actor = params["actor"]
-    actor = _state.default_actor() if actor is None else _validate.text(actor, "actor", 200)
-    reason = params["reason"]
-    if reason is not None:
-        _validate.text(reason, "reason", 1000)
-    return {"layout": layout, "versions": versions, "actor": actor, "reason": reason}
-
-
-def check_target(module: AnsibleModule, plan: _nginx.SwitchPlan) -> list:
-    """Live traffic only moves to a colour with a server that accepts a connection, unless forced."""
-    upstream = plan.upstreams[plan.colour]
-    if module.params["force"]:
-        return [dict(server.summary(), reachable=None, error=None) for server in upstream.servers]
-    results = _nginx.probe_servers(upstream)
-    if any(result["reachable"] for result in results):
-        return results
-    servers = _nginx.describe_unreachable(results)
-    if plan.moves_live_traffic:
-        module.fail_json(
-            msg=(
-                f"refusing to route {plan.layout.app} to {plan.colour}: none of the {len(results)} servers of "
-                f"{upstream.path} accepts a TCP connection ({servers}); start them, or use force=true to switch anyway"
-            ),
-            servers=results,
-        )
-    module.warn(f"{plan.layout.app} already routes to {plan.colour}, but none of its servers accepts a TCP connection ({servers})")
-    return results
-
-
-def record(module: AnsibleModule, inputs: dict, plan: _nginx.SwitchPlan, *, result: str,
-           reload: dict | None, error: str | None = None) -> dict | None:
-    params = module.params
-    entry = _nginx.history_record(plan, action=params["action"], versions=inputs["versions"], actor=inputs["actor"],
-                                  reason=inputs["reason"], result=result, reload=reload, error=error)
-    try:
-        return _state.append_history(params["state_dir"], params["app"], entry)
-    except OSError as exc:
-        module.warn(f"the switch result ({result}) could not be added to the history in {params['state_dir']}: {exc}")
-        return None
-
-
-def nginx_for(params: dict) -> _nginx.Nginx:
-    return _nginx.Nginx(
-        binary=params["nginx_binary"],
-        conf=params["nginx_conf"],
-        reload_command=params["reload_command"],
-        pid_file=params["pid_file"],
-        error_log=params["error_log"],
-        reload_timeout=params["reload_timeout"],
-    )
-
-
-def run(module: AnsibleModule) -> dict:
-    params = module.params
-    try:
-        inputs = validated(params)
-    except _validate.ValidationError as exc:
-        module.fail_json(msg=str(exc))
-    return _state.run_holding_lock(module, lambda: switch(module, inputs))
-
-
-def switch(module: AnsibleModule, inputs: dict) -> dict:
-    params = module.params
-    colour = params["colour"]
-    if colour == "previous":
-        live = _nginx.plan_switch(inputs["layout"], "blue", 100, params["preview"]).previous_colour
-        records, _problems = _state.read_history(params["state_dir"], params["app"])
-        colour = _state.rollback_target(records, live, inputs["versions"], params["force"])
-    plan = _nginx.plan_switch(inputs["layout"], colour, params["weight"], params["preview"])
-    servers = check_target(module, plan)
-    result = {
-        "changed": plan.changed,
-        "app": plan.layout.app,
-        "colour": plan.colour,
-        "weight": plan.weight,
-        "weights": plan.weights,
-        "live_target": plan.live_after,
-        "previous": plan.summary_before(),
-        "previous_colour": plan.previous_colour,
-        "preview_colour": plan.preview_colour,
-        "servers": servers,
-        "reload": None,
-        "history_entry": None,
-    }
-    if module._diff:
-        result["diff"] = plan.diff()
-    if not plan.changed:
-        return result
-    nginx = nginx_for(params)
-    if module.check_mode:
-        if nginx.master() is None:
-            module.warn(f"nginx is not running (no live process in {params['pid_file']}): a real run would fail")
-        return result
-    try:
-        result["reload"] = _nginx.apply_switch(plan, nginx)
-    except _nginx.SwitchFailed as exc:
-        if exc.reload_attempted and params["history"]:
-            result["history_entry"] = record(module, inputs, plan, result="failed", reload=None, error=str(exc))
-        result.update(changed=not exc.restored)
-        module.fail_json(msg=str(exc), **result)
-    for warning in nginx.warnings:
-        module.warn(warning)
-    if params["history"]:
-        result["history_entry"] = record(module, inputs, plan, result="ok", reload=result["reload"])
-    return result
+    return base.argument_spec(Nginx, info=False)
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        module.exit_json(**run(module))
-    except _nginx.NginxError as exc:
-        module.fail_json(msg=str(exc))
-    except OSError as exc:
-        module.fail_json(msg=f"reading or writing the nginx files of {module.params['app']} failed: {exc}")
+    base.run(Nginx)
 
 
 if __name__ == "__main__":

@@ -336,7 +336,7 @@ def test_apply_switch_writes_the_file_before_the_cutover_and_verifies(lab):
 
     def write(path, content):
         seen["commands_before_write"] = list(lab.fake.commands)
-        _haproxy._state.atomic_write(path, content)
+        _haproxy._fs.atomic_write(path, content)
 
     timing = _haproxy.apply_switch(api, plan, write=write)
     assert not [c for c in seen["commands_before_write"] if c.startswith("set")]

@@ -6,6 +6,7 @@ and warnings), and a fake HTTP app on 127.0.0.1 for the health_check probes."""
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import mock
 
+import yaml
 from ansible.module_utils import basic
 
 
@@ -85,6 +87,18 @@ def run_module(main: Callable[[], None], args: dict, check_mode: bool = False) -
         except _ModuleExit as done:
             return ModuleResult(done.failed, done.result, warnings)
     raise AssertionError("the module returned without calling exit_json or fail_json")
+
+
+def documented_options(module: object) -> dict:
+    """A module's documented options with those of its doc fragments, as ansible-doc merges them."""
+    doc = yaml.safe_load(module.DOCUMENTATION)  # type: ignore[attr-defined]
+    options: dict = {}
+    for name in doc.get("extends_documentation_fragment", []):
+        fragment, _dot, part = name.removeprefix("bluegreen.core.").partition(".")
+        cls = importlib.import_module(f"ansible_collections.bluegreen.core.plugins.doc_fragments.{fragment}").ModuleDocFragment
+        options.update(yaml.safe_load(getattr(cls, (part or "documentation").upper())).get("options") or {})
+    options.update(doc.get("options") or {})
+    return options
 
 
 # ---------------------------------------------------------------------------------------------

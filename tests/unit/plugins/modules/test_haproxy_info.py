@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from ansible_collections.bluegreen.core.plugins.module_utils import _state
+from ansible_collections.bluegreen.core.plugins.module_utils import _lock
 from ansible_collections.bluegreen.core.plugins.modules import haproxy_info, haproxy_traffic
 from ansible_collections.bluegreen.core.tests.unit.plugins.haproxy_fake import Lab, run_module, server
 
@@ -124,7 +124,7 @@ def test_missing_map_file_on_disk_is_a_problem(lab):
 
 
 def test_lock_holder_is_reported(lab):
-    acquired = _state.try_acquire_lock(lab.state_dir, "shop", "awx job 7", 600)[0]
+    acquired = _lock.try_acquire_lock(lab.state_dir, "shop", "awx job 7", 600)[0]
     assert acquired
     assert info(lab)["lock"]["owner"] == "awx job 7"
 

@@ -333,7 +333,7 @@ def test_an_unwritable_map_file_fails_before_the_cutover(lab, monkeypatch):
     def refuse(path, content, mode=None):
         raise PermissionError(13, "Permission denied", path)
 
-    monkeypatch.setattr(_haproxy._state, "atomic_write", refuse)
+    monkeypatch.setattr(_haproxy._fs, "atomic_write", refuse)
     result = run(lab, colour="green")
     assert result["failed"] and "failed writing" in result["msg"] and "Permission denied" in result["msg"]
     assert "Nothing was changed" in result["msg"] and result["changed"] is False

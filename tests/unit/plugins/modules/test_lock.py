@@ -11,7 +11,7 @@ import time
 
 import pytest
 import yaml
-from ansible_collections.bluegreen.core.plugins.module_utils import _state
+from ansible_collections.bluegreen.core.plugins.module_utils import _history, _lock
 from ansible_collections.bluegreen.core.plugins.modules import lock
 from ansible_collections.bluegreen.core.tests.unit.plugins.modules.module_helpers import (
     run_module,
@@ -20,7 +20,7 @@ from ansible_collections.bluegreen.core.tests.unit.plugins.modules.module_helper
 
 @pytest.fixture(autouse=True)
 def fast_polling(monkeypatch):
-    monkeypatch.setattr(_state, "LOCK_POLL_S", 0.05)
+    monkeypatch.setattr(_lock, "LOCK_POLL_S", 0.05)
 
 
 @pytest.fixture
@@ -38,13 +38,13 @@ def held_by(state_dir: str, owner: str, expires_epoch: float | None = None) -> d
     os.makedirs(os.path.join(state_dir, "shop"), exist_ok=True)
     record = {"owner": owner, "since": "2026-01-31T10:00:00.123456Z", "pid": 1}
     record["expires_epoch"] = time.time() + 600 if expires_epoch is None else expires_epoch
-    with open(_state.lock_path(state_dir, "shop"), "w") as handle:
+    with open(_lock.lock_path(state_dir, "shop"), "w") as handle:
         json.dump(record, handle)
     return record
 
 
 def owner_on_disk(state_dir: str) -> str | None:
-    holder = _state.read_lock(state_dir, "shop")
+    holder = _lock.read_lock(state_dir, "shop")
     return None if holder is None else holder["owner"]
 
 
@@ -83,7 +83,7 @@ def test_a_lock_held_by_another_owner_fails_at_once_by_default(state_dir):
 
 def test_it_waits_for_the_holder_to_release(state_dir):
     held_by(state_dir, "alice")
-    releaser = threading.Timer(0.3, _state.release_lock, args=(state_dir, "shop", "alice"))
+    releaser = threading.Timer(0.3, _lock.release_lock, args=(state_dir, "shop", "alice"))
     releaser.start()
     try:
         done = run(state_dir, wait=5)
@@ -119,7 +119,7 @@ def test_a_stale_lock_is_broken_with_a_loud_warning(state_dir):
 
 def test_an_unreadable_lock_is_held_until_forced(state_dir):
     os.makedirs(os.path.join(state_dir, "shop"))
-    with open(_state.lock_path(state_dir, "shop"), "w") as handle:
+    with open(_lock.lock_path(state_dir, "shop"), "w") as handle:
         handle.write("{truncated")
     done = run(state_dir)
     assert done.failed is True
@@ -247,7 +247,7 @@ def test_an_unwritable_state_dir_fails_without_a_traceback(tmp_path):
 
 def test_documentation_matches_the_argument_spec():
     documented = yaml.safe_load(lock.DOCUMENTATION)["options"]
-    documented["state_dir"] = {"type": "path", "default": _state.DEFAULT_STATE_DIR}  # from the doc fragment
+    documented["state_dir"] = {"type": "path", "default": _history.DEFAULT_STATE_DIR}  # from the doc fragment
     assert set(documented) == set(lock.ARGUMENT_SPEC)
     for name, spec in lock.ARGUMENT_SPEC.items():
         assert documented[name]["type"] == spec["type"], name

@@ -8,10 +8,10 @@ import os
 
 import pytest
 import yaml
-from ansible_collections.bluegreen.core.plugins.module_utils import _nginx, _state
+from ansible_collections.bluegreen.core.plugins.module_utils import _lock, _nginx
 from ansible_collections.bluegreen.core.plugins.modules import nginx_info, nginx_traffic
 from ansible_collections.bluegreen.core.tests.unit.plugins import nginx_fake
-from ansible_collections.bluegreen.core.tests.unit.plugins.modules.module_helpers import run_module
+from ansible_collections.bluegreen.core.tests.unit.plugins.modules.module_helpers import documented_options, run_module
 
 
 @pytest.fixture
@@ -200,7 +200,7 @@ def test_lock_and_history_limit(lab):
     for number in range(6):
         to, other = ("green", "blue") if number % 2 == 0 else ("blue", "green")
         write_history(lab, {"time": f"t{number}", "from": other, "to": to, "weight": 100, "result": "ok"})
-    assert _state.try_acquire_lock(lab.state_dir, "shop", "awx job 7", 600)[0]
+    assert _lock.try_acquire_lock(lab.state_dir, "shop", "awx job 7", 600)[0]
     done = info(lab, history_limit=2)
     assert len(done["history"]) == 2 and done["lock"]["owner"] == "awx job 7"
     assert info(lab, history_limit=0)["history"] == []
@@ -217,10 +217,7 @@ def test_bad_options_are_refused(lab, args, expected):
 
 
 def test_documentation_matches_the_argument_spec():
-    documented = yaml.safe_load(nginx_info.DOCUMENTATION)["options"]
-    documented["conf_dir"] = {"type": "path", "default": _nginx.DEFAULT_CONF_DIR}
-    documented["pid_file"] = {"type": "path", "default": _nginx.DEFAULT_PID_FILE}
-    documented["state_dir"] = {"type": "path", "default": "/var/lib/bluegreen"}
+    documented = documented_options(nginx_info)
     spec = nginx_info.argument_spec()
     assert set(documented) == set(spec)
     for name, option in spec.items():

@@ -8,11 +8,10 @@ import time
 
 import pytest
 import yaml
-from ansible_collections.bluegreen.core.plugins.doc_fragments import state
 from ansible_collections.bluegreen.core.plugins.module_utils import _nginx
 from ansible_collections.bluegreen.core.plugins.modules import nginx_traffic
 from ansible_collections.bluegreen.core.tests.unit.plugins import nginx_fake
-from ansible_collections.bluegreen.core.tests.unit.plugins.modules.module_helpers import run_module
+from ansible_collections.bluegreen.core.tests.unit.plugins.modules.module_helpers import documented_options, run_module
 
 
 @pytest.fixture
@@ -386,12 +385,7 @@ def test_a_missing_nginx_binary_fails_and_restores(lab):
 
 
 def test_documentation_matches_the_argument_spec():
-    documented = yaml.safe_load(nginx_traffic.DOCUMENTATION)["options"]
-    # From the doc fragments.
-    documented["conf_dir"] = {"type": "path", "default": _nginx.DEFAULT_CONF_DIR}
-    documented["pid_file"] = {"type": "path", "default": _nginx.DEFAULT_PID_FILE}
-    documented["state_dir"] = {"type": "path", "default": "/var/lib/bluegreen"}
-    documented.update(yaml.safe_load(state.ModuleDocFragment.LOCK)["options"])
+    documented = documented_options(nginx_traffic)
     spec = nginx_traffic.argument_spec()
     assert set(documented) == set(spec)
     for name, option in spec.items():

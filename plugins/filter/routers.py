@@ -1,0 +1,87 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the roles need from the routers' drivers and states, without naming a router kind: the kind's traits, the
+common state of each router, the counts of a watch, the versions on the app hosts and the targets to probe."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.bluegreen.core.plugins.filter.bluegreen import app_address
+from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
+from ansible_collections.bluegreen.core.plugins.module_utils._routers import base, kinds
+
+COLOURS = ("blue", "green")
+
+
+def router(kind: object) -> dict:
+    """What the roles need to know about the router kind in bluegreen_router (api, preview, steps, counters)."""
+    try:
+        return kinds.traits(kind)
+    except BluegreenError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def router_states(results: list) -> list:
+    """The common state of each router (a looped info or traffic module read), labelled with its inventory host
+    when the router has no label of its own."""
+    states = []
+    for result in results:
+        state = {key: result.get(key) for key in base.STATE_KEYS}
+        state["label"] = state["label"] or result.get("item")
+        states.append(state)
+    return states
+
+
+def watch_counts(start: list, end: list, colour: str) -> dict | None:
+    """The requests and 5xx responses ``colour`` served between two reads of the routers' states (summed over the
+    routers), or None when a router counts none. Counts are cumulative, so the first read is taken off the second;
+    a router that had none at the first read (CloudWatch, counting from the watch's start) counts from zero."""
+    total = {"requests": 0, "http_5xx": 0}
+    for before, after in zip(start, end, strict=True):
+        counted = (after.get("counters") or {}).get(colour)
+        if counted is None:
+            return None
+        earlier = (before.get("counters") or {}).get(colour) or {}
+        for key in total:
+            total[key] += int(counted[key]) - int(earlier.get(key, 0))
+    return total
+
+
+def colour_versions(fleet_hosts: dict, hostvars: dict, play_hosts: list, links_var: str) -> dict:
+    """The release each colour points at on the app hosts that run it, from each host's registered
+    ``find -printf '%f %l\n'`` of the colour links (``links_var``): {blue: version or None, green: ...}. Hosts
+    that disagree give "a + b"; a host without the link counts as "(none)"."""
+    versions = {}
+    for colour in COLOURS:
+        found: list = []
+        for host in fleet_hosts[colour]:
+            if host not in play_hosts:
+                continue
+            lines = (hostvars[host].get(links_var) or {}).get("stdout_lines") or []
+            target = next((line.split(" ", 1)[1] for line in lines if line.startswith(colour + " ")), None)
+            version = "(none)" if target is None else target.rsplit("/", 1)[-1]
+            if version not in found:
+                found.append(version)
+        versions[colour] = None if found in ([], ["(none)"]) else " + ".join(sorted(found))
+    return versions
+
+
+def probe_targets(hosts: list, hostvars: dict, port: object, prober: str, label: str, colour: str | None = None) -> list:
+    """Probe targets for expand_checks: each host's address (127.0.0.1 for the prober itself) on ``port``, named
+    "<host> <label>"; with ``colour`` (a regex), every answer must carry a matching X-Bluegreen-Colour header."""
+    targets = []
+    for host in hosts:
+        target = {
+            "name": f"{host} {label}",
+            "base_url": f"http://{'127.0.0.1' if host == prober else app_address(host, hostvars)}:{int(port)}",
+        }
+        if colour:
+            target["header"] = {"X-Bluegreen-Colour": colour}
+        targets.append(target)
+    return targets
+
+
+class FilterModule:
+    def filters(self) -> dict:
+        return {"router": router, "router_states": router_states, "watch_counts": watch_counts,
+                "colour_versions": colour_versions, "probe_targets": probe_targets}

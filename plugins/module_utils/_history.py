@@ -1,0 +1,314 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The per-app release history: one record schema for every router, one reader, one limit.
+
+PRIVATE to the bluegreen.core collection: may change without notice.
+
+Each router host (or, for an API router, the host that calls the API) keeps
+``<state_dir>/<app>/history.jsonl``, append-only, one JSON object per line. Every router writes the
+same record (docs/architecture.md, "The history"):
+
+  time, app, router, action, result, actor, reason    who did what, when, with what outcome
+  from           the colour that had all the live traffic before, or null when it was split
+  to             the colour the change routes to (the one a request named), or, for a change given only
+                 as weights, the colour that has all the traffic after it; null while it is split
+  weight         the percent of the live traffic ``to`` has after the change (null without ``to``)
+  weights        the percent of the live traffic each colour has after the change {blue, green}
+  from_weights   the same before the change (null when the router could not tell)
+  versions       the release each colour ran {blue, green}
+  error          why a failed change failed (only with result failed)
+plus what the router adds about itself (HAProxy cutover_ms, Nginx reload_s, the ALB listener, the
+Route 53 record). Records written before this schema (Nginx's ``weight`` only, the AWS routers'
+``previous_weights``) are read into it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+
+from ansible_collections.bluegreen.core.plugins.module_utils import _fs, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
+
+DEFAULT_STATE_DIR = "/var/lib/bluegreen"
+# The newest records an info module (or a read) returns unless asked for another number.
+HISTORY_LIMIT = 20
+ACTIONS = ("switch", "rollback", "auto-rollback")
+ACTOR_MAX = 200
+REASON_MAX = 1000
+
+# The options every traffic module takes to describe the change in the history (doc fragment bluegreen.core.history).
+OPTIONS = {
+    "state_dir": {"type": "path", "default": DEFAULT_STATE_DIR},
+    "history": {"type": "bool", "default": True},
+    "versions": {"type": "dict", "options": {"blue": {"type": "str"}, "green": {"type": "str"}}},
+    "actor": {"type": "str"},
+    "action": {"type": "str", "default": "switch", "choices": list(ACTIONS)},
+    "reason": {"type": "str"},
+}
+# The options every info module (and an AWS traffic module's read) takes (doc fragment bluegreen.core.history.read).
+READ_OPTIONS = {
+    "state_dir": {"type": "path", "default": DEFAULT_STATE_DIR},
+    "history_limit": {"type": "int", "default": HISTORY_LIMIT},
+}
+
+
+class RollbackRefused(BluegreenError):
+    """There is no colour to roll back to, or it no longer holds the release it ran when it was live."""
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def app_dir(state_dir: str, app: str) -> str:
+    return os.path.join(state_dir, app)
+
+
+def history_path(state_dir: str, app: str) -> str:
+    return os.path.join(app_dir(state_dir, app), "history.jsonl")
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def default_actor(environ: dict | None = None) -> str:
+    """Who runs this, as far as the module's own environment on the router host can tell."""
+    environ = os.environ if environ is None else environ
+    for variable, template in (("BLUEGREEN_ACTOR", "{}"), ("AWX_JOB_ID", "awx job {}"), ("TOWER_JOB_ID", "tower job {}"),
+                               ("SUDO_USER", "{}"), ("USER", "{}"), ("LOGNAME", "{}")):
+        value = environ.get(variable)
+        if value:
+            cleaned = "".join(ch for ch in value if ch.isprintable())[:ACTOR_MAX]
+            if cleaned:
+                return template.format(cleaned)[:ACTOR_MAX]
+    return f"uid {os.getuid()}"
+
+
+def validated(params: dict) -> dict:
+    """The history options of a traffic module (OPTIONS), checked: versions, actor and reason."""
+    actor = params.get("actor")
+    reason = params.get("reason")
+    return {
+        "versions": _validate.colour_strings(params.get("versions"), "versions", _validate.version),
+        "actor": default_actor() if actor is None else _validate.text(actor, "actor", ACTOR_MAX),
+        "reason": None if reason is None else _validate.text(reason, "reason", REASON_MAX),
+    }
+
+
+def validate_limit(params: dict) -> int:
+    return _validate.at_least(params["history_limit"], 0, "history_limit", " records")
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def shares(weights: dict | None) -> dict | None:
+    """Weights as whole percents of the live traffic ({blue: 1, green: 0} is {blue: 100, green: 0}); None if none."""
+    if not isinstance(weights, dict):
+        return None
+    try:
+        values = {c: int(weights[c]) for c in _validate.COLOURS}
+    except (KeyError, TypeError, ValueError):
+        return None
+    total = sum(values.values())
+    if total <= 0 or min(values.values()) < 0:
+        return None
+    green = round(100 * values["green"] / total)
+    if values["blue"] and values["green"]:
+        green = min(99, max(1, green))  # a split stays a split, however uneven
+    return {"blue": 100 - green, "green": green}
+
+
+def full(colour: str | None) -> dict | None:
+    """All the live traffic to ``colour``."""
+    return None if colour not in _validate.COLOURS else {c: 100 if c == colour else 0 for c in _validate.COLOURS}
+
+
+def live_colour(weights: dict | None) -> str | None:
+    """The colour with all the live traffic, or None while it is split (or unknown)."""
+    split = shares(weights)
+    return next((c for c in _validate.COLOURS if split and split[c] == 100), None)
+
+
+def describe(weights: dict | None) -> str:
+    split = shares(weights)
+    if split is None:
+        return "no known split"
+    colour = live_colour(split)
+    return colour if colour else f"split blue {split['blue']}% / green {split['green']}%"
+
+
+# --------------------------------------------------------------------------- records
+
+
+def entry(*, router: str, action: str, target: str | None, weights: dict, from_weights: dict | None, versions: dict,
+          actor: str, reason: str | None, result: str, error: str | None = None, **details: object) -> dict:
+    """One history record in the schema above; ``target`` is the colour the request named, if it named one."""
+    after = shares(weights)
+    to = target if target in _validate.COLOURS else live_colour(after)
+    record = {
+        "action": action,
+        "from": live_colour(from_weights),
+        "to": to,
+        "weight": after[to] if to and after else None,
+        "weights": after,
+        "from_weights": shares(from_weights),
+        "versions": versions,
+        "actor": actor,
+        "reason": reason,
+        "result": result,
+        "router": router,
+    }
+    record.update(details)
+    if error is not None:
+        record["error"] = error
+    return record
+
+
+def normalised(record: dict) -> dict:
+    """A record as the schema has it, whatever the version that wrote it (the AWS routers' ``previous_weights`` is
+    ``from_weights``; a record with no ``weight`` gave ``to`` all the traffic)."""
+    if "from_weights" not in record and "previous_weights" in record:
+        record = dict(record, from_weights=shares(record["previous_weights"]))
+        del record["previous_weights"]
+    return record
+
+
+def weights_after(record: dict) -> dict | None:
+    """The split a record left behind."""
+    recorded = shares(record.get("weights"))
+    if recorded is not None:
+        return recorded
+    to, weight = record.get("to"), record.get("weight")
+    if to not in _validate.COLOURS:
+        return None
+    share = weight if isinstance(weight, int) and 0 <= weight <= 100 else 100
+    return {c: share if c == to else 100 - share for c in _validate.COLOURS}
+
+
+def append(state_dir: str, app: str, record: dict) -> dict:
+    """Append one record; returns it with its time and app filled in."""
+    line_record = {"time": utc_now(), "app": app}
+    line_record.update(record)
+    directory = app_dir(state_dir, app)
+    os.makedirs(directory, mode=0o750, exist_ok=True)
+    line = json.dumps(line_record, sort_keys=True, separators=(",", ":")) + "\n"
+    # O_APPEND writes of one short line are atomic with respect to other appenders.
+    fd = os.open(history_path(state_dir, app), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        os.write(fd, line.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return line_record
+
+
+def read(state_dir: str, app: str, limit: int | None = None) -> tuple[list, list]:
+    """Return (records oldest first, problems). A damaged line is reported, never skipped silently."""
+    path = history_path(state_dir, app)
+    text = _fs.read_text(path)
+    records: list = []
+    problems: list = []
+    if text is None:
+        return records, problems
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            problems.append(f"{path} line {number} is not JSON: {exc}")
+            continue
+        if not isinstance(record, dict):
+            problems.append(f"{path} line {number} is not an object")
+            continue
+        records.append(normalised(record))
+    if limit is not None and limit >= 0:
+        records = records[-limit:] if limit else []
+    return records, problems
+
+
+# --------------------------------------------------------------------------- what the records say
+
+
+def last_switch(records: list) -> dict | None:
+    """The newest record that moved all the live traffic to another colour."""
+    for record in reversed(records):
+        if (record.get("result") == "ok" and record.get("to") and record.get("from") != record.get("to")
+                and record.get("weight") in (100, None)):
+            return record
+    return None
+
+
+def previous_colour(records: list, live: str | None) -> str | None:
+    """The colour that was live before the newest successful switch to the live colour: where a rollback goes.
+
+    A switch in weighted steps leaves records whose ``from`` is null (the traffic was split); the
+    colour that was live before it is the ``from`` of the step that began the split.
+    """
+    if live is None:
+        return None
+    arrived = False
+    for record in reversed(records):
+        if record.get("result") != "ok":
+            continue
+        if not arrived:
+            if record.get("to") != live or record.get("from") == live:
+                continue
+            arrived = True
+        source = record.get("from")
+        if source is None:
+            continue  # a step of a split: the colour live before it is further back
+        return source if source in _validate.COLOURS and source != live else None
+    return None
+
+
+def rollback_target(records: list, live: str | None, versions: dict, force: bool) -> str:
+    """The colour a rollback goes to, checked against the versions its hosts hold now (``versions``, from the
+    app hosts; None where unknown). Raise RollbackRefused, saying why and what to do, when there is none or when
+    it no longer holds the release it ran when it was live (unless ``force``)."""
+    if live is None:
+        raise RollbackRefused("the router sends the live traffic to no single colour now, so there is no previous one; "
+                              "name the colour instead (colour=blue or green; bluegreen_switch_to=blue or green in the roles)")
+    target = previous_colour(records, live)
+    stays = f"{live} stays live."
+    if target is None:
+        raise RollbackRefused(
+            "the history records no earlier switch to go back to; name the colour instead (colour=blue or green; "
+            f"bluegreen_switch_to=blue or green in the roles). {stays}")
+    now = versions.get(target)
+    if now is None and any(versions.values()) and not force:
+        raise RollbackRefused(f"{target} has no release on the app hosts; deploy one first. {stays}")
+    was = ((last_switch(records) or {}).get("versions") or {}).get(target)
+    if was is not None and now is not None and was != now and not force:
+        raise RollbackRefused(
+            f"not rolling back to {target}: it ran {was} when it was live, but now holds {now}. Deploy {was} to it "
+            "first (bluegreen.core.deploy), or pass force=true (bluegreen_force=true in the roles) to route to what it "
+            f"holds now. {stays}")
+    return target
+
+
+def report(state_dir: str, app: str, weights: dict | None, where: str, limit: int,
+           mismatch: str = "sent {sent}, but {where} routes live traffic to {now}") -> dict:
+    """What the history says beside the split the router reports (``weights``, read from ``where``): the newest
+    ``limit`` records, the last switch, the colour a rollback goes to, and the problems (damaged lines, a router
+    whose split is not the one the newest change recorded: changed outside this collection, or undone). ``mismatch``
+    words that problem in the router's terms, from {to}, {sent}, {where} and {now}."""
+    records, problems = read(state_dir, app)
+    applied = next((r for r in reversed(records) if r.get("result") == "ok" and weights_after(r) is not None), None)
+    now = shares(weights)
+    if applied is not None and now is not None and weights_after(applied) != now:
+        to = applied.get("to")
+        sent = f"{weights_after(applied)[to]}% to {to}" if to in _validate.COLOURS else describe(weights_after(applied))
+        said = mismatch.format(to=applied.get("to"), sent=sent, where=where, now=describe(now))
+        problems.append(f"the last recorded switch of {app} ({applied.get('time')}, by {applied.get('actor')}) {said}: "
+                        "it was changed outside bluegreen.core, or undone")
+    live = live_colour(now)
+    return {
+        "history": records[-limit:] if limit else [],
+        "last_switch": last_switch(records),
+        "previous_colour": previous_colour(records, live),
+        "problems": problems,
+    }

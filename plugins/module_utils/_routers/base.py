@@ -1,0 +1,302 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The router contract: what every router driver does, and the one flow every module runs over it.
+
+PRIVATE to the bluegreen.core collection: may change without notice.
+
+A driver (``Router`` subclass, one per router kind) knows one router: how to read which colour it
+serves, how to plan a change of the split, how to apply it with verification and restore, and what
+it says about itself. Everything else is here, once, for every kind (docs/architecture.md):
+
+- the modules: ``run(Driver)`` builds the AnsibleModule of a ``<kind>_traffic`` module, ``run(Driver,
+  info=True)`` that of a ``<kind>_info`` module, and catches every user or host error in one place;
+- a change (``change``): inputs checked before any I/O, the app's lock held around the call when asked,
+  ``colour: previous`` resolved from the history, the plan, the gate, check and diff mode, the
+  apply, and one history record, ok or failed, in one schema (``_history``);
+- the state every read returns (``state``): the same keys for every router.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.bluegreen.core.plugins.module_utils import _history, _lock, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError, os_error_text
+
+# The keys of the state every router returns from a read (its info module, or a traffic module's read),
+# beside what the router adds about itself. docs/architecture.md, "The router state".
+STATE_KEYS = ("router", "label", "live_colour", "previous_colour", "weights", "sources_agree", "consistent", "problems",
+              "says", "colours", "healthy", "counters", "counters_note", "history", "last_switch", "lock")
+
+
+class SwitchFailed(BluegreenError):
+    """Applying a change failed. ``attempted``: live traffic may have moved (a history record is due);
+    ``restored``: what was changed has been put back. ``fields`` go into the module's failed result."""
+
+    def __init__(self, message: str, *, attempted: bool, restored: bool, **fields: object) -> None:
+        super().__init__(message)
+        self.attempted = attempted
+        self.restored = restored
+        self.fields = fields
+
+
+class Refused(BluegreenError):
+    """The router will not take the change as asked (the target has no healthy server, ...). Nothing changed."""
+
+    def __init__(self, message: str, **fields: object) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+class Router:
+    """One router kind. Subclasses set the class attributes and implement the methods below."""
+
+    KIND = ""
+    # What the roles need to know about the kind (the bluegreen.core.router filter hands it to them):
+    API = False       # the router is a cloud API, called from bluegreen_aws_host: it has no router hosts
+    PREVIEW = True    # its hosts have a preview listener that reaches the idle colour
+    STEPS = True      # it can give the new colour a share of the live traffic (weighted steps)
+    COUNTERS = True   # it counts each colour's requests and 5xx responses
+    # Module options: where the router and the app's routing are (both modules), the traffic module's own,
+    # the info module's own; AnsibleModule's keyword arguments (mutually_exclusive, ...) for both, and the traffic
+    # module's own (lists added to those of both).
+    OPTIONS: dict = {}
+    CHANGE_OPTIONS: dict = {}
+    READ_OPTIONS: dict = {}
+    CONSTRAINTS: dict = {}
+    CHANGE_CONSTRAINTS: dict = {}
+
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.params = module.params
+
+    # ---- inputs
+
+    def validate(self) -> None:
+        """Check the router's own options before any I/O; raise ValidationError naming the option."""
+
+    def requested(self) -> tuple:
+        """What the traffic module was asked for: (colour, weights). ``colour`` is blue, green, previous or
+        None; ``weights`` (None for previous) is the split asked for, in the router's own units."""
+        colour = self.params["colour"]
+        return colour, _history.full(colour)
+
+    def connect(self) -> None:
+        """Open what the router needs (a socket client, an API session) after the inputs are checked."""
+
+    # ---- reading
+
+    def current(self) -> dict | None:
+        """The split the router applies now ({blue, green}), or None when it cannot tell."""
+        raise NotImplementedError
+
+    def read(self, limit: int) -> dict:
+        """The state (``state()``) with what the router adds about itself."""
+        raise NotImplementedError
+
+    # ---- changing
+
+    def plan(self, colour: str | None, weights: dict):
+        """What must change so that the router applies ``weights`` (``colour`` is the colour the request named,
+        if any). The plan has ``changed``, ``moves_live_traffic``, ``weights`` and ``from_weights`` (percent or
+        the router's own units: the history takes shares of them) and ``diff()``."""
+        raise NotImplementedError
+
+    def gate(self, plan) -> dict:
+        """Check the target may take the traffic; return fields for the result, or raise Refused."""
+        return {}
+
+    def result(self, plan, gate: dict) -> dict:
+        """The module's result before the change is applied."""
+        raise NotImplementedError
+
+    def check(self, plan) -> None:
+        """In check mode, when the plan changes something: warn about what would make a real run fail."""
+
+    def apply(self, plan) -> dict:
+        """Apply the plan, verify it, put back what was changed on any failure (raise SwitchFailed); return
+        what to add to the result (timings, ...)."""
+        raise NotImplementedError
+
+    def after(self, plan, result: dict) -> None:
+        """After a change (or none was needed), outside check mode: what the router does next (drain, wait)."""
+
+    def details(self, plan, result: dict) -> dict:
+        """What the router adds to its history record (timings, the listener, the record)."""
+        return {}
+
+    def failure_fields(self) -> dict:
+        """Fields every failed result of this router carries (the API calls made, ...)."""
+        return {}
+
+
+# --------------------------------------------------------------------------- the state
+
+
+def state(router: Router, *, weights: dict | None, sources_agree: bool, problems: list, says: str, colours: dict,
+          healthy: dict, counters: dict | None, history: dict, lock: dict | None, label: str | None = None,
+          counters_note: str | None = None) -> dict:
+    """The state every router returns from a read (STATE_KEYS).
+
+    ``weights``: the split the router applies now; ``sources_agree``: whether the router's own sources agree (HAProxy's
+    runtime map and its map file, Nginx's links and the configuration its workers loaded); ``problems``: what the
+    router found wrong, to which the problems of the history (``history``, ``_history.report``'s result) are added.
+    ``consistent`` is true when the sources agree and there is no problem at all. ``says``: what the router's sources
+    say, in a few words; ``colours``: what serves each colour, in a few words; ``healthy``: whether the router finds
+    each colour able to serve (a server UP, the targets healthy), None where it does not tell; ``counters``: each colour's requests
+    and 5xx responses as the router counts them (None where it counts none, ``counters_note`` saying why); ``label``: how an API router names
+    itself (None for a router host, which its inventory name names)."""
+    problems = problems + history["problems"]
+    return {
+        "router": router.KIND,
+        "label": label,
+        "live_colour": _history.live_colour(weights),
+        "previous_colour": history["previous_colour"],
+        "weights": _history.shares(weights),
+        "sources_agree": sources_agree,
+        "consistent": sources_agree and not problems,
+        "problems": problems,
+        "says": says,
+        "colours": colours,
+        "healthy": healthy,
+        "counters": counters,
+        "counters_note": counters_note if counters is None else None,
+        "history": history["history"],
+        "last_switch": history["last_switch"],
+        "lock": lock,
+    }
+
+
+def read_lock(params: dict) -> dict | None:
+    return _lock.read_lock(params["state_dir"], params["app"])
+
+
+# --------------------------------------------------------------------------- a change
+
+
+def change(driver: Router) -> dict:
+    """One traffic module call: check, lock, resolve, plan, gate, apply, record."""
+    module, params = driver.module, driver.params
+    _validate.name(params["app"], "app")
+    who = _history.validated(params)
+    if params["lock_owner"] is not None:
+        _lock.validate_lock_inputs(params["lock_owner"], params["lock_wait"], params["lock_ttl"], prefix="lock_")
+    driver.validate()
+    colour, weights = driver.requested()
+    if colour is None and weights is None:
+        return read(driver)
+    driver.connect()
+    with _lock.holding_lock(params["state_dir"], params["app"], params["lock_owner"], params["lock_ttl"],
+                            params["lock_wait"], module.check_mode):
+        if colour == "previous":
+            colour, weights = previous(driver, who["versions"])
+        plan = driver.plan(colour, weights)
+        result = driver.result(plan, driver.gate(plan))
+        if module._diff:
+            result["diff"] = plan.diff()
+        if module.check_mode:
+            if plan.changed:
+                driver.check(plan)
+            return result
+        if plan.changed:
+            try:
+                result.update(driver.apply(plan))
+            except SwitchFailed as exc:
+                result.update(exc.fields)
+                if exc.attempted:
+                    result["history_entry"] = record(driver, who, plan, result, "failed", error=str(exc),
+                                                     weights=exc.fields.get("weights"))
+                result["changed"] = not exc.restored
+                raise Refused(str(exc), **result) from None
+            result["history_entry"] = record(driver, who, plan, result, "ok")
+        driver.after(plan, result)
+    return result
+
+
+def previous(driver: Router, versions: dict) -> tuple:
+    """The colour a rollback goes to (from the history, checked against ``versions``), and all the traffic for it."""
+    params = driver.params
+    records, _problems = _history.read(params["state_dir"], params["app"])
+    try:
+        colour = _history.rollback_target(records, _history.live_colour(driver.current()), versions, params["force"])
+    except _history.RollbackRefused as exc:
+        raise _history.RollbackRefused(f"cannot route {params['app']} to its previous colour: {exc}", param="colour") from None
+    return colour, _history.full(colour)
+
+
+def record(driver: Router, who: dict, plan, result: dict, outcome: str, error: str | None = None,
+           weights: dict | None = None) -> dict | None:
+    """Append the change to the app's history (unless history=false); a history that cannot be written is a
+    warning, never a failure: the change itself is done. ``weights``: the split the router reports after a
+    failed change, when it is not the planned one."""
+    params = driver.params
+    if not params["history"]:
+        return None
+    entry = _history.entry(
+        router=driver.KIND, action=params["action"], target=plan.colour, weights=weights or plan.weights,
+        from_weights=plan.from_weights, versions=who["versions"], actor=who["actor"], reason=who["reason"], result=outcome,
+        error=error, **driver.details(plan, result),
+    )
+    try:
+        return _history.append(params["state_dir"], params["app"], entry)
+    except OSError as exc:
+        driver.module.warn(f"the result ({outcome}) could not be added to the history in {params['state_dir']}: {exc}")
+        return None
+
+
+# --------------------------------------------------------------------------- the modules
+
+
+def argument_spec(driver_class: type, info: bool) -> dict:
+    spec = {"app": {"type": "str", "required": True}}
+    spec.update(driver_class.OPTIONS)
+    if info:
+        spec.update(_history.READ_OPTIONS)
+        spec.update(driver_class.READ_OPTIONS)
+    else:
+        spec.update(_history.OPTIONS)
+        spec.update(_lock.LOCK_OPTIONS)
+        spec.update(driver_class.CHANGE_OPTIONS)
+    return spec
+
+
+def run(driver_class: type, info: bool = False) -> None:
+    """The whole main() of a router's traffic module, or (``info``) of its info module."""
+    constraints = dict(driver_class.CONSTRAINTS)
+    for key, value in ({} if info else driver_class.CHANGE_CONSTRAINTS).items():
+        constraints[key] = constraints.get(key, []) + value
+    module = AnsibleModule(argument_spec=argument_spec(driver_class, info), supports_check_mode=True, **constraints)
+    driver = driver_class(module)
+    try:
+        if info:
+            _validate.name(module.params["app"], "app")
+            driver.validate()
+            result = read(driver)
+        else:
+            result = change(driver)
+    except _lock.LockHeld as exc:
+        module.fail_json(msg=str(exc), holder=exc.holder, **driver.failure_fields())
+    except Refused as exc:
+        module.fail_json(msg=str(exc), **dict(driver.failure_fields(), **exc.fields))
+    except BluegreenError as exc:
+        fail(module, str(exc), exc.param, driver)
+    except OSError as exc:
+        fail(module, f"reading or writing the files of {module.params['app']} on this host failed: {os_error_text(exc)}",
+             None, driver)
+    module.exit_json(**result)
+
+
+def read(driver: Router) -> dict:
+    """A read (an info module, or a traffic module given nothing to change): every problem is also a warning."""
+    limit = _history.validate_limit(driver.params)
+    driver.connect()
+    result = dict(driver.read(limit), changed=False, app=driver.params["app"])
+    for problem in result["problems"]:
+        driver.module.warn(problem)
+    return result
+
+
+def fail(module: AnsibleModule, message: str, param: str | None, driver: Router) -> None:
+    fields = dict(driver.failure_fields())
+    if param is not None:
+        fields["param"] = param
+    module.fail_json(msg=message, **fields)

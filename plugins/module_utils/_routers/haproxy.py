@@ -1,0 +1,127 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The HAProxy router: the app's map entry, switched with the runtime API (``_haproxy``), no reload.
+
+PRIVATE to the bluegreen.core collection: may change without notice.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.bluegreen.core.plugins.module_utils import _haproxy, _history, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils._routers import base
+
+_COLOUR_STRINGS = {"type": "dict", "options": {"blue": {"type": "str"}, "green": {"type": "str"}}}
+
+
+class HAProxy(base.Router):
+    KIND = "haproxy"
+    STEPS = False  # a switch moves all the live traffic at once: one `set map`
+    OPTIONS = {
+        "socket": {"type": "str", "default": _haproxy.DEFAULT_SOCKET},
+        "timeout": {"type": "float", "default": _haproxy.DEFAULT_TIMEOUT},
+        "map_file": {"type": "path"},
+        "backends": dict(_COLOUR_STRINGS),
+    }
+    CHANGE_OPTIONS = {
+        "colour": {"type": "str", "required": True, "choices": [*_validate.COLOURS, "previous"]},
+        "preview": {"type": "bool", "default": True},
+        "force": {"type": "bool", "default": False},
+        "drain": {"type": "bool", "default": False},
+        "drain_timeout": {"type": "int", "default": 30},
+    }
+
+    def validate(self) -> None:
+        params = self.params
+        self.layout = _haproxy.Layout(params["app"], params["map_file"], params["backends"])
+        _haproxy.validate_socket(params["socket"])
+        if params.get("drain_timeout") is not None:
+            _validate.at_least(params["drain_timeout"], 0, "drain_timeout", " seconds")
+
+    def connect(self) -> None:
+        self.api = _haproxy.RuntimeAPI(self.params["socket"], self.params["timeout"])
+
+    # ---- reading
+
+    def current(self) -> dict | None:
+        return _history.full(_haproxy.plan_switch(self.api, self.layout, "blue", False).previous_colour)
+
+    def read(self, limit: int) -> dict:
+        routing = _haproxy.read_routing(self.api, self.layout)
+        live = routing["live_colour"]
+        backends = routing["backends"]
+        history = _history.report(self.params["state_dir"], self.layout.app, _history.full(live), "HAProxy", limit,
+                                  mismatch="went to {to}, but {where} routes it to {now}")
+        state = base.state(
+            self,
+            weights=_history.full(live),
+            sources_agree=live is not None and live == routing["map_file_colour"],
+            problems=routing["problems"],
+            says=f"runtime map {live or 'nothing'}, map file {routing['map_file_colour'] or 'nothing'}",
+            colours={c: f"{backends[c]['up']}/{backends[c]['total']} up" for c in _validate.COLOURS},
+            healthy={c: backends[c]["up"] > 0 for c in _validate.COLOURS},
+            counters={c: {"requests": backends[c]["requests"], "http_5xx": backends[c]["http_5xx"]} for c in _validate.COLOURS},
+            history=history,
+            lock=base.read_lock(self.params),
+        )
+        return dict(state, map_file=self.layout.map_file, map_file_colour=routing["map_file_colour"],
+                    preview_colour=routing["preview_colour"], backends=backends)
+
+    # ---- changing
+
+    def plan(self, colour: str, weights: dict) -> _haproxy.SwitchPlan:
+        return _haproxy.plan_switch(self.api, self.layout, colour, self.params["preview"])
+
+    def gate(self, plan: _haproxy.SwitchPlan) -> dict:
+        """Both backends must exist; live traffic only moves to a backend with an UP server, unless forced."""
+        target = _haproxy.read_backend(self.api, self.layout, plan.colour)
+        _haproxy.read_backend(self.api, self.layout, _validate.other_colour(plan.colour))
+        servers = _haproxy.describe_servers(target["servers"])
+        if target["up"] == 0:
+            if plan.moves_live_traffic and not self.params["force"]:
+                raise base.Refused(_haproxy.refuse_unhealthy(self.layout, plan.colour, target), servers=target["servers"])
+            if plan.moves_live_traffic:
+                self.module.warn(f"routing {self.layout.app} to {plan.colour} with force=true although none of its servers is UP ({servers})")
+            else:
+                self.module.warn(f"{self.layout.app} is already routed to {plan.colour}, but none of its servers is UP ({servers})")
+        return {"servers": target["servers"]}
+
+    def result(self, plan: _haproxy.SwitchPlan, gate: dict) -> dict:
+        return {
+            "changed": plan.changed,
+            "app": self.layout.app,
+            "colour": plan.colour,
+            "previous_colour": plan.previous_colour,
+            "preview_colour": plan.preview_colour,
+            "servers": gate["servers"],
+            "cutover_ms": None,
+            "total_ms": None,
+            "drain": None,
+            "history_entry": None,
+        }
+
+    def apply(self, plan: _haproxy.SwitchPlan) -> dict:
+        try:
+            return _haproxy.apply_switch(self.api, plan)
+        except _haproxy.SwitchFailed as exc:
+            raise base.SwitchFailed(str(exc), attempted=exc.cutover_attempted, restored=exc.restored) from None
+
+    def details(self, plan: _haproxy.SwitchPlan, result: dict) -> dict:
+        return {"cutover_ms": result["cutover_ms"]}
+
+    def after(self, plan: _haproxy.SwitchPlan, result: dict) -> None:
+        """With drain=true, wait for the other colour's sessions to end (never killing any)."""
+        if not self.params["drain"]:
+            return
+        backend = self.layout.backends[_validate.other_colour(plan.colour)]
+        try:
+            outcome = _haproxy.wait_for_drain(self.api, backend, self.params["drain_timeout"])
+        except _haproxy.HAProxyError as exc:
+            self.module.warn(f"stopped waiting for {backend} to drain: {exc}")
+            outcome = {"backend": backend, "completed": False, "remaining_sessions": None, "waited_s": None, "error": str(exc)}
+        else:
+            if not outcome["completed"]:
+                self.module.warn(
+                    f"{outcome['remaining_sessions']} sessions were still open on {backend} after {outcome['waited_s']}s; "
+                    "they were left running (new requests already go to the new colour)"
+                )
+        result["drain"] = outcome

@@ -1,0 +1,92 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+from ansible_collections.bluegreen.core.plugins.filter.routers import (
+    FilterModule,
+    colour_versions,
+    probe_targets,
+    router,
+    router_states,
+    watch_counts,
+)
+from ansible_collections.bluegreen.core.plugins.module_utils._routers import base, kinds
+
+ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles")
+
+
+def test_filters_are_registered():
+    assert set(FilterModule().filters()) == {"router", "router_states", "watch_counts", "colour_versions", "probe_targets"}
+
+
+def test_router_gives_each_kinds_traits():
+    assert router("haproxy") == {"kind": "haproxy", "api": False, "preview": True, "steps": False, "counters": True}
+    assert router("nginx")["steps"] is True and router("nginx")["counters"] is False
+    assert router("alb")["api"] is True and router("alb")["preview"] is False
+    assert router("route53") == {"kind": "route53", "api": True, "preview": False, "steps": True, "counters": False}
+
+
+@pytest.mark.parametrize("kind", ["traefik", "", None, ["haproxy"], "HAProxy"])
+def test_an_unknown_kind_names_bluegreen_router(kind):
+    with pytest.raises(AnsibleFilterError, match="bluegreen_router .* is not a router kind: use one of haproxy, nginx, alb, route53"):
+        router(kind)
+
+
+def test_the_role_argument_specs_list_the_kinds_of_the_drivers():
+    for path in ("switch/meta/argument_specs.yml",):
+        with open(os.path.join(ROLES, path), encoding="utf-8") as handle:
+            specs = yaml.safe_load(handle)["argument_specs"]
+        for name, spec in specs.items():
+            assert spec["options"]["bluegreen_router"]["choices"] == list(kinds.DRIVERS), name
+
+
+def test_every_kind_has_its_task_folder():
+    for kind in kinds.DRIVERS:
+        for task in ("args", "read", "route", "provision"):
+            assert os.path.exists(os.path.join(ROLES, "switch", "tasks", "routers", kind, f"{task}.yml")), (kind, task)
+
+
+def test_router_states_keep_the_common_keys_and_label_hosts():
+    results = [dict(dict.fromkeys(base.STATE_KEYS), live_colour="green", item="router1", changed=False, backends={}),
+               dict(dict.fromkeys(base.STATE_KEYS), label="alb app/x", item="localhost")]
+    states = router_states(results)
+    assert [set(s) for s in states] == [set(base.STATE_KEYS)] * 2
+    assert [s["label"] for s in states] == ["router1", "alb app/x"] and states[0]["live_colour"] == "green"
+
+
+def test_watch_counts_sum_the_routers_differences():
+    start = [{"counters": {"green": {"requests": 10, "http_5xx": 1}}}, {"counters": {"green": {"requests": 5, "http_5xx": 0}}}]
+    end = [{"counters": {"green": {"requests": 30, "http_5xx": 2}}}, {"counters": {"green": {"requests": 9, "http_5xx": 1}}}]
+    assert watch_counts(start, end, "green") == {"requests": 24, "http_5xx": 2}
+
+
+def test_watch_counts_from_zero_when_the_first_read_had_none_and_none_when_a_router_counts_none():
+    assert watch_counts([{"counters": None}], [{"counters": {"blue": {"requests": 3, "http_5xx": 1}}}], "blue") == {"requests": 3, "http_5xx": 1}
+    assert watch_counts([{"counters": None}], [{"counters": None}], "blue") is None
+
+
+def test_colour_versions_read_the_links_of_the_hosts_that_run_each_colour():
+    hostvars = {
+        "a1": {"_l": {"stdout_lines": ["blue /opt/bluegreen/shop/releases/1.0.0", "green releases/2.0.0"]}},
+        "a2": {"_l": {"stdout_lines": ["blue /opt/bluegreen/shop/releases/1.1.0"]}},
+        "a3": {"_l": {"stdout_lines": []}},
+    }
+    fleets = {"blue": ["a1", "a2"], "green": ["a1", "a2"]}
+    assert colour_versions(fleets, hostvars, ["a1", "a2"], "_l") == {"blue": "1.0.0 + 1.1.0", "green": "(none) + 2.0.0"}
+    assert colour_versions({"blue": ["a3"], "green": ["a3"]}, hostvars, ["a3"], "_l") == {"blue": None, "green": None}
+    assert colour_versions(fleets, hostvars, ["a1"], "_l") == {"blue": "1.0.0", "green": "2.0.0"}
+
+
+def test_probe_targets_reach_the_prober_on_loopback():
+    hostvars = {"r1": {"bluegreen_address": "10.0.0.1"}, "r2": {"ansible_facts": {"default_ipv4": {"address": "10.0.0.2"}}}}
+    assert probe_targets(["r1", "r2"], hostvars, 8080, "r1", "preview", "^blue$") == [
+        {"name": "r1 preview", "base_url": "http://127.0.0.1:8080", "header": {"X-Bluegreen-Colour": "^blue$"}},
+        {"name": "r2 preview", "base_url": "http://10.0.0.2:8080", "header": {"X-Bluegreen-Colour": "^blue$"}},
+    ]
+    assert probe_targets(["r2"], hostvars, "8001", "r1", "blue") == [{"name": "r2 blue", "base_url": "http://10.0.0.2:8001"}]
