@@ -688,7 +688,7 @@ class Bench:
         lib = os.path.join(WORK, "nginx-lib")
         target = os.path.join(lib, "ansible_collections", "bluegreen", "core", "plugins", "module_utils")
         os.makedirs(target, exist_ok=True)
-        for name in ("_nginx.py", "_state.py", "_validate.py"):
+        for name in ("_errors.py", "_fs.py", "_nginx.py", "_validate.py"):
             with open(os.path.join(ROOT, "plugins", "module_utils", name), encoding="utf-8") as src, \
                     open(os.path.join(target, name), "w", encoding="utf-8") as dst:
                 dst.write(src.read())
