@@ -81,6 +81,8 @@ install-check: build ## Install the built tarball into build/install-check and c
 	ansible-galaxy collection install --offline $(DIST_TARBALL) -p $(INSTALL_CHECK_DIR); \
 	installed=$(INSTALL_CHECK_DIR)/ansible_collections/bluegreen/core; \
 	test -f "$$installed/MANIFEST.json" || { echo "ERROR: nothing installed at $$installed" >&2; exit 1; }; \
+	shipped=$$(tar -tzf $(DIST_TARBALL) | grep -E '^benchmarks/|\.png$$' || true); \
+	[ -z "$$shipped" ] || { echo "ERROR: $(DIST_TARBALL) ships benchmark files: $$shipped" >&2; exit 1; }; \
 	ansible-galaxy collection list bluegreen.core -p $(INSTALL_CHECK_DIR) | grep -q '$(COLLECTION_VERSION)'; \
 	echo "== modules in the installed collection"; \
 	modules=$$(ansible-doc -t module -l bluegreen.core -j | python3 -c 'import json, sys; print(*sorted(json.load(sys.stdin)))'); \

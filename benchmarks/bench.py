@@ -94,6 +94,8 @@ TARGET_MIN_FLIPS = 20
 TARGET_CUTOVER_MS = 50.0
 TARGET_P99_RATIO = 2.0
 TARGET_ROLLBACK_RATIO = 1.5
+# A release with no watch (deploy, smoke test, switch) against the same one-task playbook.
+TARGET_RELEASE_RATIO = 8.0
 # Each of the switch, rollback and flips cases goes on until it has sent this many requests, so the
 # three reach TARGET_MIN_REQUESTS together even when their actions are quick.
 MIN_CASE_REQUESTS = -(-TARGET_MIN_REQUESTS // 3)
@@ -400,6 +402,11 @@ def judge(summaries: dict[str, dict], extras: dict) -> list[dict]:
         row(f"rollback wall time <= {TARGET_ROLLBACK_RATIO:g}x no-op playbook",
             f"{floor['rollback_s']:.2f} s vs {floor['noop_s']:.2f} s ({floor['ratio']:.2f}x)",
             floor["ratio"] <= TARGET_ROLLBACK_RATIO)
+    release = extras.get("release_floor")
+    if release and release.get("ratio") is not None:
+        row(f"release with no watch <= {TARGET_RELEASE_RATIO:g}x no-op playbook",
+            f"{release['release_s']:.2f} s vs {release['noop_s']:.2f} s ({release['ratio']:.2f}x)",
+            release["ratio"] <= TARGET_RELEASE_RATIO)
     return rows
 
 
@@ -672,6 +679,37 @@ class Bench:
             "ratio": round(statistics.median(rollback) / statistics.median(noop), 2), "profiled_round": rounds,
         }
         self.extras["profile"] = profile
+        self.release_floor(rounds, noop_path)
+
+    def release_floor(self, rounds: int, noop_path: str) -> None:
+        """`rounds` releases with no watch, each of a version of its own (so each unpacks a new release), side by
+        side with the no-op playbook; the last release under profile_tasks (where a release's time goes)."""
+        import scale as scale_mod  # noqa: PLC0415 - scale imports this module
+
+        log(f"Ansible floor: bluegreen.core.release with no watch vs the no-op playbook, {rounds} rounds")
+        noop, release = [], []
+        for number in range(1, rounds + 1):
+            version = f"9.{number}.0"
+            sh(["python3", os.path.join(ROOT, "examples", "demo-app", "build.py"), "--version", version, "--out", ARTIFACTS])
+            noop.append(timed(playbook(noop_path)))
+            command = playbook("bluegreen.core.release", "-e", f"bluegreen_version={version}", "-e", "bluegreen_monitor_seconds=0",
+                               "-e", f"bluegreen_artifact={os.path.join(ARTIFACTS, f'demo-app-{version}.tar.gz')}")
+            extra = scale_mod.PROFILE_ENV if number == rounds else {}
+            started = time.monotonic()
+            result = subprocess.run(command, env=dict(env(), **extra), capture_output=True, text=True,
+                                    timeout=COMMAND_TIMEOUT_S, stdin=subprocess.DEVNULL, check=False)
+            release.append(time.monotonic() - started)
+            if result.returncode != 0:
+                sys.exit(f"bench: the release of {version} failed ({result.returncode}):\n{result.stdout[-4000:]}")
+            if extra:
+                tasks = scale_mod.parse_profile(result.stdout)
+                self.extras["release_profile"] = {"tasks": len(tasks), "summary": scale_mod.breakdown(tasks, release[-1])}
+            log(f"round {number}: release {release[-1]:.2f} s, no-op {noop[-1]:.2f} s" + (" (profile_tasks)" if extra else ""))
+        self.extras["release_floor"] = {
+            "rounds": rounds, "release_s": median_s(release), "noop_s": median_s(noop),
+            "release_all_s": [round(x, 3) for x in release], "noop_all_s": [round(x, 3) for x in noop],
+            "ratio": round(statistics.median(release) / statistics.median(noop), 2),
+        }
 
     # --- the Nginx path: its own router container in front of the same app hosts ---------------
 
@@ -1005,6 +1043,19 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
             f"run side by side (rollback {floor['rollback_all_s']}, no-op {floor['noop_all_s']})"
             + (f"; round {floor['profiled_round']} ran both under `ansible.posix.profile_tasks` (the profile below)"
                if floor.get("profiled_round") else "") + ".\n"
+        )
+    release = bench.extras.get("release_floor")
+    if release:
+        summary = (bench.extras.get("release_profile") or {}).get("summary") or {}
+        parts.append(
+            f"\n## Release wall time vs the Ansible floor\n\n`ansible-playbook bluegreen.core.release` with "
+            f"`bluegreen_monitor_seconds=0` (deploy a new version to the idle colour, smoke-test it, switch): median "
+            f"{release['release_s']:.2f} s; the no-op playbook in the same rounds: median {release['noop_s']:.2f} s; ratio "
+            f"{release['ratio']:.2f}x over {release['rounds']} rounds (release {release['release_all_s']}, no-op "
+            f"{release['noop_all_s']})"
+            + (f". The last release ran under `ansible.posix.profile_tasks`: {bench.extras['release_profile']['tasks']} "
+               f"tasks, {summary.get('tasks_s', 0):.2f} s in tasks and {summary.get('outside_tasks_s', 0):.2f} s outside them"
+               if summary else "") + ".\n"
         )
     if bench.extras.get("profile"):
         parts.append(profile_section(bench.extras["profile"], "on the bench lab (1 HAProxy router, 2 app hosts), "

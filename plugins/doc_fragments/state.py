@@ -17,8 +17,18 @@ options:
     default: /var/lib/bluegreen
 """
 
-    # What every traffic module records about a change in the app's history (the schema: docs/architecture.md).
-    HISTORY = r"""
+    # What every read returns of the history (an info module, or an AWS traffic module given nothing to change).
+    READ = r"""
+options:
+  history_limit:
+    description: How many of the newest history records to return in C(history); C(0) returns none.
+    type: int
+    default: 20
+"""
+
+    # What every traffic module takes beside where its router is: what it records about a change in the app's history
+    # (the schema: docs/architecture.md), and the app's release lock held around one call (a rollback in one call).
+    TRAFFIC = r"""
 options:
   history:
     description:
@@ -56,20 +66,6 @@ options:
   reason:
     description: A free-text reason recorded in the history. One printable line, at most 1000 characters.
     type: str
-"""
-
-    # What every read returns of the history (an info module, or an AWS traffic module given nothing to change).
-    READ = r"""
-options:
-  history_limit:
-    description: How many of the newest history records to return in C(history); C(0) returns none.
-    type: int
-    default: 20
-"""
-
-    # The traffic modules' options for holding the app's release lock around one call (a rollback in one round trip).
-    LOCK = r"""
-options:
   lock_owner:
     description:
       - Hold the app's release lock (the one M(bluegreen.core.lock) takes) under this owner while the module works,

@@ -29,9 +29,8 @@ extends_documentation_fragment:
   - bluegreen.core.aws.alb
   - bluegreen.core.aws.colour
   - bluegreen.core.state
-  - bluegreen.core.state.history
   - bluegreen.core.state.read
-  - bluegreen.core.state.lock
+  - bluegreen.core.state.traffic
   - bluegreen.core.attributes
 options:
   weights:
@@ -214,9 +213,7 @@ note:
   returned: always
   type: str
 history_entry:
-  description:
-    - The record appended to the app's history, in the schema every router writes (the collection's
-      C(docs/architecture.md)); null when nothing changed, in check mode or with O(history=false).
+  description: The record added to the history (its schema is in C(docs/architecture.md)); null when nothing was applied.
   returned: always
   type: dict
   sample: {time: "2025-01-01T12:00:00.000000Z", app: shop, router: alb, action: switch, result: ok, from: blue, to: null,

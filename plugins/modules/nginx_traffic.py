@@ -33,8 +33,7 @@ author:
 extends_documentation_fragment:
   - bluegreen.core.nginx
   - bluegreen.core.state
-  - bluegreen.core.state.history
-  - bluegreen.core.state.lock
+  - bluegreen.core.state.traffic
   - bluegreen.core.attributes
 options:
   app:
@@ -122,21 +121,13 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Route all traffic of shop to green
-  bluegreen.core.nginx_traffic:
-    app: shop
-    colour: green
-    versions:
-      blue: 1.4.2
-      green: 1.5.0
-    reason: release 1.5.0
-  become: true
-
-- name: Send 10% of shop's live traffic to green, then half, then all
+- name: Send 10% of shop's live traffic to green, then half, then all, recording the release in the history
   bluegreen.core.nginx_traffic:
     app: shop
     colour: green
     weight: "{{ item }}"
+    versions: {blue: 1.4.2, green: 1.5.0}
+    reason: release 1.5.0
   loop: [10, 50, 100]
   become: true
 
@@ -265,9 +256,7 @@ reload:
       type: float
       sample: 0.12
 history_entry:
-  description:
-    - The record appended to the app's history, in the schema every router writes (the collection's
-      C(docs/architecture.md)); null when nothing changed, in check mode or with O(history=false).
+  description: The record added to the history (its schema is in C(docs/architecture.md)); null when nothing was applied.
   returned: always
   type: dict
   sample: {time: "2025-01-01T12:00:00.000000Z", app: shop, router: nginx, action: switch, result: ok, from: blue, to: green,

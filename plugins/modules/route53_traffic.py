@@ -28,9 +28,8 @@ extends_documentation_fragment:
   - bluegreen.core.aws.route53
   - bluegreen.core.aws.colour
   - bluegreen.core.state
-  - bluegreen.core.state.history
   - bluegreen.core.state.read
-  - bluegreen.core.state.lock
+  - bluegreen.core.state.traffic
   - bluegreen.core.attributes
 options:
   weights:
@@ -214,9 +213,7 @@ api_calls:
   elements: str
   sample: [route53:ListHostedZonesByName, route53:ListResourceRecordSets, route53:ChangeResourceRecordSets, route53:GetChange]
 history_entry:
-  description:
-    - The record appended to the app's history, in the schema every router writes (the collection's
-      C(docs/architecture.md)); null when nothing changed, in check mode or with O(history=false).
+  description: The record added to the history (its schema is in C(docs/architecture.md)); null when nothing was applied.
   returned: always
   type: dict
   sample: {time: "2025-01-01T12:00:00.000000Z", app: shop, router: route53, action: rollback, result: ok, from: green, to: blue,
