@@ -8,7 +8,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 from ansible_collections.bluegreen.core.plugins.filter.bluegreen import app_address
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
-from ansible_collections.bluegreen.core.plugins.module_utils._routers import base, kinds
+from ansible_collections.bluegreen.core.plugins.module_utils._routers import kinds
 
 COLOURS = ("blue", "green")
 
@@ -26,7 +26,7 @@ def router_states(results: list) -> list:
     when the router has no label of its own."""
     states = []
     for result in results:
-        state = {key: result.get(key) for key in base.STATE_KEYS}
+        state = {key: result.get(key) for key in kinds.STATE_KEYS}
         state["label"] = state["label"] or result.get("item")
         states.append(state)
     return states

@@ -16,26 +16,18 @@ from __future__ import annotations
 
 import calendar
 import copy
+import importlib
+import importlib.util
 import re
 import time
-import traceback
-
-try:
-    import boto3
-    import botocore.config
-    import botocore.exceptions
-    from botocore import xform_name
-except ImportError:
-    HAS_BOTO3 = False
-    BOTO3_IMPORT_ERROR: str | None = traceback.format_exc()
-    _AWS_ERRORS: tuple = ()
-else:
-    HAS_BOTO3 = True
-    BOTO3_IMPORT_ERROR = None
-    _AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
 from ansible_collections.bluegreen.core.plugins.module_utils import _history, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
+
+# boto3 is imported by the first Connection, not here: importing it costs about 0.15 s in every process that does,
+# and a module that fails on its inputs, or the documentation, needs none of it.
+HAS_BOTO3 = all(importlib.util.find_spec(name) is not None for name in ("boto3", "botocore"))
+BOTO3_IMPORT_ERROR = None if HAS_BOTO3 else "No module named 'boto3' (or 'botocore') on the host the module runs on"
 
 ALB_MAX_WEIGHT = 999
 ROUTE53_MAX_WEIGHT = 255
@@ -102,6 +94,11 @@ class Connection:
     def __init__(self, params: dict) -> None:
         self.params = params
         self.calls: list = []
+        self.boto3 = importlib.import_module("boto3")
+        self.config = importlib.import_module("botocore.config")
+        self.exceptions = importlib.import_module("botocore.exceptions")
+        self.xform_name = importlib.import_module("botocore").xform_name
+        self.errors = (self.exceptions.BotoCoreError, self.exceptions.ClientError)
         self._secrets = [v for v in (params.get("access_key"), params.get("secret_key"), params.get("session_token")) if v]
         endpoint = params.get("endpoint_url")
         if endpoint is not None and not _ENDPOINT_RE.fullmatch(endpoint):
@@ -121,21 +118,21 @@ class Connection:
     def _session(self) -> object:
         params = self.params
         try:
-            session = boto3.session.Session(
+            session = self.boto3.session.Session(
                 aws_access_key_id=params.get("access_key"),
                 aws_secret_access_key=params.get("secret_key"),
                 aws_session_token=params.get("session_token"),
                 profile_name=params.get("profile"),
                 region_name=params.get("region"),
             )
-        except botocore.exceptions.ProfileNotFound:
+        except self.exceptions.ProfileNotFound:
             raise AwsError(
                 f"profile {params.get('profile')!r} is not in the AWS config files (~/.aws/config, ~/.aws/credentials "
                 "or AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE)", param="profile",
             ) from None
         try:
             credentials = session.get_credentials()
-        except _AWS_ERRORS as exc:
+        except self.errors as exc:
             raise AwsError(f"could not load AWS credentials: {self.redact(exc)}") from None
         if credentials is None:
             raise AwsError(NO_CREDENTIALS)
@@ -148,7 +145,7 @@ class Connection:
             region = "us-east-1"  # Route 53 is global; its requests are signed for us-east-1.
         if region is None:
             raise AwsError("no AWS region: set region, or AWS_REGION / AWS_DEFAULT_REGION", param="region")
-        config = botocore.config.Config(
+        config = self.config.Config(
             connect_timeout=CONNECT_TIMEOUT,
             read_timeout=READ_TIMEOUT,
             retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
@@ -156,7 +153,7 @@ class Connection:
         )
         try:
             return self.session.client(service, region_name=region, endpoint_url=self.params.get("endpoint_url"), config=config)
-        except (ValueError, *_AWS_ERRORS) as exc:
+        except (ValueError, *self.errors) as exc:
             raise AwsError(f"could not create the AWS {service} client: {self.redact(exc)}") from None
 
     def call(self, client: object, operation: str, **kwargs: object) -> dict:
@@ -165,8 +162,8 @@ class Connection:
         action = f"{IAM_PREFIXES.get(signing_name, signing_name)}:{operation}"
         self.calls.append(action)
         try:
-            return getattr(client, xform_name(operation))(**kwargs)
-        except botocore.exceptions.ClientError as exc:
+            return getattr(client, self.xform_name(operation))(**kwargs)
+        except self.exceptions.ClientError as exc:
             error = exc.response.get("Error", {})
             code = str(error.get("Code", "Unknown"))
             message = self.redact(error.get("Message", exc))
@@ -176,7 +173,7 @@ class Connection:
                     "(the module's notes list every action it uses)", code=code,
                 ) from None
             raise AwsError(f"{action} failed: {code}: {message}", code=code) from None
-        except botocore.exceptions.BotoCoreError as exc:
+        except self.exceptions.BotoCoreError as exc:
             raise AwsError(f"{action} failed: {self.redact(exc)}") from None
 
 

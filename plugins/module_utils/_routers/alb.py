@@ -18,8 +18,6 @@ from ansible_collections.bluegreen.core.plugins.module_utils._routers import bas
 class AwsRouter(base.Router):
     """What the AWS routers share: boto3, the connection, the API calls made, and where they live."""
 
-    API = True
-    PREVIEW = False  # no preview listener: the idle colour is tested on its hosts directly
     CONSTRAINTS = _aws.MODULE_CONSTRAINTS
     CHANGE_CONSTRAINTS = {"mutually_exclusive": [["colour", "weights"]]}
     conn = None

@@ -21,11 +21,7 @@ from __future__ import annotations
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.bluegreen.core.plugins.module_utils import _history, _lock, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError, os_error_text
-
-# The keys of the state every router returns from a read (its info module, or a traffic module's read),
-# beside what the router adds about itself. docs/architecture.md, "The router state".
-STATE_KEYS = ("router", "label", "live_colour", "previous_colour", "weights", "sources_agree", "consistent", "problems",
-              "says", "colours", "healthy", "counters", "counters_note", "history", "last_switch", "lock")
+from ansible_collections.bluegreen.core.plugins.module_utils._routers.kinds import STATE_KEYS  # noqa: F401 - the contract
 
 
 class SwitchFailed(BluegreenError):
@@ -50,12 +46,7 @@ class Refused(BluegreenError):
 class Router:
     """One router kind. Subclasses set the class attributes and implement the methods below."""
 
-    KIND = ""
-    # What the roles need to know about the kind (the bluegreen.core.router filter hands it to them):
-    API = False       # the router is a cloud API, called from bluegreen_aws_host: it has no router hosts
-    PREVIEW = True    # its hosts have a preview listener that reaches the idle colour
-    STEPS = True      # it can give the new colour a share of the live traffic (weighted steps)
-    COUNTERS = True   # it counts each colour's requests and 5xx responses
+    KIND = ""  # its name in bluegreen_router and in kinds.KINDS, where the roles find its traits
     # Module options: where the router and the app's routing are (both modules), the traffic module's own,
     # the info module's own; AnsibleModule's keyword arguments (mutually_exclusive, ...) for both, and the traffic
     # module's own (lists added to those of both).

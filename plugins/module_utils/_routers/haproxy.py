@@ -15,7 +15,6 @@ _COLOUR_STRINGS = {"type": "dict", "options": {"blue": {"type": "str"}, "green":
 
 class HAProxy(base.Router):
     KIND = "haproxy"
-    STEPS = False  # a switch moves all the live traffic at once: one `set map`
     OPTIONS = {
         "socket": {"type": "str", "default": _haproxy.DEFAULT_SOCKET},
         "timeout": {"type": "float", "default": _haproxy.DEFAULT_TIMEOUT},

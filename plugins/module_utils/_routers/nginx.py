@@ -21,7 +21,6 @@ def _command_word(value: object, param: str) -> str:
 
 class Nginx(base.Router):
     KIND = "nginx"
-    COUNTERS = False  # nginx OSS keeps no per-upstream request or 5xx count
     OPTIONS = {
         "conf_dir": {"type": "path", "default": _nginx.DEFAULT_CONF_DIR},
         "pid_file": {"type": "path", "default": _nginx.DEFAULT_PID_FILE},

@@ -32,7 +32,6 @@ class Route53Plan:
 
 class Route53(AwsRouter):
     KIND = "route53"
-    COUNTERS = False  # it answers DNS queries and sees no HTTP response
     OPTIONS = {
         **_aws.argument_spec(),
         "zone_id": {"type": "str"},

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import pytest
@@ -16,7 +17,7 @@ from ansible_collections.bluegreen.core.plugins.filter.routers import (
     router_states,
     watch_counts,
 )
-from ansible_collections.bluegreen.core.plugins.module_utils._routers import base, kinds
+from ansible_collections.bluegreen.core.plugins.module_utils._routers import kinds
 
 ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles")
 
@@ -43,20 +44,30 @@ def test_the_role_argument_specs_list_the_kinds_of_the_drivers():
         with open(os.path.join(ROLES, path), encoding="utf-8") as handle:
             specs = yaml.safe_load(handle)["argument_specs"]
         for name, spec in specs.items():
-            assert spec["options"]["bluegreen_router"]["choices"] == list(kinds.DRIVERS), name
+            assert spec["options"]["bluegreen_router"]["choices"] == list(kinds.KINDS), name
+
+
+def test_every_kind_has_its_driver_and_module_pair():
+    for kind, known in kinds.KINDS.items():
+        driver = getattr(importlib.import_module(f"ansible_collections.bluegreen.core.plugins.module_utils._routers.{kind}"),
+                         known["driver"])
+        assert driver.KIND == kind
+        for module in {"alb": "elb"}.get(kind, kind) + "_traffic", {"alb": "elb"}.get(kind, kind) + "_info":
+            loaded = importlib.import_module(f"ansible_collections.bluegreen.core.plugins.modules.{module}")
+            assert driver.__name__ in loaded.main.__code__.co_names or driver.__name__ in vars(loaded), module
 
 
 def test_every_kind_has_its_task_folder():
-    for kind in kinds.DRIVERS:
+    for kind in kinds.KINDS:
         for task in ("args", "read", "route", "provision"):
             assert os.path.exists(os.path.join(ROLES, "switch", "tasks", "routers", kind, f"{task}.yml")), (kind, task)
 
 
 def test_router_states_keep_the_common_keys_and_label_hosts():
-    results = [dict(dict.fromkeys(base.STATE_KEYS), live_colour="green", item="router1", changed=False, backends={}),
-               dict(dict.fromkeys(base.STATE_KEYS), label="alb app/x", item="localhost")]
+    results = [dict(dict.fromkeys(kinds.STATE_KEYS), live_colour="green", item="router1", changed=False, backends={}),
+               dict(dict.fromkeys(kinds.STATE_KEYS), label="alb app/x", item="localhost")]
     states = router_states(results)
-    assert [set(s) for s in states] == [set(base.STATE_KEYS)] * 2
+    assert [set(s) for s in states] == [set(kinds.STATE_KEYS)] * 2
     assert [s["label"] for s in states] == ["router1", "alb app/x"] and states[0]["live_colour"] == "green"
 
 

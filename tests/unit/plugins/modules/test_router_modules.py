@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from ansible_collections.bluegreen.core.plugins.module_utils._routers import base
+from ansible_collections.bluegreen.core.plugins.module_utils._routers import kinds
 from ansible_collections.bluegreen.core.plugins.modules import (
     elb_info,
     elb_traffic,
@@ -43,4 +43,4 @@ def test_the_documentation_is_the_argument_spec(module):
 
 @pytest.mark.parametrize("module", INFO_MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
 def test_every_info_module_documents_the_common_state(module):
-    assert set(base.STATE_KEYS) <= set(yaml.safe_load(module.RETURN))
+    assert set(kinds.STATE_KEYS) <= set(yaml.safe_load(module.RETURN))
