@@ -66,13 +66,26 @@ options:
   reason:
     description: A free-text reason recorded in the history. One printable line, at most 1000 characters.
     type: str
+  lock_release:
+    description:
+      - Release the app's lock after the change succeeded, also when O(lock_owner) held it before the call (a run whose
+        last change this is). After a failure the lock stays held, for the run to put things back under it.
+    type: bool
+    default: false
+"""
+
+    # The app's release lock held by one call: a traffic module around its change, an info module from its read on.
+    LOCK = r"""
+options:
   lock_owner:
     description:
-      - Hold the app's release lock (the one M(bluegreen.core.lock) takes) under this owner while the module works,
-        and release it before returning, also when the module fails. The lock is the file C(<state_dir>/<app>/lock).
-      - When another owner holds it, the module fails without changing anything, naming the holder. A lock this
-        owner already holds is used and left held.
-      - Without it the module takes no lock; the roles take it with M(bluegreen.core.lock) around the whole switch.
+      - Take the app's release lock (the one M(bluegreen.core.lock) takes, the file C(<state_dir>/<app>/lock)) under this
+        owner. When another owner holds it, the module fails without changing anything, naming the holder.
+      - A traffic module holds it around the whole call (the read, the checks, the change and the history record) and
+        releases it before returning, also when it fails; a lock this owner already held is used and left held (see
+        O(lock_release)).
+      - An info module takes it and keeps it, for the changes the run makes after this read.
+      - Without it the module takes no lock.
     type: str
   lock_wait:
     description: Seconds to wait for a lock another owner holds, with O(lock_owner).

@@ -81,7 +81,12 @@ def probe_targets(hosts: list, hostvars: dict, port: object, prober: str, label:
     return targets
 
 
+def endpoint_targets(endpoints: list, label: str) -> list:
+    """Probe targets for expand_checks from a router's endpoints of a colour (host:port, as the router reaches them)."""
+    return [{"name": f"{endpoint} {label}", "base_url": f"http://{endpoint}"} for endpoint in endpoints]
+
+
 class FilterModule:
     def filters(self) -> dict:
         return {"router": router, "router_states": router_states, "watch_counts": watch_counts,
-                "colour_versions": colour_versions, "probe_targets": probe_targets}
+                "colour_versions": colour_versions, "probe_targets": probe_targets, "endpoint_targets": endpoint_targets}

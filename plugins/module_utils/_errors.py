@@ -14,11 +14,13 @@ from __future__ import annotations
 
 
 class BluegreenError(Exception):
-    """A failure to report to the user as it is; ``param`` names the option at fault, if any."""
+    """A failure to report to the user as it is; ``param`` names the option at fault, if any; ``fields`` go into the
+    module's failed result beside the message (what was done before the failure)."""
 
-    def __init__(self, message: str, param: str | None = None) -> None:
+    def __init__(self, message: str, param: str | None = None, fields: dict | None = None) -> None:
         super().__init__(message)
         self.param = param
+        self.fields = fields or {}
 
 
 def os_error_text(exc: OSError) -> str:

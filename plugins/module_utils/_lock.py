@@ -202,7 +202,7 @@ def holding_lock(state_dir: str, app: str, owner: str | None, ttl: int, wait: in
             release_lock(state_dir, app, owner)
 
 
-# The options of the traffic modules that hold the lock around one call (doc fragment bluegreen.core.lock.options).
+# The options of the router modules that take the app's lock (doc fragment bluegreen.core.state.lock).
 LOCK_OPTIONS = {
     "lock_owner": {"type": "str"},
     "lock_wait": {"type": "int", "default": 0},

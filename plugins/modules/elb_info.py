@@ -24,6 +24,7 @@ extends_documentation_fragment:
   - bluegreen.core.aws.alb
   - bluegreen.core.state
   - bluegreen.core.state.read
+  - bluegreen.core.state.lock
   - bluegreen.core.attributes
   - bluegreen.core.attributes.info
 attributes:
@@ -116,6 +117,10 @@ colours:
   returned: always
   type: dict
   sample: {blue: all 2 targets healthy, green: 1/2 targets healthy}
+endpoints:
+  description: Null; the targets are reached through the load balancer, and the app hosts are probed directly.
+  returned: always
+  type: dict
 healthy:
   description: Whether each colour's target group has targets, all of them healthy.
   returned: always

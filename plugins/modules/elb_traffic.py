@@ -31,6 +31,7 @@ extends_documentation_fragment:
   - bluegreen.core.state
   - bluegreen.core.state.read
   - bluegreen.core.state.traffic
+  - bluegreen.core.state.lock
   - bluegreen.core.attributes
 options:
   weights:

@@ -21,6 +21,7 @@ extends_documentation_fragment:
   - bluegreen.core.haproxy
   - bluegreen.core.state
   - bluegreen.core.state.read
+  - bluegreen.core.state.lock
   - bluegreen.core.attributes
   - bluegreen.core.attributes.info
 options:
@@ -95,6 +96,11 @@ colours:
   returned: always
   type: dict
   sample: {blue: 2/2 up, green: 2/2 up}
+endpoints:
+  description: Each colour's servers, as the host:port addresses HAProxy sends their traffic to (the smoke test probes them).
+  returned: always
+  type: dict
+  sample: {blue: ["10.0.0.5:8001", "10.0.0.6:8001"], green: ["10.0.0.5:8002", "10.0.0.6:8002"]}
 healthy:
   description: Whether each colour's backend has a server UP.
   returned: always

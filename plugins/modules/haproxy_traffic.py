@@ -24,6 +24,7 @@ extends_documentation_fragment:
   - bluegreen.core.haproxy
   - bluegreen.core.state
   - bluegreen.core.state.traffic
+  - bluegreen.core.state.lock
   - bluegreen.core.attributes
 options:
   app:

@@ -23,6 +23,7 @@ extends_documentation_fragment:
   - bluegreen.core.nginx
   - bluegreen.core.state
   - bluegreen.core.state.read
+  - bluegreen.core.state.lock
   - bluegreen.core.attributes
   - bluegreen.core.attributes.info
 options:
@@ -96,6 +97,11 @@ colours:
   returned: always
   type: dict
   sample: {blue: 2 servers, green: 2 servers}
+endpoints:
+  description: Each colour's servers, as the addresses its upstream file lists (the smoke test probes them).
+  returned: always
+  type: dict
+  sample: {blue: ["10.0.0.5:8001"], green: ["10.0.0.5:8002"]}
 healthy:
   description: Null for each colour; nginx OSS has no active health checks to ask.
   returned: always

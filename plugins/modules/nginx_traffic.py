@@ -34,6 +34,7 @@ extends_documentation_fragment:
   - bluegreen.core.nginx
   - bluegreen.core.state
   - bluegreen.core.state.traffic
+  - bluegreen.core.state.lock
   - bluegreen.core.attributes
 options:
   app:

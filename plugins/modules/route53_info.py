@@ -23,6 +23,7 @@ extends_documentation_fragment:
   - bluegreen.core.aws.route53
   - bluegreen.core.state
   - bluegreen.core.state.read
+  - bluegreen.core.state.lock
   - bluegreen.core.attributes
   - bluegreen.core.attributes.info
 attributes:
@@ -101,6 +102,10 @@ colours:
   returned: always
   type: dict
   sample: {blue: set identifier blue, green: set identifier green}
+endpoints:
+  description: Null; the app hosts are probed directly.
+  returned: always
+  type: dict
 healthy:
   description: Null for each colour; DNS does not tell whether a colour can serve.
   returned: always

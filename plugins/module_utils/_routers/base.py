@@ -21,7 +21,6 @@ from __future__ import annotations
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.bluegreen.core.plugins.module_utils import _history, _lock, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError, os_error_text
-from ansible_collections.bluegreen.core.plugins.module_utils._routers.kinds import STATE_KEYS  # noqa: F401 - the contract
 
 
 class SwitchFailed(BluegreenError):
@@ -29,18 +28,16 @@ class SwitchFailed(BluegreenError):
     ``restored``: what was changed has been put back. ``fields`` go into the module's failed result."""
 
     def __init__(self, message: str, *, attempted: bool, restored: bool, **fields: object) -> None:
-        super().__init__(message)
+        super().__init__(message, fields=fields)
         self.attempted = attempted
         self.restored = restored
-        self.fields = fields
 
 
 class Refused(BluegreenError):
     """The router will not take the change as asked (the target has no healthy server, ...). Nothing changed."""
 
     def __init__(self, message: str, **fields: object) -> None:
-        super().__init__(message)
-        self.fields = fields
+        super().__init__(message, fields=fields)
 
 
 class Router:
@@ -125,14 +122,15 @@ class Router:
 
 def state(router: Router, *, weights: dict | None, sources_agree: bool, problems: list, says: str, colours: dict,
           healthy: dict, counters: dict | None, history: dict, lock: dict | None, label: str | None = None,
-          counters_note: str | None = None) -> dict:
-    """The state every router returns from a read (STATE_KEYS).
+          counters_note: str | None = None, endpoints: dict | None = None) -> dict:
+    """The state every router returns from a read (kinds.STATE_KEYS).
 
     ``weights``: the split the router applies now; ``sources_agree``: whether the router's own sources agree (HAProxy's
     runtime map and its map file, Nginx's links and the configuration its workers loaded); ``problems``: what the
     router found wrong, to which the problems of the history (``history``, ``_history.report``'s result) are added.
     ``consistent`` is true when the sources agree and there is no problem at all. ``says``: what the router's sources
-    say, in a few words; ``colours``: what serves each colour, in a few words; ``healthy``: whether the router finds
+    say, in a few words; ``colours``: what serves each colour, in a few words; ``endpoints``: per colour, the
+    host:port addresses the router sends that colour's traffic to (None for an API router); ``healthy``: whether the router finds
     each colour able to serve (a server UP, the targets healthy), None where it does not tell; ``counters``: each colour's requests
     and 5xx responses as the router counts them (None where it counts none, ``counters_note`` saying why); ``label``: how an API router names
     itself (None for a router host, which its inventory name names)."""
@@ -148,6 +146,7 @@ def state(router: Router, *, weights: dict | None, sources_agree: bool, problems
         "problems": problems,
         "says": says,
         "colours": colours,
+        "endpoints": endpoints,
         "healthy": healthy,
         "counters": counters,
         "counters_note": counters_note if counters is None else None,
@@ -169,8 +168,7 @@ def change(driver: Router) -> dict:
     module, params = driver.module, driver.params
     _validate.name(params["app"], "app")
     who = _history.validated(params)
-    if params["lock_owner"] is not None:
-        _lock.validate_lock_inputs(params["lock_owner"], params["lock_wait"], params["lock_ttl"], prefix="lock_")
+    validate_lock(params)
     driver.validate()
     colour, weights = driver.requested()
     if colour is None and weights is None:
@@ -200,7 +198,14 @@ def change(driver: Router) -> dict:
                 raise Refused(str(exc), **result) from None
             result["history_entry"] = record(driver, who, plan, result, "ok")
         driver.after(plan, result)
+    if params["lock_release"] and params["lock_owner"] is not None and not module.check_mode:
+        _lock.release_lock(params["state_dir"], params["app"], params["lock_owner"])
     return result
+
+
+def validate_lock(params: dict) -> None:
+    if params["lock_owner"] is not None:
+        _lock.validate_lock_inputs(params["lock_owner"], params["lock_wait"], params["lock_ttl"], prefix="lock_")
 
 
 def previous(driver: Router, versions: dict) -> tuple:
@@ -240,12 +245,13 @@ def record(driver: Router, who: dict, plan, result: dict, outcome: str, error: s
 def argument_spec(driver_class: type, info: bool) -> dict:
     spec = {"app": {"type": "str", "required": True}}
     spec.update(driver_class.OPTIONS)
+    spec.update(_lock.LOCK_OPTIONS)
     if info:
         spec.update(_history.READ_OPTIONS)
         spec.update(driver_class.READ_OPTIONS)
     else:
         spec.update(_history.OPTIONS)
-        spec.update(_lock.LOCK_OPTIONS)
+        spec["lock_release"] = {"type": "bool", "default": False}
         spec.update(driver_class.CHANGE_OPTIONS)
     return spec
 
@@ -260,6 +266,7 @@ def run(driver_class: type, info: bool = False) -> None:
     try:
         if info:
             _validate.name(module.params["app"], "app")
+            validate_lock(module.params)
             driver.validate()
             result = read(driver)
         else:
@@ -277,10 +284,15 @@ def run(driver_class: type, info: bool = False) -> None:
 
 
 def read(driver: Router) -> dict:
-    """A read (an info module, or a traffic module given nothing to change): every problem is also a warning."""
-    limit = _history.validate_limit(driver.params)
+    """A read (an info module, or a traffic module given nothing to change): every problem is also a warning. With
+    lock_owner, the app's lock is taken first and kept, for the changes the run makes after it."""
+    params = driver.params
+    limit = _history.validate_limit(params)
+    if params["lock_owner"] is not None:
+        _lock.acquire_lock(params["state_dir"], params["app"], params["lock_owner"], params["lock_ttl"], params["lock_wait"],
+                           driver.module.check_mode)
     driver.connect()
-    result = dict(driver.read(limit), changed=False, app=driver.params["app"])
+    result = dict(driver.read(limit), changed=False, app=params["app"])
     for problem in result["problems"]:
         driver.module.warn(problem)
     return result

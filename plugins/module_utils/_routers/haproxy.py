@@ -57,6 +57,7 @@ class HAProxy(base.Router):
             problems=routing["problems"],
             says=f"runtime map {live or 'nothing'}, map file {routing['map_file_colour'] or 'nothing'}",
             colours={c: f"{backends[c]['up']}/{backends[c]['total']} up" for c in _validate.COLOURS},
+            endpoints={c: [server["addr"] for server in backends[c]["servers"] if server["addr"]] for c in _validate.COLOURS},
             healthy={c: backends[c]["up"] > 0 for c in _validate.COLOURS},
             counters={c: {"requests": backends[c]["requests"], "http_5xx": backends[c]["http_5xx"]} for c in _validate.COLOURS},
             history=history,

@@ -85,6 +85,7 @@ class Nginx(base.Router):
             problems=config["problems"],
             says=says,
             colours={c: f"{len(config['servers'][c])} servers" for c in _validate.COLOURS},
+            endpoints={c: [server["address"] for server in config["servers"][c]] for c in _validate.COLOURS},
             healthy=dict.fromkeys(_validate.COLOURS),  # nginx OSS has no active health checks to ask
             counters=None,
             counters_note="nginx keeps no count of the 5xx responses each colour served",

@@ -12,6 +12,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.bluegreen.core.plugins.filter.routers import (
     FilterModule,
     colour_versions,
+    endpoint_targets,
     probe_targets,
     router,
     router_states,
@@ -23,7 +24,8 @@ ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles")
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"router", "router_states", "watch_counts", "colour_versions", "probe_targets"}
+    assert set(FilterModule().filters()) == {"router", "router_states", "watch_counts", "colour_versions", "probe_targets",
+                                             "endpoint_targets"}
 
 
 def test_router_gives_each_kinds_traits():
@@ -101,3 +103,10 @@ def test_probe_targets_reach_the_prober_on_loopback():
         {"name": "r2 preview", "base_url": "http://10.0.0.2:8080", "header": {"X-Bluegreen-Colour": "^blue$"}},
     ]
     assert probe_targets(["r2"], hostvars, "8001", "r1", "blue") == [{"name": "r2 blue", "base_url": "http://10.0.0.2:8001"}]
+
+
+def test_endpoint_targets_probe_the_routers_own_addresses():
+    assert endpoint_targets(["10.0.0.5:8001", "[fd00::5]:8001"], "blue") == [
+        {"name": "10.0.0.5:8001 blue", "base_url": "http://10.0.0.5:8001"},
+        {"name": "[fd00::5]:8001 blue", "base_url": "http://[fd00::5]:8001"},
+    ]

@@ -1,0 +1,36 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Copies a controller-side artifact to the host, then runs bluegreen.core.app_release there: one task, so that a
+deploy is a file transfer and one module call."""
+
+from __future__ import annotations
+
+import os
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = True
+
+    def run(self, tmp: object = None, task_vars: dict | None = None) -> dict:
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+        args = dict(self._task.args)
+        artifact = args.get("artifact")
+        try:
+            if artifact and not args.get("remote_artifact"):
+                if "://" in str(artifact):
+                    raise AnsibleActionFail(f"artifact {artifact!r}: a URL needs remote_artifact=true (the host fetches it)")
+                source = self._loader.get_real_file(self._find_needle("files", os.path.expanduser(str(artifact))))
+                remote = self._connection._shell.join_path(self._connection._shell.tmpdir, "artifact")
+                if not self._task.check_mode:
+                    self._transfer_file(source, remote)
+                    self._fixup_perms2((self._connection._shell.tmpdir, remote))
+                args.update(artifact=remote, remote_artifact=True)
+            result.update(self._execute_module(module_name="bluegreen.core.app_release", module_args=args, task_vars=task_vars))
+            return result
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)

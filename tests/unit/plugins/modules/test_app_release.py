@@ -1,0 +1,169 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""bluegreen.core.app_release on a temporary app root, with systemctl faked and a real HTTP health check."""
+
+from __future__ import annotations
+
+import grp
+import io
+import os
+import stat
+import tarfile
+
+import pytest
+from ansible_collections.bluegreen.core.plugins.module_utils import _release
+from ansible_collections.bluegreen.core.plugins.modules import app_release
+from ansible_collections.bluegreen.core.tests.unit.plugins.modules.module_helpers import closed_port, fake_app, run_module
+
+GROUP = grp.getgrgid(os.getgid()).gr_name
+
+
+def tarball(path, files: dict, links: dict | None = None, mode: int = 0o755) -> str:
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            archive.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            archive.addfile(info)
+    return str(path)
+
+
+class Systemd:
+    """systemctl and journalctl as the module sees them."""
+
+    def __init__(self) -> None:
+        self.calls: list = []
+        self.active = False
+
+    def __call__(self, args: list, timeout: float = 0) -> tuple:
+        self.calls.append(" ".join(args))
+        if args[:2] == ["systemctl", "is-enabled"]:
+            return 0, "enabled", ""
+        if args[:2] == ["systemctl", "is-active"]:
+            return (0, "active", "") if self.active else (3, "inactive", "")
+        if args[:2] in (["systemctl", "restart"], ["systemctl", "start"]):
+            self.active = True
+        if args[0] == "journalctl":
+            return 0, "Traceback (most recent call last):\nPermissionError: [Errno 13] Permission denied", ""
+        if args[:2] == ["systemctl", "show"]:
+            return 0, "ActiveState=failed\nSubState=failed\nResult=exit-code", ""
+        return 0, "", ""
+
+
+@pytest.fixture
+def lab(tmp_path, monkeypatch):
+    root = tmp_path / "shop"
+    (root / "releases").mkdir(parents=True)
+    systemd = Systemd()
+    monkeypatch.setattr(_release, "run", systemd)
+    with fake_app() as app:
+        yield {"root": root, "tmp": tmp_path, "systemd": systemd, "app": app,
+               "artifact": tarball(tmp_path / "shop-2.0.0.tar.gz", {"bin/start": b"#!/bin/sh\n", "VERSION": b"2.0.0\n"})}
+
+
+def args(lab: dict, **overrides: object) -> dict:
+    base = {"app": "shop", "colour": "green", "version": "2.0.0", "artifact": lab["artifact"], "remote_artifact": True,
+            "root": str(lab["root"]), "group": GROUP, "env_file": str(lab["tmp"] / "green.env"),
+            "env": {"PORT": 8002, "DB_PASSWORD": "s3cret value"}, "health_url": lab["app"].url("/ok"), "start_timeout": 5}
+    base.update(overrides)
+    return base
+
+
+def test_a_release_is_unpacked_linked_started_and_checked(lab):
+    done = run_module(app_release.main, args(lab, _ansible_diff=True))
+    assert done.failed is False, done.result
+    root = lab["root"]
+    assert os.readlink(root / "green") == "releases/2.0.0" and (root / "releases" / "2.0.0" / "VERSION").read_text() == "2.0.0\n"
+    assert (done["changed"], done["unpacked"], done["previous_version"], done["unit"]) == (True, True, None, "restarted")
+    assert done["health"]["passed"] == 1
+    env = lab["tmp"] / "green.env"
+    assert stat.S_IMODE(env.stat().st_mode) == 0o640 and 'DB_PASSWORD="s3cret value"' in env.read_text()
+    assert "s3cret" not in str(done.result) and "DB_PASSWORD=********" in done["diff"][0]["after"]
+    assert "systemctl restart shop@green" in lab["systemd"].calls
+    assert [p for p in os.listdir(root / "releases") if p.startswith(".")] == []
+
+
+def test_the_same_release_again_changes_nothing(lab):
+    run_module(app_release.main, args(lab))
+    lab["systemd"].calls.clear()
+    again = run_module(app_release.main, args(lab))
+    assert (again.failed, again["changed"], again["unpacked"], again["unit"]) == (False, False, False, "running")
+    assert not any("restart" in call for call in lab["systemd"].calls)
+
+
+def test_check_mode_writes_nothing(lab):
+    done = run_module(app_release.main, args(lab), check_mode=True)
+    assert done.failed is False and done["changed"] is True
+    assert os.listdir(lab["root"] / "releases") == [] and not (lab["root"] / "green").exists()
+    assert not (lab["tmp"] / "green.env").exists() and lab["systemd"].calls == []
+
+
+@pytest.mark.parametrize(("files", "links", "why"), [
+    ({"/etc/cron.d/x": b"x"}, None, "a path outside the release"),
+    ({"bin/start": b"x", "../../x": b"x"}, None, "a path outside the release"),
+    ({"bin/start": b"x"}, {"bin/data": "../../../etc"}, "points outside the release"),
+    ({"bin/start": b"x"}, {"etc": "/etc"}, "points outside the release"),
+])
+def test_an_archive_reaching_outside_the_release_is_refused_before_anything_is_written(lab, files, links, why):
+    bad = tarball(lab["tmp"] / "bad.tar.gz", files, links)
+    done = run_module(app_release.main, args(lab, artifact=bad))
+    assert done.failed and why in done.msg and done["param"] == "artifact"
+    assert os.listdir(lab["root"] / "releases") == [] and not (lab["root"] / "green").exists()
+
+
+def test_a_release_without_its_executable_is_refused(lab):
+    done = run_module(app_release.main, args(lab, artifact=tarball(lab["tmp"] / "x.tar.gz", {"app.py": b"x"})))
+    assert done.failed and "no executable bin/start" in done.msg and "app.py" in done.msg
+    assert os.listdir(lab["root"] / "releases") == []
+
+
+def test_not_an_archive_is_refused(lab):
+    path = lab["tmp"] / "notes.txt"
+    path.write_text("hello")
+    done = run_module(app_release.main, args(lab, artifact=str(path)))
+    assert done.failed and "not a tar archive" in done.msg
+
+
+def test_a_colour_that_does_not_come_up_is_explained_with_its_journal(lab):
+    done = run_module(app_release.main, args(lab, health_url=f"http://127.0.0.1:{closed_port()}/health", start_timeout=1))
+    assert done.failed
+    assert "shop@green: ActiveState=failed" in done.msg and "Permission denied" in done.msg
+    assert done["previous_version"] is None and done["unpacked"] is True
+
+
+def test_a_second_release_reports_the_previous_one_and_prunes_beyond_the_limit(lab):
+    for number in range(1, 5):
+        version = f"{number}.0.0"
+        artifact = tarball(lab["tmp"] / f"{version}.tar.gz", {"bin/start": b"x"})
+        done = run_module(app_release.main, args(lab, version=version, artifact=artifact, keep_releases=2,
+                                                 colour="blue" if number == 1 else "green"))
+        assert done.failed is False, done.result
+        os.utime(lab["root"] / "releases" / version, (number, number))
+    assert done["previous_version"] == "3.0.0"
+    # 1.0.0 stays: blue points at it.
+    assert sorted(os.listdir(lab["root"] / "releases")) == ["1.0.0", "3.0.0", "4.0.0"]
+
+
+def test_without_an_artifact_a_release_in_place_is_used_and_a_missing_one_is_refused(lab):
+    run_module(app_release.main, args(lab))
+    back = run_module(app_release.main, args(lab, artifact=None, colour="blue"))
+    assert back.failed is False and os.readlink(lab["root"] / "blue") == "releases/2.0.0"
+    missing = run_module(app_release.main, args(lab, artifact=None, version="9.9.9"))
+    assert missing.failed and "no artifact was given" in missing.msg
+
+
+@pytest.mark.parametrize(("override", "param"), [
+    ({"version": "../2"}, "version"),
+    ({"app": "shop; rm"}, "app"),
+    ({"executable": "/bin/sh"}, "executable"),
+    ({"env": {"A": "line\nbreak"}}, "env"),
+    ({"env": {"1A": "x"}}, "env"),
+    ({"keep_releases": 0}, "keep_releases"),
+])
+def test_bad_input_names_the_option_and_changes_nothing(lab, override, param):
+    done = run_module(app_release.main, args(lab, **override))
+    assert done.failed and done["param"] == param, done.result
+    assert os.listdir(lab["root"] / "releases") == [] and lab["systemd"].calls == []
