@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 
 
@@ -24,12 +24,17 @@ class ActionModule(ActionBase):
             if artifact and not args.get("remote_artifact"):
                 if "://" in str(artifact):
                     raise AnsibleActionFail(f"artifact {artifact!r}: a URL needs remote_artifact=true (the host fetches it)")
-                source = self._loader.get_real_file(self._find_needle("files", os.path.expanduser(str(artifact))))
-                remote = self._connection._shell.join_path(self._connection._shell.tmpdir, "artifact")
-                if not self._task.check_mode:
-                    self._transfer_file(source, remote)
-                    self._fixup_perms2((self._connection._shell.tmpdir, remote))
-                args.update(artifact=remote, remote_artifact=True)
+                try:
+                    source = self._loader.get_real_file(self._find_needle("files", os.path.expanduser(str(artifact))))
+                except AnsibleError:
+                    # Not on the controller: fine if the release is in place on the host already; the module says so if not.
+                    args.update(artifact=None, remote_artifact=True, missing_artifact=str(artifact))
+                else:
+                    remote = self._connection._shell.join_path(self._connection._shell.tmpdir, "artifact")
+                    if not self._task.check_mode:
+                        self._transfer_file(source, remote)
+                        self._fixup_perms2((self._connection._shell.tmpdir, remote))
+                    args.update(artifact=remote, remote_artifact=True)
             result.update(self._execute_module(module_name="bluegreen.core.app_release", module_args=args, task_vars=task_vars))
             return result
         finally:

@@ -49,6 +49,11 @@ options:
     description: O(artifact) is a path on the host, not on the controller.
     type: bool
     default: false
+  missing_artifact:
+    description:
+      - Set by the action plugin when O(artifact) is not on the controller; the release in place is used if there is
+        one, else the module fails naming that path.
+    type: str
   root:
     description: The app's folder on the host, with C(releases/) and the colour links.
     type: path
@@ -179,6 +184,7 @@ ARGUMENT_SPEC = {
     "version": {"type": "str", "required": True},
     "artifact": {"type": "str"},
     "remote_artifact": {"type": "bool", "default": False},
+    "missing_artifact": {"type": "str"},
     "root": {"type": "path", "required": True},
     "group": {"type": "str", "required": True},
     "executable": {"type": "str", "default": "bin/start"},
@@ -236,6 +242,9 @@ def run(module: AnsibleModule) -> dict:
     before = _release.link_target(link)
     present = _release.is_release_dir(target)
     if not present and not params["artifact"]:
+        if params["missing_artifact"]:
+            raise _release.ReleaseError(f"{target} is not in place, and the artifact {params['missing_artifact']} is not on the "
+                                        "controller (bluegreen_artifact)", "artifact")
         raise _release.ReleaseError(f"{target} is not in place and no artifact was given to unpack it", "artifact")
     env_text = _release.render_env(params["env"])
     env_before = _fs.read_text(params["env_file"])
@@ -256,8 +265,8 @@ def run(module: AnsibleModule) -> dict:
         result["diff"] = [
             {"before": _release.masked(env_before), "after": _release.masked(env_text),
              "before_header": params["env_file"], "after_header": params["env_file"]},
-            {"before": f"{colour} -> {before or '(none)'}\n", "after": f"{colour} -> {link_after}\n",
-             "before_header": link, "after_header": link},
+            {"before": {"path": link, "src": before, "state": "link" if before else "absent"},
+             "after": {"path": link, "src": link_after, "state": "link"}},
         ]
     if module.check_mode:
         return result

@@ -288,11 +288,18 @@ def read(driver: Router) -> dict:
     lock_owner, the app's lock is taken first and kept, for the changes the run makes after it."""
     params = driver.params
     limit = _history.validate_limit(params)
+    taken = None
     if params["lock_owner"] is not None:
-        _lock.acquire_lock(params["state_dir"], params["app"], params["lock_owner"], params["lock_ttl"], params["lock_wait"],
-                           driver.module.check_mode)
-    driver.connect()
-    result = dict(driver.read(limit), changed=False, app=params["app"])
+        taken = _lock.acquire_lock(params["state_dir"], params["app"], params["lock_owner"], params["lock_ttl"],
+                                   params["lock_wait"], driver.module.check_mode)
+    try:
+        driver.connect()
+        result = dict(driver.read(limit), changed=False, app=params["app"])
+    except BaseException:
+        # A read that fails leaves no lock behind that it took itself.
+        if taken is not None and taken["changed"] and not driver.module.check_mode:
+            _lock.release_lock(params["state_dir"], params["app"], params["lock_owner"])
+        raise
     for problem in result["problems"]:
         driver.module.warn(problem)
     return result

@@ -426,3 +426,42 @@ def test_bad_lock_options_are_named(lab, args, words):
     result = run(lab, colour="green", **args)
     assert result["failed"] and words in result["msg"]
     assert lab.fake.writes() == []
+
+
+# --------------------------------------------------------------------------- the lock taken by a read, released by the last change
+
+
+def test_an_info_read_with_the_lock_takes_it_and_keeps_it_and_the_last_change_releases_it(lab):
+    import os
+
+    from ansible_collections.bluegreen.core.plugins.modules import haproxy_info
+
+    read = run_module(haproxy_info, lab.args(lock_owner="ci run 7"))
+    assert not read["failed"] and read["changed"] is False
+    assert read["lock"]["owner"] == "ci run 7" and os.path.exists(lock_file(lab))
+    kept = run(lab, colour="green", lock_owner="ci run 7")
+    assert kept["changed"] and os.path.exists(lock_file(lab))
+    released = run(lab, colour="blue", lock_owner="ci run 7", lock_release=True)
+    assert released["changed"] and not os.path.exists(lock_file(lab))
+
+
+def test_a_read_that_fails_leaves_no_lock_it_took(lab):
+    import os
+
+    from ansible_collections.bluegreen.core.plugins.modules import haproxy_info
+
+    os.unlink(lab.map_file)
+    lab.fake.fail_next("show map", "Unknown map identifier. Please use #<id> or <file>.\n")
+    read = run_module(haproxy_info, lab.args(lock_owner="ci run 8"))
+    assert read["failed"] and not os.path.exists(lock_file(lab))
+
+
+def test_a_failed_change_keeps_the_lock_even_with_lock_release(lab):
+    import os
+
+    from ansible_collections.bluegreen.core.plugins.modules import haproxy_info
+
+    run_module(haproxy_info, lab.args(lock_owner="ci run 9"))
+    lab.fake.backends["shop_green"] = [server("shop_green_1", status="DOWN", check_status="L4CON")]
+    refused = run(lab, colour="green", lock_owner="ci run 9", lock_release=True)
+    assert refused["failed"] and os.path.exists(lock_file(lab))
