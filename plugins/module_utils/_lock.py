@@ -107,7 +107,7 @@ class LockHeld(BluegreenError):
     """Another owner holds the lock; the message says who and what to do."""
 
     def __init__(self, message: str, holder: dict | None, waited: float = 0.0) -> None:
-        super().__init__(message)
+        super().__init__(message, fields={"holder": holder})
         self.holder = holder
         self.waited = waited
 

@@ -125,15 +125,15 @@ def state(router: Router, *, weights: dict | None, sources_agree: bool, problems
           counters_note: str | None = None, endpoints: dict | None = None) -> dict:
     """The state every router returns from a read (kinds.STATE_KEYS).
 
-    ``weights``: the split the router applies now; ``sources_agree``: whether the router's own sources agree (HAProxy's
-    runtime map and its map file, Nginx's links and the configuration its workers loaded); ``problems``: what the
-    router found wrong, to which the problems of the history (``history``, ``_history.report``'s result) are added.
+    ``weights``: the split the router applies now. ``sources_agree``: whether the router's own sources agree (HAProxy's
+    runtime map and its map file, Nginx's links and the configuration its workers loaded). ``problems``: what the
+    router found wrong; the history's problems (``history``, ``_history.report``'s result) are added to them, and
     ``consistent`` is true when the sources agree and there is no problem at all. ``says``: what the router's sources
-    say, in a few words; ``colours``: what serves each colour, in a few words; ``endpoints``: per colour, the
-    host:port addresses the router sends that colour's traffic to (None for an API router); ``healthy``: whether the router finds
-    each colour able to serve (a server UP, the targets healthy), None where it does not tell; ``counters``: each colour's requests
-    and 5xx responses as the router counts them (None where it counts none, ``counters_note`` saying why); ``label``: how an API router names
-    itself (None for a router host, which its inventory name names)."""
+    say, in a few words. ``colours``: what serves each colour, in a few words. ``endpoints``: per colour, the host:port
+    addresses the router sends that colour's traffic to (None for an API router). ``healthy``: whether the router finds
+    each colour able to serve (a server UP, healthy targets), None where it cannot tell. ``counters``: each colour's
+    requests and 5xx responses as the router counts them (None where it counts none, ``counters_note`` saying why).
+    ``label``: how an API router names itself (None for a router host, which its inventory name names)."""
     problems = problems + history["problems"]
     return {
         "router": router.KIND,
@@ -166,10 +166,7 @@ def read_lock(params: dict) -> dict | None:
 def change(driver: Router) -> dict:
     """One traffic module call: check, lock, resolve, plan, gate, apply, record."""
     module, params = driver.module, driver.params
-    _validate.name(params["app"], "app")
     who = _history.validated(params)
-    validate_lock(params)
-    driver.validate()
     colour, weights = driver.requested()
     if colour is None and weights is None:
         return read(driver)
@@ -201,11 +198,6 @@ def change(driver: Router) -> dict:
     if params["lock_release"] and params["lock_owner"] is not None and not module.check_mode:
         _lock.release_lock(params["state_dir"], params["app"], params["lock_owner"])
     return result
-
-
-def validate_lock(params: dict) -> None:
-    if params["lock_owner"] is not None:
-        _lock.validate_lock_inputs(params["lock_owner"], params["lock_wait"], params["lock_ttl"], prefix="lock_")
 
 
 def previous(driver: Router, versions: dict) -> tuple:
@@ -263,23 +255,17 @@ def run(driver_class: type, info: bool = False) -> None:
         constraints[key] = constraints.get(key, []) + value
     module = AnsibleModule(argument_spec=argument_spec(driver_class, info), supports_check_mode=True, **constraints)
     driver = driver_class(module)
+    params = module.params
     try:
-        if info:
-            _validate.name(module.params["app"], "app")
-            validate_lock(module.params)
-            driver.validate()
-            result = read(driver)
-        else:
-            result = change(driver)
-    except _lock.LockHeld as exc:
-        module.fail_json(msg=str(exc), holder=exc.holder, **driver.failure_fields())
-    except Refused as exc:
-        module.fail_json(msg=str(exc), **dict(driver.failure_fields(), **exc.fields))
+        _validate.name(params["app"], "app")
+        if params["lock_owner"] is not None:
+            _lock.validate_lock_inputs(params["lock_owner"], params["lock_wait"], params["lock_ttl"], prefix="lock_")
+        driver.validate()
+        result = read(driver) if info else change(driver)
     except BluegreenError as exc:
-        fail(module, str(exc), exc.param, driver)
+        fail(module, str(exc), dict(exc.fields, **({"param": exc.param} if exc.param else {})), driver)
     except OSError as exc:
-        fail(module, f"reading or writing the files of {module.params['app']} on this host failed: {os_error_text(exc)}",
-             None, driver)
+        fail(module, f"reading or writing the files of {params['app']} on this host failed: {os_error_text(exc)}", {}, driver)
     module.exit_json(**result)
 
 
@@ -305,8 +291,6 @@ def read(driver: Router) -> dict:
     return result
 
 
-def fail(module: AnsibleModule, message: str, param: str | None, driver: Router) -> None:
-    fields = dict(driver.failure_fields())
-    if param is not None:
-        fields["param"] = param
-    module.fail_json(msg=message, **fields)
+def fail(module: AnsibleModule, message: str, fields: dict, driver: Router) -> None:
+    """Fail the module with the message, what the error carries, and what every failure of the router carries."""
+    module.fail_json(msg=message, **dict(driver.failure_fields(), **fields))
