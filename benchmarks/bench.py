@@ -153,6 +153,9 @@ def other_colour(colour: str) -> str:
 # Runs inside the Nginx router (python3 -c): flips the live colour N times the way nginx_traffic
 # does (_nginx.apply_switch: swap the live and preview links, nginx -t, reload, wait for the new
 # workers), one JSON line per flip with the epoch time just before the switch began.
+# The collection's module_utils the Nginx flip loop imports (_nginx and what it imports), copied into the router.
+NGINX_FLIP_MODULES = ("_command.py", "_errors.py", "_fs.py", "_nginx.py", "_validate.py")
+
 NGINX_FLIPPER = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
@@ -726,7 +729,7 @@ class Bench:
         lib = os.path.join(WORK, "nginx-lib")
         target = os.path.join(lib, "ansible_collections", "bluegreen", "core", "plugins", "module_utils")
         os.makedirs(target, exist_ok=True)
-        for name in ("_errors.py", "_fs.py", "_nginx.py", "_validate.py"):
+        for name in NGINX_FLIP_MODULES:
             with open(os.path.join(ROOT, "plugins", "module_utils", name), encoding="utf-8") as src, \
                     open(os.path.join(target, name), "w", encoding="utf-8") as dst:
                 dst.write(src.read())

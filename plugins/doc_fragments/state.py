@@ -82,8 +82,8 @@ options:
       - Take the app's release lock (the one M(bluegreen.core.lock) takes, the file C(<state_dir>/<app>/lock)) under this
         owner. When another owner holds it, the module fails without changing anything, naming the holder.
       - A traffic module holds it around the whole call (the read, the checks, the change and the history record) and
-        releases it before returning, also when it fails; a lock this owner already held is used and left held (see
-        O(lock_release)).
+        releases it before returning, also when it fails; a lock this owner already held is used and left held (a traffic
+        module's C(lock_release) releases it after a successful change).
       - An info module takes it and keeps it, for the changes the run makes after this read.
       - Without it the module takes no lock.
     type: str

@@ -36,10 +36,9 @@ import os
 import re
 import socket
 import stat
-import subprocess
 import time
 
-from ansible_collections.bluegreen.core.plugins.module_utils import _fs, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _command, _fs, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
 
 DEFAULT_CONF_DIR = "/etc/nginx/bluegreen"
@@ -716,15 +715,7 @@ def fatal_lines(lines: list, masters: set) -> tuple:
 
 def run_command(args: list, timeout: float = COMMAND_TIMEOUT) -> tuple:
     """(rc, stdout, stderr) of a command run without a shell; a missing program or a timeout is an NginxError."""
-    try:
-        done = subprocess.run(args, capture_output=True, timeout=timeout, check=False, env=dict(os.environ, LC_ALL="C"))
-    except FileNotFoundError:
-        raise NginxError(f"{args[0]} was not found: is it installed, and on the PATH of the user the task runs as?") from None
-    except PermissionError:
-        raise NginxError(f"{args[0]} cannot be run: permission denied") from None
-    except subprocess.TimeoutExpired:
-        raise NginxError(f"`{' '.join(args)}` did not finish within {timeout:g}s") from None
-    return done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+    return _command.run(args, timeout, NginxError)
 
 
 class Nginx:

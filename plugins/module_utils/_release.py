@@ -19,12 +19,11 @@ import json
 import os
 import shutil
 import stat
-import subprocess
 import tarfile
 import tempfile
 import time
 
-from ansible_collections.bluegreen.core.plugins.module_utils import _fs, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _command, _fs, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
 
 STAGING_PREFIX = ".staging-"
@@ -166,14 +165,10 @@ def point(root: str, colour: str, version: str) -> None:
 # --------------------------------------------------------------------------- systemd
 
 
-def run(args: list, timeout: float = COMMAND_TIMEOUT) -> tuple:
-    try:
-        done = subprocess.run(args, capture_output=True, timeout=timeout, check=False, env=dict(os.environ, LC_ALL="C"))
-    except FileNotFoundError:
-        raise ReleaseError(f"{args[0]} was not found on this host") from None
-    except subprocess.TimeoutExpired:
-        raise ReleaseError(f"`{' '.join(args)}` did not finish within {timeout:g}s") from None
-    return done.returncode, done.stdout.decode("utf-8", "replace").strip(), done.stderr.decode("utf-8", "replace").strip()
+def run(args: list) -> tuple:
+    """(rc, stdout, stderr), stripped, of a systemctl or journalctl command."""
+    rc, out, err = _command.run(args, COMMAND_TIMEOUT, ReleaseError)
+    return rc, out.strip(), err.strip()
 
 
 def restart(unit: str, changed: bool) -> str:

@@ -149,24 +149,14 @@ ttl:
   returned: always
   type: int
   sample: 60
-history:
-  description: The newest O(history_limit) records of the app's history on this host, oldest first.
-  returned: always
-  type: list
-  elements: dict
+history: {description: "The newest O(history_limit) records of the app's history on this host, oldest first.", returned: always,
+          type: list, elements: dict}
 last_switch:
   description: The newest successful record that moved all the queries to another colour, or null.
   returned: always
   type: dict
-lock:
-  description: The holder of the app's release lock on this host, or null when it is free.
-  returned: always
-  type: dict
-api_calls:
-  description: Every AWS API call made, as its IAM action, in order.
-  returned: always
-  type: list
-  elements: str
+lock: {description: "The holder of the app's release lock on this host, or null when it is free.", returned: always, type: dict}
+api_calls: {description: "Every AWS API call made, as its IAM action, in order.", returned: always, type: list, elements: str}
 """
 
 from ansible_collections.bluegreen.core.plugins.module_utils._routers import base

@@ -27,7 +27,7 @@ class AwsRouter(base.Router):
             self.module.fail_json(msg=missing_required_lib("boto3"), exception=_aws.BOTO3_IMPORT_ERROR)
 
     def requested(self) -> tuple:
-        colour = self.params["colour"]
+        colour = self.params.get("colour")  # an info module has none: it only reads
         return colour, None if colour == "previous" else self.inputs["weights"]
 
     def connect(self) -> None:
@@ -101,11 +101,6 @@ class Alb(AwsRouter):
             self.inputs["metrics_since"] = _aws.parse_utc(params["metrics_since"], "metrics_since")
         self.groups = dict(params["target_groups"])
         self.where = f"rule {params['rule_arn']}" if params["rule_arn"] else f"listener {params['listener_arn']}"
-
-    def requested(self) -> tuple:
-        if "colour" not in self.params:
-            return None, None
-        return super().requested()
 
     def connect(self) -> None:
         super().connect()

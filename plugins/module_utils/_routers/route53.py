@@ -64,11 +64,6 @@ class Route53(AwsRouter):
         super().validate()
         self.inputs = _aws.validate_route53_params(self.params)
 
-    def requested(self) -> tuple:
-        if "colour" not in self.params:
-            return None, None
-        return super().requested()
-
     def connect(self) -> None:
         super().connect()
         self.client = self.conn.client("route53")

@@ -293,3 +293,17 @@ def test_prepare_provisions_both_routers_in_one_run_or_falls_back(
     assert rest == (["bluegreen.core.release", "bluegreen.core.release"] if returncode == 0 else
                     ["bluegreen.core.provision", "bluegreen.core.release", "bluegreen.core.release"])
     assert all(command[2] == bench.INVENTORY for command in playbooks[1:])
+
+
+def test_the_nginx_flip_library_holds_every_module_it_imports():
+    import os
+    import re
+
+    folder = os.path.join(os.path.dirname(bench.__file__), "..", "plugins", "module_utils")
+    for name in bench.NGINX_FLIP_MODULES:
+        with open(os.path.join(folder, name), encoding="utf-8") as handle:
+            text = handle.read()
+        imported = set(re.findall(r"plugins\.module_utils(?:\._[a-z]+)? import ([_a-z, ]+)", text))
+        imported |= set(re.findall(r"plugins\.module_utils\.(_[a-z]+) import", text))
+        names = {part.strip() for group in imported for part in group.split(",") if part.strip().startswith("_")}
+        assert {f"{module}.py" for module in names} <= set(bench.NGINX_FLIP_MODULES), name
