@@ -183,6 +183,9 @@ def restart(unit: str, changed: bool) -> str:
     if not changed and active == "active":
         return "running"
     verb = "restart" if changed else "start"
+    # A colour that failed before (a broken release being replaced, say) may have hit systemd's start limit, which
+    # would refuse this start: clear it, as a deploy means to start the colour afresh.
+    run(["systemctl", "reset-failed", unit])
     rc, out, err = run(["systemctl", verb, unit])
     if rc != 0:
         raise ReleaseError(f"`systemctl {verb} {unit}` failed: {err or out}\n{explain(unit)}")

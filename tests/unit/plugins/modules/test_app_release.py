@@ -82,7 +82,7 @@ def test_a_release_is_unpacked_linked_started_and_checked(lab):
     env = lab["tmp"] / "green.env"
     assert stat.S_IMODE(env.stat().st_mode) == 0o640 and 'DB_PASSWORD="s3cret value"' in env.read_text()
     assert "s3cret" not in str(done.result) and "DB_PASSWORD=********" in done["diff"][0]["after"]
-    assert "systemctl restart shop@green" in lab["systemd"].calls
+    assert lab["systemd"].calls.index("systemctl reset-failed shop@green") < lab["systemd"].calls.index("systemctl restart shop@green")
     assert [p for p in os.listdir(root / "releases") if p.startswith(".")] == []
 
 
