@@ -6,9 +6,17 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # How the AWS modules authenticate: the options and aliases amazon.aws users know, plain boto3 underneath.
+    # The app whose history the AWS modules keep on the host they run on, and how they authenticate: the options and
+    # aliases amazon.aws users know, plain boto3 underneath.
     DOCUMENTATION = r"""
 options:
+  app:
+    description:
+      - The app's name. It names the app's history and lock on the host the module runs on
+        (C(<state_dir>/<app>/history.jsonl)), often the controller with C(delegate_to=localhost).
+      - Letters, digits, C(_), C(-) and C(.), starting with a letter or digit.
+    type: str
+    required: true
   region:
     description:
       - The AWS region.
@@ -57,18 +65,6 @@ notes:
   - The secret options are never shown in results, errors or logs.
   - Each API call is retried up to 3 times on throttling or network errors; connecting waits at most 10 seconds and
     each answer at most 30.
-"""
-
-    # The app whose history the AWS modules keep on the host they run on (as the HAProxy and Nginx modules do on the router).
-    APP = r"""
-options:
-  app:
-    description:
-      - The app's name. It names the app's history and lock on the host the module runs on
-        (C(<state_dir>/<app>/history.jsonl)), often the controller with C(delegate_to=localhost).
-      - Letters, digits, C(_), C(-) and C(.), starting with a letter or digit.
-    type: str
-    required: true
 """
 
     # How the AWS traffic modules are told where the traffic goes, beside their own O(weights).

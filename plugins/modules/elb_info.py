@@ -20,7 +20,6 @@ author:
   - bluegreen.core maintainers (@bluegreen)
 extends_documentation_fragment:
   - bluegreen.core.aws
-  - bluegreen.core.aws.app
   - bluegreen.core.aws.alb
   - bluegreen.core.state
   - bluegreen.core.state.read

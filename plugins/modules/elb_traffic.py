@@ -20,12 +20,10 @@ description:
     check this when a listener is modified).
   - Weights are compared as shares of traffic, so a listener that forwards to green alone (a plain C(TargetGroupArn),
     or weights 0 and 1) already matches O(colour=green) and is left alone.
-  - Appends a record to the app's history on the host the module runs on for each change.
 author:
   - bluegreen.core maintainers (@bluegreen)
 extends_documentation_fragment:
   - bluegreen.core.aws
-  - bluegreen.core.aws.app
   - bluegreen.core.aws.alb
   - bluegreen.core.aws.colour
   - bluegreen.core.state

@@ -19,7 +19,6 @@ author:
   - bluegreen.core maintainers (@bluegreen)
 extends_documentation_fragment:
   - bluegreen.core.aws
-  - bluegreen.core.aws.app
   - bluegreen.core.aws.route53
   - bluegreen.core.state
   - bluegreen.core.state.read

@@ -19,12 +19,10 @@ description:
   - DNS switching is not instant. After C(INSYNC), resolvers and clients still answer from their cache for up to the
     records' TTL (some for longer), so the old colour must keep serving at least that long. RV(note) says so with the TTL.
   - Weights are compared as shares of traffic, so records with weights 0 and 1 already match O(colour=green).
-  - Appends a record to the app's history on the host the module runs on for each change.
 author:
   - bluegreen.core maintainers (@bluegreen)
 extends_documentation_fragment:
   - bluegreen.core.aws
-  - bluegreen.core.aws.app
   - bluegreen.core.aws.route53
   - bluegreen.core.aws.colour
   - bluegreen.core.state
