@@ -12,8 +12,8 @@ runs one probe.py run per case (keep-alive, new-connection and stream clients at
 router's bridge address only), with the case's action in the middle and its events marked; a run
 ends a few seconds after its action (LEAD_S, TAIL_S), bounded by a limit per case:
 
-  switch      ansible-playbook bluegreen.core.switch -e bluegreen_monitor_seconds=0
-  rollback    ansible-playbook bluegreen.core.rollback
+  switch      ansible-playbook bluegreen.core.switch -e bluegreen_monitor_seconds=0 -e bluegreen_force=true
+  rollback    ansible-playbook bluegreen.core.rollback -e bluegreen_force=true
   flips       20 runtime-API `set map` flips from a small Python loop inside the router
   release     ansible-playbook bluegreen.core.release of 3.0.0
   restart     baseline: systemctl restart of the live colour's unit on both app hosts
@@ -33,6 +33,7 @@ case (report.py).
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import re
@@ -96,6 +97,11 @@ TARGET_P99_RATIO = 2.0
 TARGET_ROLLBACK_RATIO = 1.5
 # A release with no watch (deploy, smoke test, switch) against the same one-task playbook.
 TARGET_RELEASE_RATIO = 8.0
+# A build answering 500 is switched back within this many seconds of the first 5xx, and fewer than this share of the
+# watch window's requests fail (the revert case: the fail-fast watch, beside a fixed window of REVERT_WATCH_S).
+TARGET_REVERT_S = 2.0
+TARGET_REVERT_FAILED_SHARE = 0.05
+REVERT_WATCH_S = 15
 # Each of the switch, rollback and flips cases goes on until it has sent this many requests, so the
 # three reach TARGET_MIN_REQUESTS together even when their actions are quick.
 MIN_CASE_REQUESTS = -(-TARGET_MIN_REQUESTS // 3)
@@ -405,6 +411,13 @@ def judge(summaries: dict[str, dict], extras: dict) -> list[dict]:
         row(f"rollback wall time <= {TARGET_ROLLBACK_RATIO:g}x no-op playbook",
             f"{floor['rollback_s']:.2f} s vs {floor['noop_s']:.2f} s ({floor['ratio']:.2f}x)",
             floor["ratio"] <= TARGET_ROLLBACK_RATIO)
+    revert = (extras.get("revert") or {}).get("fail-fast")
+    if revert and revert.get("back_after_first_5xx_s") is not None:
+        row(f"a build answering 500: back within {TARGET_REVERT_S:g} s of the first 5xx", f"{revert['back_after_first_5xx_s']:.2f} s",
+            revert["back_after_first_5xx_s"] <= TARGET_REVERT_S)
+        row(f"a build answering 500: < {TARGET_REVERT_FAILED_SHARE:.0%} of the watch window's requests failed",
+            f"{revert['failed']} of {revert['window_requests']} ({revert['failed_share']:.1%})",
+            revert["failed_share"] < TARGET_REVERT_FAILED_SHARE)
     release = extras.get("release_floor")
     if release and release.get("ratio") is not None:
         row(f"release with no watch <= {TARGET_RELEASE_RATIO:g}x no-op playbook",
@@ -449,6 +462,11 @@ def sh(command: list[str], timeout: float = COMMAND_TIMEOUT_S, quiet: bool = Tru
     if not quiet:
         print(result.stdout, end="", flush=True)
     return result.stdout
+
+
+# The bench switches and rolls back between two good releases on purpose, over and over. A rollback marks the release
+# it leaves as rolled back, and the roles route to such a release again only with bluegreen_force.
+FLIP = ("-e", "bluegreen_force=true")
 
 
 def playbook(*args: str, inventory: str = INVENTORY) -> list[str]:
@@ -501,6 +519,30 @@ def nginx_live_colour() -> str:
     if not match:
         raise SystemExit(f"bench: {NGINX_CONF_DIR}/{APP}/live.conf points at {target!r}, not one colour")
     return match.group(1)
+
+
+def stamp_epoch(stamp: str) -> float:
+    """A history record's time (UTC, ISO 8601 with microseconds) as seconds since the epoch."""
+    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC).timestamp()
+
+
+def revert_figures(run: probe.Result, release: dict, back: dict, seconds: float) -> dict:
+    """What a watch did with a build answering 500: when the client saw the first 5xx, when the router switched back
+    (its history), and how many of the requests sent in the watch window (from the switch, `seconds` long) failed."""
+    switched, reverted = stamp_epoch(release["time"]), stamp_epoch(back["time"])
+    failures = run.failures()
+    first = min((record.start for record in failures), default=None)
+    window = [record for record in run.records if record.kind != "stream" and switched <= record.start <= switched + seconds]
+    failed = sum(1 for record in window if record.failed)
+    return {
+        "switched": release["time"], "switched_back": back["time"], "reason": back.get("reason"),
+        "router_after_s": (back.get("watch") or {}).get("after_s"),
+        "back_after_first_5xx_s": None if first is None else round(reverted - first, 3),
+        "back_after_switch_s": round(reverted - switched, 3),
+        "window_requests": len(window), "failed": failed,
+        "failed_share": round(failed / len(window), 4) if window else 0.0,
+        "dropped": sum(1 for record in failures if record.error),
+    }
 
 
 # --- the cases --------------------------------------------------------------------------------
@@ -572,12 +614,12 @@ class Bench:
 
     def switch(self) -> None:
         self.case("switch", CASE_TITLES["switch"], CASE_STREAMS_S["switch"], 240,
-                  self.playbook_action("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0", history_key="switch"),
+                  self.playbook_action("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0", *FLIP, history_key="switch"),
                   min_requests=MIN_CASE_REQUESTS)
 
     def rollback(self) -> None:
         self.case("rollback", CASE_TITLES["rollback"], CASE_STREAMS_S["rollback"], 240,
-                  self.playbook_action("bluegreen.core.rollback", history_key="rollback"), min_requests=MIN_CASE_REQUESTS)
+                  self.playbook_action("bluegreen.core.rollback", *FLIP, history_key="rollback"), min_requests=MIN_CASE_REQUESTS)
 
     def flips(self, count: int = 20, gap: float = 0.5) -> None:
         def action(handle: probe.ProbeHandle) -> None:
@@ -645,6 +687,41 @@ class Bench:
             os.unlink(local)
         time.sleep(2)  # let the old worker finish before the next case
 
+    def revert(self, seconds: int = REVERT_WATCH_S) -> None:
+        """A build answering 500, forced past its smoke test, released under load: once with the fail-fast watch and
+        once with a fixed window of the same length (`bluegreen_watch_fail_fast=false`), side by side. For each: the
+        seconds from the first 5xx the client saw to the switch back the router recorded, and the share of the
+        watch window's requests that failed."""
+        self.extras["revert"] = {}
+        for number, (mode, fail_fast) in enumerate((("fail-fast", "true"), ("fixed window", "false")), start=1):
+            version = f"8.{number}.0"
+            sh(["python3", os.path.join(ROOT, "examples", "demo-app", "build.py"), "--version", version, "--broken", "500",
+                "--out", ARTIFACTS])
+            artifact = os.path.join(ARTIFACTS, f"demo-app-{version}-broken-500.tar.gz")
+            log(f"revert, {mode}: release {version} (answers 500 but on /health) with no smoke check of /, "
+                f"a {seconds} s watch")
+            handle = probe.start(self.probe_config(f"revert {mode}", seconds + 120))
+            time.sleep(LEAD_S)
+            command = playbook("bluegreen.core.release", "-e", f"bluegreen_version={version}", "-e", f"bluegreen_artifact={artifact}",
+                               "-e", json.dumps({"bluegreen_smoke_checks": [], "bluegreen_monitor_seconds": seconds,
+                                                 "bluegreen_watch_interval": 1, "bluegreen_watch_fail_fast": fail_fast == "true"}))
+            result = subprocess.run(command, env=env(), capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S,
+                                    stdin=subprocess.DEVNULL, check=False)
+            handle.finish(TAIL_S, 0)
+            run = handle.wait()
+            if result.returncode == 0:
+                sys.exit(f"bench: the release of the broken {version} succeeded; its watch did not switch it back:\n"
+                         f"{result.stdout[-3000:]}")
+            records = [json.loads(line) for line in in_router("tail", "-n", "2", HISTORY).splitlines()]
+            release, back = records
+            if (release.get("action"), back.get("action")) != ("release", "auto-rollback"):
+                sys.exit(f"bench: expected a release and an auto-rollback in the history, got {records}")
+            self.extras["revert"][mode] = revert_figures(run, release, back, seconds)
+            figures = self.extras["revert"][mode]
+            log(f"revert, {mode}: back {figures['back_after_first_5xx_s']:.2f} s after the first 5xx, "
+                f"{figures['failed']} of {figures['window_requests']} requests in the watch window failed "
+                f"({figures['failed_share']:.1%})")
+
     def floor(self, rounds: int) -> None:
         """`rounds` rounds of a no-op then a rollback, side by side; the last round under profile_tasks.
 
@@ -661,7 +738,7 @@ class Bench:
         noop, rollback = [], []
         profile: dict = {}
         for number in range(1, rounds + 1):
-            for key, args, walls in (("noop", (noop_path,), noop), ("rollback", ("bluegreen.core.rollback",), rollback)):
+            for key, args, walls in (("noop", (noop_path,), noop), ("rollback", ("bluegreen.core.rollback", *FLIP), rollback)):
                 if number < rounds:
                     walls.append(timed(playbook(*args)))
                     continue
@@ -724,7 +801,7 @@ class Bench:
             log("provisioning the Nginx router")
             sh(playbook("bluegreen.core.provision", inventory=NGINX_INVENTORY), timeout=PREPARE_TIMEOUT_S)
         # A switch on record, so that `previous` means something to the rollback case.
-        sh(playbook("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0", inventory=NGINX_INVENTORY))
+        sh(playbook("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0", *FLIP, inventory=NGINX_INVENTORY))
         self.nginx_ip = router_ip(NGINX_ROUTER)
         lib = os.path.join(WORK, "nginx-lib")
         target = os.path.join(lib, "ansible_collections", "bluegreen", "core", "plugins", "module_utils")
@@ -739,12 +816,12 @@ class Bench:
 
     def nginx_switch(self) -> None:
         self.case("nginx-switch", CASE_TITLES["nginx-switch"], CASE_STREAMS_S["nginx-switch"], 240,
-                  self.playbook_action("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0",
+                  self.playbook_action("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0", *FLIP,
                                        history_key="nginx-switch", nginx=True), ip=self.nginx_ip)
 
     def nginx_rollback(self) -> None:
         self.case("nginx-rollback", CASE_TITLES["nginx-rollback"], CASE_STREAMS_S["nginx-rollback"], 240,
-                  self.playbook_action("bluegreen.core.rollback", history_key="nginx-rollback", nginx=True),
+                  self.playbook_action("bluegreen.core.rollback", *FLIP, history_key="nginx-rollback", nginx=True),
                   ip=self.nginx_ip)
 
     def nginx_flips(self, count: int = 20, gap: float = 0.5) -> None:
@@ -971,6 +1048,28 @@ PROPOSAL = (
 )
 
 
+def revert_section(revert: dict) -> str:
+    """The revert case: the fail-fast watch beside a fixed window of the same length."""
+    lines = [f"\n## A build answering 500, switched back by the watch\n\nA release of a build that answers 500 to every "
+             f"page but `/health`, with no smoke check of `/` (so it reaches live traffic), under the same load client, "
+             f"with a {REVERT_WATCH_S} s watch sampled every second: once with the fail-fast watch (the default), once "
+             "with `bluegreen_watch_fail_fast=false` (the 5xx share judged at the end of the window), side by side. "
+             "\"Back\" is the router's auto-rollback record; the first 5xx is the first the client saw.\n\n",
+             "| watch | back after the first 5xx | back after the switch | failed in the watch window | dropped (no answer) |",
+             "|---|---|---|---|---|"]
+    for mode in ("fail-fast", "fixed window"):
+        item = revert.get(mode)
+        if not item:
+            continue
+        first = item["back_after_first_5xx_s"]
+        lines.append(f"| {mode} | {'n/a' if first is None else f'{first:.2f} s'} | {item['back_after_switch_s']:.2f} s | "
+                     f"{item['failed']} of {item['window_requests']} ({item['failed_share']:.1%}) | {item['dropped']} |")
+    fast, fixed = revert.get("fail-fast"), revert.get("fixed window")
+    if fast and fixed and fast["failed"]:
+        lines.append(f"\nThe fixed window let {fixed['failed'] / fast['failed']:.1f}x as many requests fail.")
+    return "\n".join(lines) + "\n"
+
+
 def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | None = None) -> None:
     keys = [key for key in ALL_CASES if key in bench.runs]
     runs = [bench.runs[key] for key in keys]
@@ -1002,8 +1101,9 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
            if bench.extras.get("make_bench_s") else "") + ". The machine is shared: compare figures within one table, "
         "measured side by side, rather than across runs.\n",
         "\n## Cases\n\n",
-        "- switch: `ansible-playbook bluegreen.core.switch -e bluegreen_monitor_seconds=0` (to the idle colour).\n"
-        "- rollback: `ansible-playbook bluegreen.core.rollback`.\n"
+        "- switch: `ansible-playbook bluegreen.core.switch -e bluegreen_monitor_seconds=0 -e bluegreen_force=true` (to the "
+        "idle colour; the bench flips between two good releases, and a rollback marks the release it leaves).\n"
+        "- rollback: `ansible-playbook bluegreen.core.rollback -e bluegreen_force=true`.\n"
         "- 20 set-map flips: a Python loop inside the router sends `set map` for the live entry over the admin "
         "socket 20 times, 0.5 s apart (each flip an event; `switch-start` is the first).\n"
         "- release 3.0.0: `ansible-playbook bluegreen.core.release` (deploy to the idle colour, smoke test, switch, "
@@ -1060,6 +1160,8 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
                f"tasks, {summary.get('tasks_s', 0):.2f} s in tasks and {summary.get('outside_tasks_s', 0):.2f} s outside them"
                if summary else "") + ".\n"
         )
+    if bench.extras.get("revert"):
+        parts.append(revert_section(bench.extras["revert"]))
     if bench.extras.get("profile"):
         parts.append(profile_section(bench.extras["profile"], "on the bench lab (1 HAProxy router, 2 app hosts), "
                                      "in the last floor round" if (floor or {}).get("profiled_round")
@@ -1087,7 +1189,8 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
                    "router_cutover_ms": bench.extras["router_cutover_ms"],
                    "commands_s": bench.extras["commands_s"], "ansible_floor": floor, "targets": verdicts,
                    "bench_seconds": wall, "make_bench_s": bench.extras.get("make_bench_s"), "scale": scale,
-                   "rollback_profile": bench.extras.get("profile"), "measured": measured},
+                   "rollback_profile": bench.extras.get("profile"), "measured": measured,
+                   "revert": bench.extras.get("revert")},
                   handle, indent=2, sort_keys=True)
         handle.write("\n")
     log(f"wrote {RESULTS}/report.md, report.json and {len(keys)} PNGs")
@@ -1188,13 +1291,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of rollback vs no-op (default 3)")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the report from the last run's probe files and report.json; no lab needed")
-    parser.add_argument("--cases", default=",".join(CASE_ORDER + ("floor",) + NGINX_CASES),
-                        help="comma-separated subset of: " + ", ".join(CASE_ORDER + ("floor",) + NGINX_CASES))
+    parser.add_argument("--cases", default=",".join(CASE_ORDER + ("floor", "revert") + NGINX_CASES),
+                        help="comma-separated subset of: " + ", ".join(CASE_ORDER + ("floor", "revert") + NGINX_CASES))
     args = parser.parse_args(argv)
     if not 1 <= args.rounds <= 10:
         parser.error("--rounds must be between 1 and 10")
     cases = [name for name in args.cases.split(",") if name]
-    unknown = set(cases) - set(CASE_ORDER + ("floor",) + NGINX_CASES)
+    unknown = set(cases) - set(CASE_ORDER + ("floor", "revert") + NGINX_CASES)
     if unknown:
         parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
     started = time.monotonic()
@@ -1218,6 +1321,8 @@ def main(argv: list[str] | None = None) -> int:
                 getattr(bench, name)()
         if "floor" in cases:
             bench.floor(args.rounds)
+        if "revert" in cases:
+            bench.revert()
     except (BenchStopped, SystemExit, subprocess.TimeoutExpired) as exc:
         # Whatever ran is reported; what did not is named.
         text = str(exc).strip().splitlines()

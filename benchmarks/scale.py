@@ -13,6 +13,8 @@ on an inventory of that size:
   no-op      a one-task playbook (ansible.builtin.ping on the app hosts): Ansible's floor
   switch     ansible-playbook bluegreen.core.switch -e bluegreen_monitor_seconds=0 (to the idle colour)
   rollback   ansible-playbook bluegreen.core.rollback (back again, so every round starts the same)
+Both with -e bluegreen_force=true: a rollback marks the release it leaves as rolled back, and the next switch goes
+back to it.
 
 No load runs meanwhile: this is the wall time of the step, not its effect on traffic (make bench).
 Finally, on the smallest size, it runs the rollback and the no-op once more with the
@@ -209,8 +211,8 @@ def prepare(full: str) -> None:
             extra_env=forks, timeout=1200)
 
 
-SWITCH = ("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0")
-ROLLBACK = ("bluegreen.core.rollback",)
+SWITCH = ("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0", *bench.FLIP)
+ROLLBACK = ("bluegreen.core.rollback", *bench.FLIP)
 PROFILE_ENV = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks", "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "all",
                "PROFILE_TASKS_SORT_ORDER": "none"}
 

@@ -111,8 +111,7 @@ def _collections_path() -> str:
     return os.environ.get("ANSIBLE_COLLECTIONS_PATH") or os.path.join(PROJECT, ".cache", "collections")
 
 
-def playbook(name: str, *extra_vars: str, check: bool = False, extra_inventory: str | None = None) -> subprocess.CompletedProcess:
-    """Run one of the collection's playbooks against the scenario's hosts, as a user would."""
+def _playbook_command(name: str, extra_vars: tuple, check: bool, extra_inventory: str | None) -> tuple:
     command = ["ansible-playbook", "-i", inventory(), f"bluegreen.core.{name}"]
     if extra_inventory:
         command[3:3] = ["-i", extra_inventory]
@@ -122,6 +121,19 @@ def playbook(name: str, *extra_vars: str, check: bool = False, extra_inventory: 
         command += ["--check", "--diff"]
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=_collections_path(),
                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    return command, env
+
+
+def playbook_in_background(name: str, *extra_vars: str, output: str) -> subprocess.Popen:
+    """Start one of the collection's playbooks and return at once; its output goes to the file ``output``."""
+    command, env = _playbook_command(name, extra_vars, False, None)
+    with open(output, "w", encoding="utf-8") as handle:
+        return subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+def playbook(name: str, *extra_vars: str, check: bool = False, extra_inventory: str | None = None) -> subprocess.CompletedProcess:
+    """Run one of the collection's playbooks against the scenario's hosts, as a user would."""
+    command, env = _playbook_command(name, extra_vars, check, extra_inventory)
     started = time.monotonic()
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
     result.wall_s = time.monotonic() - started  # type: ignore[attr-defined]
@@ -145,3 +157,13 @@ def module(module_name: str, args: dict, target: str = ROUTER) -> dict:
 def history() -> list:
     text = host(ROUTER).file(HISTORY).content_string
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def only_a_failed_smoke_test_recorded(before: list, colour: str, version: str) -> dict:
+    """Assert a release that failed its smoke test left the history as it was, plus one record of that failure (so no
+    later switch routes to the release unless forced), and return that record."""
+    now = history()
+    assert now[:len(before)] == before
+    (smoke,) = now[len(before):]
+    assert (smoke["action"], smoke["colour"], smoke["result"], smoke["versions"][colour]) == ("smoke-test", colour, "failed", version)
+    return smoke

@@ -10,6 +10,17 @@ import os
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 
+HIDDEN = "********"
+
+
+def hide_env(result: dict) -> dict:
+    """The env values out of the task's invocation (shown with -vvv): the names stay, as in the diff. The secrets
+    option is no_log, so Ansible has hidden it already."""
+    arguments = (result.get("invocation") or {}).get("module_args") or {}
+    if isinstance(arguments.get("env"), dict):
+        arguments["env"] = dict.fromkeys(arguments["env"], HIDDEN)
+    return result
+
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = True
@@ -36,6 +47,6 @@ class ActionModule(ActionBase):
                         self._fixup_perms2((self._connection._shell.tmpdir, remote))
                     args.update(artifact=remote, remote_artifact=True)
             result.update(self._execute_module(module_name="bluegreen.core.app_release", module_args=args, task_vars=task_vars))
-            return result
+            return hide_env(result)
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)

@@ -40,9 +40,14 @@ options:
     default: true
   versions:
     description:
-      - The version each colour runs, recorded in the history. Not used for routing.
+      - The version each colour runs, recorded in the history.
       - With O(colour=previous), a rollback is refused when the previous colour has no release now, or holds another
         release than the one it ran when it was live, unless O(force=true).
+      - A change that gives a colour more of the live traffic is refused, unless O(force=true), when the history's last
+        outcome of the release that colour holds is a failure (switched back by the watch, rolled back from, or failed
+        its smoke test); a colour that holds another release now (as O(versions) says) is not refused. Without
+        O(versions) the colour is taken to hold the release that failed. O(action=auto-rollback) and O(action=release)
+        are not refused.
     type: dict
     suboptions:
       blue:
@@ -59,9 +64,13 @@ options:
         C(awx job {{ awx_job_id }} by {{ awx_user_name }}).
     type: str
   action:
-    description: Why the traffic moves, recorded in the history.
+    description:
+      - Why the traffic moves, recorded in the history.
+      - V(release) is a switch to a release the same run deployed and smoke-tested; V(rollback) goes back by hand and
+        marks the release it leaves as rolled back from; V(auto-rollback) is the watch's switch back and marks the
+        release it leaves as switched back by the watch.
     type: str
-    choices: [switch, rollback, auto-rollback]
+    choices: [switch, release, rollback, auto-rollback]
     default: switch
   reason:
     description: A free-text reason recorded in the history. One printable line, at most 1000 characters.
@@ -95,4 +104,15 @@ options:
     description: Seconds after which the lock counts as stale if this run dies holding it, with O(lock_owner).
     type: int
     default: 3600
+  lock_controller:
+    description:
+      - The controller of the run taking the lock ({host, pid, started} of its C(ansible-playbook) process), recorded in
+        it with O(lock_owner); see M(bluegreen.core.lock)'s O(bluegreen.core.lock#module:controller).
+    type: dict
+    suboptions:
+      host: {description: The controller's host name., type: str}
+      pid: {description: The PID of its ansible-playbook process., type: int}
+      started:
+        description: When that process started, in UTC, ISO 8601.
+        type: str
 """

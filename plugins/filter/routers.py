@@ -1,12 +1,13 @@
 # Copyright: bluegreen.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the roles need from the routers' drivers and states, without naming a router kind: the kind's traits, the
-common state of each router, the counts of a watch, the versions on the app hosts and the targets to probe."""
+common state of each router, the lines of the status, the versions on the app hosts and the targets to probe."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.bluegreen.core.plugins.filter.bluegreen import app_address
+from ansible_collections.bluegreen.core.plugins.module_utils import _history
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
 from ansible_collections.bluegreen.core.plugins.module_utils._routers import kinds
 
@@ -30,21 +31,6 @@ def router_states(results: list) -> list:
         state["label"] = state["label"] or result.get("item")
         states.append(state)
     return states
-
-
-def watch_counts(start: list, end: list, colour: str) -> dict | None:
-    """The requests and 5xx responses ``colour`` served between two reads of the routers' states (summed over the
-    routers), or None when a router counts none. Counts are cumulative, so the first read is taken off the second;
-    a router that had none at the first read (CloudWatch, counting from the watch's start) counts from zero."""
-    total = {"requests": 0, "http_5xx": 0}
-    for before, after in zip(start, end, strict=True):
-        counted = (after.get("counters") or {}).get(colour)
-        if counted is None:
-            return None
-        earlier = (before.get("counters") or {}).get(colour) or {}
-        for key in total:
-            total[key] += int(counted[key]) - int(earlier.get(key, 0))
-    return total
 
 
 def colour_versions(fleet_hosts: dict, hostvars: dict, play_hosts: list, links_var: str) -> dict:
@@ -86,7 +72,30 @@ def endpoint_targets(endpoints: list, label: str) -> list:
     return [{"name": f"{endpoint} {label}", "base_url": f"http://{endpoint}"} for endpoint in endpoints]
 
 
+def status_lines(states: list, versions: dict) -> list:
+    """What the status playbook shows: each router's live colour and problems, each colour's release with the outcome
+    of its last release where it is the release the colour holds now (the first router's history), and the first
+    router's history tail, newest first."""
+    lines = []
+    for state in states:
+        lines.append(f"{state['label']}: live colour {state['live_colour'] or 'unknown'} ({state['says']}), "
+                     f"blue {state['colours']['blue']}, green {state['colours']['green']}")
+        lines.extend(f"PROBLEM on {state['label']}: {problem}" for problem in state["problems"])
+    first = states[0] if states else {}
+    for colour in COLOURS:
+        version = (versions or {}).get(colour)
+        line = f"{colour}: version {version or 'none'} ({'LIVE' if colour == first.get('live_colour') else 'idle'})"
+        outcome = (first.get("outcomes") or {}).get(colour)
+        if outcome and outcome.get("version") in (None, version):
+            line += f"; {'FAILED: ' if outcome['failed'] else ''}{_history.describe_outcome(outcome)}"
+        lines.append(line)
+    for record in reversed(first.get("history") or []):
+        lines.append("history: " + _history.describe_record(record))
+    return lines
+
+
 class FilterModule:
     def filters(self) -> dict:
-        return {"router": router, "router_states": router_states, "watch_counts": watch_counts,
-                "colour_versions": colour_versions, "probe_targets": probe_targets, "endpoint_targets": endpoint_targets}
+        return {"router": router, "router_states": router_states,
+                "colour_versions": colour_versions, "probe_targets": probe_targets, "endpoint_targets": endpoint_targets,
+                "status_lines": status_lines}

@@ -421,6 +421,8 @@ def backend_summary(name: str, rows: list) -> dict:
         "requests": requests if isinstance(requests, int) else _num(totals.get("stot")),
         "http_2xx": _num(totals.get("hrsp_2xx")),
         "http_5xx": _num(totals.get("hrsp_5xx")),
+        # HAProxy's average response time over the backend's last 1024 requests, in ms (null before any).
+        "response_ms": totals.get("rtime") if isinstance(totals.get("rtime"), int) else None,
     }
 
 

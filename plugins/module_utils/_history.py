@@ -34,7 +34,11 @@ from ansible_collections.bluegreen.core.plugins.module_utils._errors import Blue
 DEFAULT_STATE_DIR = "/var/lib/bluegreen"
 # The newest records an info module (or a read) returns unless asked for another number.
 HISTORY_LIMIT = 20
-ACTIONS = ("switch", "rollback", "auto-rollback")
+# What a traffic module's change is: a switch; a release (a switch to a release the same run deployed and smoke-tested);
+# a rollback (back to the previous colour, by hand); an auto-rollback (back to the colour that was live, by the watch).
+ACTIONS = ("switch", "release", "rollback", "auto-rollback")
+# What the outcome module records about a release that no change of the router shows (docs/architecture.md).
+VERDICTS = ("smoke-test",)
 ACTOR_MAX = 200
 REASON_MAX = 1000
 
@@ -167,6 +171,29 @@ def entry(*, router: str, action: str, target: str | None, weights: dict, from_w
     return record
 
 
+def verdict(*, check: str, colour: str, version: str | None, result: str, reason: str | None, actor: str,
+            router: str | None) -> dict:
+    """The record of a check of one colour's release that moved no traffic (the outcome module): the schema's keys,
+    with no split, the colour in ``colour`` and why it failed in ``error``."""
+    record = {
+        "action": check,
+        "colour": colour,
+        "from": None,
+        "to": None,
+        "weight": None,
+        "weights": None,
+        "from_weights": None,
+        "versions": {c: version if c == colour else None for c in _validate.COLOURS},
+        "actor": actor,
+        "reason": None if result == "failed" else reason,
+        "result": result,
+        "router": router,
+    }
+    if result == "failed":
+        record["error"] = reason or "failed"
+    return record
+
+
 def normalised(record: dict) -> dict:
     """A record as the schema has it, whatever the version that wrote it (the AWS routers' ``previous_weights`` is
     ``from_weights``; a record with no ``weight`` gave ``to`` all the traffic)."""
@@ -290,10 +317,118 @@ def rollback_target(records: list, live: str | None, versions: dict, force: bool
     return target
 
 
+# --------------------------------------------------------------------------- release outcomes
+
+# What a colour's release did last. The failures: nothing routes live traffic to such a release again unless forced.
+LIVE = "live"
+REPLACED = "replaced"
+SMOKE_TESTED = "passed its smoke test"
+FAILED_OUTCOMES = {
+    "auto-rollback": "switched back by the watch",
+    "rollback": "rolled back",
+    "smoke-test": "failed its smoke test",
+}
+
+
+class ReleaseFailed(BluegreenError):
+    """The colour a change would send live traffic to holds a release whose last outcome was a failure."""
+
+
+def _outcome(record: dict, colour: str, outcome: str, failed: bool) -> dict:
+    return {
+        "version": (record.get("versions") or {}).get(colour),
+        "outcome": outcome,
+        "failed": failed,
+        "time": record.get("time"),
+        "actor": record.get("actor"),
+        # Why, for a failure only: the reason of the switch back that made the other colour live is not this one's.
+        "reason": (record.get("error") or record.get("reason")) if failed else None,
+    }
+
+
+def outcomes(records: list) -> dict:
+    """What each colour's release did last, from the records oldest first: {colour: {version, outcome, failed, time,
+    actor, reason}}, a colour with no record left out. A colour that takes live traffic is live (with its share
+    while split); a rollback or the watch's switch back marks the colour it left as failed; a colour a normal switch
+    left is replaced; the outcome module's smoke-test records mark the colour they name."""
+    found: dict = {}
+    for record in records:
+        action = record.get("action") or "switch"
+        if action == "smoke-test":
+            colour = record.get("colour")
+            if colour in _validate.COLOURS:
+                failed = record.get("result") != "ok"
+                found[colour] = _outcome(record, colour, FAILED_OUTCOMES["smoke-test"] if failed else SMOKE_TESTED, failed)
+            continue
+        after = weights_after(record)
+        if record.get("result") != "ok" or after is None:
+            continue
+        before = shares(record.get("from_weights")) or {}
+        for colour in _validate.COLOURS:
+            share = after[colour]
+            had = before.get(colour, 0) > 0 or (colour in found and found[colour]["outcome"].startswith(LIVE))
+            if action in ("rollback", "auto-rollback") and record.get("to") == _validate.other_colour(colour) and share == 0:
+                found[colour] = _outcome(record, colour, FAILED_OUTCOMES[action], True)
+            elif share:
+                found[colour] = _outcome(record, colour, LIVE if share == 100 else f"{LIVE} with {share}% of the traffic", False)
+            elif had:
+                found[colour] = _outcome(record, colour, REPLACED, False)
+    return found
+
+
+def describe_outcome(outcome: dict) -> str:
+    """One colour's outcome as words of a sentence: "2.0.0 was switched back by the watch at <time> (why)"."""
+    said = outcome["outcome"]
+    if said.startswith(LIVE):
+        said = f"is {said} since"
+    elif said.startswith(("failed", "passed")):
+        said = f"{said} at"
+    else:
+        said = f"was {said} at"
+    reason = f" ({outcome['reason']})" if outcome.get("reason") else ""
+    return f"{outcome.get('version') or '(version unknown)'} {said} {outcome.get('time') or 'an unknown time'}{reason}"
+
+
+def describe_record(record: dict) -> str:
+    """One history record in a line: when, what, from where to where, the result and who."""
+    action = record.get("action") or "switch"
+    if action in VERDICTS:
+        version = (record.get("versions") or {}).get(record.get("colour"))
+        what = f"{action} of {record.get('colour')} ({version or 'version unknown'})"
+    else:
+        weight = record.get("weight")
+        share = f" {weight}%" if isinstance(weight, int) and weight != 100 else ""
+        what = f"{action} {record.get('from') or 'a split'} -> {record.get('to') or 'a split'}{share}"
+    why = record.get("error") or record.get("reason")
+    return (f"{record.get('time')} {what} {record.get('result') or '?'} by {record.get('actor') or '?'}"
+            + (f": {why}" if why else ""))
+
+
+def check_outcome(records: list, colour: str, holds: str | None) -> None:
+    """Raise ReleaseFailed when live traffic must not go to ``colour``: the last outcome of the release it holds
+    (``holds``, from the app hosts; None when unknown) was a failure. A colour that holds another release than the
+    one that failed is not refused."""
+    outcome = outcomes(records).get(colour)
+    if not outcome or not outcome["failed"]:
+        return
+    failed = outcome.get("version")
+    if holds is not None and failed is not None and holds != failed:
+        return
+    if holds is None:
+        unknown = (" The call did not say which release it holds now (versions), so it is taken to be the same one."
+                   if failed is not None else "")
+    else:
+        unknown = "" if failed is not None else " The history does not say which release that was, so it is taken to be this one."
+    raise ReleaseFailed(
+        f"not routing live traffic to {colour}: its release {describe_outcome(outcome)}.{unknown} Deploy a fixed release "
+        "(bluegreen.core.release), or pass force=true (bluegreen_force=true in the roles) to route to it anyway.",
+        param="colour")
+
+
 def report(state_dir: str, app: str, weights: dict | None, where: str, limit: int,
            mismatch: str = "sent {sent}, but {where} routes live traffic to {now}") -> dict:
     """What the history says beside the split the router reports (``weights``, read from ``where``): the newest
-    ``limit`` records, the last switch, the colour a rollback goes to, and the problems (damaged lines, a router
+    ``limit`` records, the last switch, the colour a rollback goes to, each colour's release outcome, and the problems (damaged lines, a router
     whose split is not the one the newest change recorded: changed outside this collection, or undone). ``mismatch``
     words that problem in the router's terms, from {to}, {sent}, {where} and {now}."""
     records, problems = read(state_dir, app)
@@ -310,5 +445,6 @@ def report(state_dir: str, app: str, weights: dict | None, where: str, limit: in
         "history": records[-limit:] if limit else [],
         "last_switch": last_switch(records),
         "previous_colour": previous_colour(records, live),
+        "outcomes": outcomes(records),
         "problems": problems,
     }

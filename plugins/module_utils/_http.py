@@ -547,12 +547,13 @@ class CheckRun:
 class _Run:
     """What every check thread of one call shares."""
 
-    def __init__(self, settings: Settings, context: ssl.SSLContext | None, deadline_s: float) -> None:
+    def __init__(self, settings: Settings, context: ssl.SSLContext | None, deadline_s: float,
+                 stop: threading.Event | None = None) -> None:
         self.settings = settings
         self.context = context
         self.started = time.monotonic()
         self.deadline_at = self.started + deadline_s
-        self.stop = threading.Event()
+        self.stop = threading.Event() if stop is None else stop
         self.slots = threading.BoundedSemaphore(settings.concurrency)
 
     def remaining(self) -> float:
@@ -680,14 +681,18 @@ def _failure_line(result: dict) -> str:
     return f"{label}: {result['error']} [{attempts} attempt{'s' if attempts != 1 else ''}]"
 
 
-def run_checks(checks: list, settings: Settings, context: ssl.SSLContext | None = None) -> Report:
+def run_checks(checks: list, settings: Settings, context: ssl.SSLContext | None = None,
+               stop: threading.Event | None = None) -> Report:
     """Probe every check concurrently, in ``settings.mode``; returns when all are decided.
+
+    ``stop``: an event the caller shares with the probes (a watch of the router's counters that stops them, or that
+    learns at once that a check broke, which sets it).
 
     Bounded: no probe starts after the deadline, each request is bounded by its timeout, and a
     thread that still has not returned (a stuck DNS lookup) is left behind as a daemon.
     """
     deadline_s = settings.deadline_for(checks)
-    shared = _Run(settings, context, deadline_s)
+    shared = _Run(settings, context, deadline_s, stop)
     runs = [CheckRun(check) for check in checks]
     worker = _watch if settings.mode == "watch" else _until_healthy
     threads = [threading.Thread(target=worker, args=(run, shared), name=f"health-check-{run.check.index}", daemon=True) for run in runs]

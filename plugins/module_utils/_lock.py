@@ -61,7 +61,17 @@ def lock_expired(holder: dict, now: float | None = None) -> bool:
     return isinstance(expires, (int, float)) and (now if now is not None else time.time()) >= expires
 
 
-def try_acquire_lock(state_dir: str, app: str, owner: str, ttl: int) -> tuple[bool, dict | None, dict | None]:
+def new_lock(owner: str, ttl: int, controller: dict | None) -> dict:
+    """The lock record: its owner, since when, its expiry, the process that wrote it and, when the roles give it, the
+    controller of the run ({host, pid, started} of its ansible-playbook process)."""
+    record = {"owner": owner, "since": utc_now(), "expires_epoch": time.time() + ttl, "pid": os.getpid()}
+    if controller:
+        record["controller"] = {key: controller.get(key) for key in ("host", "pid", "started")}
+    return record
+
+
+def try_acquire_lock(state_dir: str, app: str, owner: str, ttl: int,
+                     controller: dict | None = None) -> tuple[bool, dict | None, dict | None]:
     """One attempt. Returns (acquired, holder_now, stale_holder_broken).
 
     Taking the lock is an O_EXCL create, so two controllers can never both win. A lock past
@@ -71,12 +81,7 @@ def try_acquire_lock(state_dir: str, app: str, owner: str, ttl: int) -> tuple[bo
     os.makedirs(directory, mode=0o750, exist_ok=True)
     path = lock_path(state_dir, app)
     now = time.time()
-    record = {
-        "owner": owner,
-        "since": utc_now(),
-        "expires_epoch": now + ttl,
-        "pid": os.getpid(),
-    }
+    record = new_lock(owner, ttl, controller)
     with _lock_guard(state_dir, app):
         broken = None
         holder = read_lock(state_dir, app)
@@ -124,14 +129,20 @@ def _lock_since(holder: dict) -> str:
 
 
 def describe_lock(holder: dict) -> str:
+    """The holder in words: owner, its controller (host, PID, the process's start), since when, and its expiry."""
     expires = iso_time(holder.get("expires_epoch"))
     until = f"expires {expires}" if expires else "no expiry recorded: it never goes stale"
-    return f"{holder.get('owner')} since {_lock_since(holder)} ({until})"
+    controller = holder.get("controller") if isinstance(holder.get("controller"), dict) else None
+    where = ""
+    if controller:
+        started = f", started {controller.get('started')}" if controller.get("started") else ""
+        where = f" (controller {controller.get('host')}, PID {controller.get('pid')}{started})"
+    return f"{holder.get('owner')}{where} since {_lock_since(holder)} ({until})"
 
 
 def held_message(app: str, holder: dict, waited: float, wait: int) -> str:
-    message = (f"app {app} is locked by {describe_lock(holder)}; another release is running. Wait, or release it with "
-               "bluegreen.core.lock state=absent force=true if it is dead")
+    message = (f"app {app} is locked by {describe_lock(holder)}; another run is changing it. Wait for it (bluegreen_lock_wait "
+               "in the roles, lock_wait here), or, if that run is dead, release the lock with the bluegreen.core.unlock playbook")
     return message + (f" (waited {round(waited, 1):g}s)" if wait else "")
 
 
@@ -147,16 +158,16 @@ def validate_lock_inputs(owner: object, wait: int, ttl: int, prefix: str = "") -
         raise _validate.ValidationError(f"{prefix}ttl must be at least 1 second, got {ttl}", f"{prefix}ttl")
 
 
-def _predict_acquire(state_dir: str, app: str, owner: str, ttl: int) -> tuple:
+def _predict_acquire(state_dir: str, app: str, owner: str, ttl: int, controller: dict | None) -> tuple:
     """What try_acquire_lock would do, without touching anything: (acquired, holder, broken)."""
     holder = read_lock(state_dir, app)
     if holder is not None and (holder.get("owner") == owner or not lock_expired(holder)):
         return holder.get("owner") == owner, holder, None
-    record = {"owner": owner, "since": utc_now(), "expires_epoch": time.time() + ttl, "pid": os.getpid()}
-    return True, record, holder
+    return True, new_lock(owner, ttl, controller), holder
 
 
-def acquire_lock(state_dir: str, app: str, owner: str, ttl: int, wait: int, check_mode: bool = False) -> dict:
+def acquire_lock(state_dir: str, app: str, owner: str, ttl: int, wait: int, check_mode: bool = False,
+                 controller: dict | None = None) -> dict:
     """Take the lock, polling while another owner holds it; raise LockHeld when ``wait`` runs out.
 
     Returns changed (False when this owner already held it), holder, broken_lock (a stale holder that was
@@ -166,9 +177,9 @@ def acquire_lock(state_dir: str, app: str, owner: str, ttl: int, wait: int, chec
     while True:
         before = read_lock(state_dir, app)
         if check_mode:
-            acquired, holder, broken = _predict_acquire(state_dir, app, owner, ttl)
+            acquired, holder, broken = _predict_acquire(state_dir, app, owner, ttl, controller)
         else:
-            acquired, holder, broken = try_acquire_lock(state_dir, app, owner, ttl)
+            acquired, holder, broken = try_acquire_lock(state_dir, app, owner, ttl, controller)
         waited = round(time.monotonic() - started, 3)
         if acquired:
             already_ours = broken is None and before is not None and before.get("owner") == owner
@@ -183,7 +194,7 @@ def acquire_lock(state_dir: str, app: str, owner: str, ttl: int, wait: int, chec
 
 @contextlib.contextmanager
 def holding_lock(state_dir: str, app: str, owner: str | None, ttl: int, wait: int,
-                 check_mode: bool = False) -> Iterator[dict | None]:
+                 check_mode: bool = False, controller: dict | None = None) -> Iterator[dict | None]:
     """Hold the app's lock around a block when ``owner`` is given, and release it after, also on failure.
 
     A lock this owner already held (taken by an earlier task) is left held. Yields acquire_lock's result, or None.
@@ -192,7 +203,7 @@ def holding_lock(state_dir: str, app: str, owner: str | None, ttl: int, wait: in
         yield None
         return
     try:
-        taken = acquire_lock(state_dir, app, owner, ttl, wait, check_mode)
+        taken = acquire_lock(state_dir, app, owner, ttl, wait, check_mode, controller)
     except OSError as exc:
         raise StateError(f"cannot take the lock of {app} in {state_dir}: {exc}") from exc
     try:
@@ -203,10 +214,12 @@ def holding_lock(state_dir: str, app: str, owner: str | None, ttl: int, wait: in
 
 
 # The options of the router modules that take the app's lock (doc fragment bluegreen.core.state.lock).
+CONTROLLER_OPTION = {"type": "dict", "options": {"host": {"type": "str"}, "pid": {"type": "int"}, "started": {"type": "str"}}}
 LOCK_OPTIONS = {
     "lock_owner": {"type": "str"},
     "lock_wait": {"type": "int", "default": 0},
     "lock_ttl": {"type": "int", "default": 3600},
+    "lock_controller": CONTROLLER_OPTION,
 }
 
 

@@ -72,7 +72,14 @@ options:
     required: true
   env:
     description:
-      - The whole environment of the colour, written to O(env_file). The values are never shown, in a diff or a result.
+      - The environment of the colour, written to O(env_file) with O(secrets). Its values are never shown, in a diff, a
+        result or an error (the action plugin hides them in the task's invocation too); its names may be.
+    type: dict
+    default: {}
+  secrets:
+    description:
+      - More of the colour's environment, written to O(env_file) like O(env), but C(no_log) from end to end, so Ansible
+        hides these values wherever they would appear in its output. A name may not be in both O(env) and O(secrets).
     type: dict
     default: {}
   health_url:
@@ -190,6 +197,7 @@ ARGUMENT_SPEC = {
     "executable": {"type": "str", "default": "bin/start"},
     "env_file": {"type": "path", "required": True},
     "env": {"type": "dict", "default": {}},
+    "secrets": {"type": "dict", "default": {}, "no_log": True},
     "health_url": {"type": "str", "required": True},
     "start_timeout": {"type": "int", "default": 60},
     "keep_releases": {"type": "int", "default": 5},
@@ -203,13 +211,17 @@ def validate(params: dict) -> None:
     executable = params["executable"]
     if not isinstance(executable, str) or executable.startswith("/") or ".." in executable.split("/") or not executable.isprintable():
         raise _validate.ValidationError(f"executable must be a path inside the release, got {executable!r}", "executable")
-    for key in params["env"]:
-        if not key.replace("_", "a").isalnum() or key[0].isdigit() or not key.isascii():
-            raise _validate.ValidationError(f"env has the name {key!r}: use letters, digits and '_', not starting with a digit",
-                                            "env")
-    for key, value in params["env"].items():
-        if "\n" in str(value) or "\r" in str(value):
-            raise _validate.ValidationError(f"env.{key} holds a newline; one line per variable", "env")
+    for option in ("env", "secrets"):
+        for key, value in params[option].items():
+            if not key or not key.replace("_", "a").isalnum() or key[0].isdigit() or not key.isascii():
+                raise _validate.ValidationError(
+                    f"{option} has the name {key!r}: use letters, digits and '_', not starting with a digit", option)
+            # Never the value itself: it may be a password.
+            if "\n" in str(value) or "\r" in str(value) or "\0" in str(value):
+                raise _validate.ValidationError(f"{option}.{key} holds a newline or NUL; one line per variable", option)
+    both = sorted(set(params["env"]) & set(params["secrets"]))
+    if both:
+        raise _validate.ValidationError(f"env and secrets both name {', '.join(both)}: give each name once", "secrets")
     _validate.at_least(params["start_timeout"], 1, "start_timeout", " seconds")
     _validate.at_least(params["keep_releases"], 1, "keep_releases", " releases")
 
@@ -246,7 +258,7 @@ def run(module: AnsibleModule) -> dict:
             raise _release.ReleaseError(f"{target} is not in place, and the artifact {params['missing_artifact']} is not on the "
                                         "controller (bluegreen_artifact)", "artifact")
         raise _release.ReleaseError(f"{target} is not in place and no artifact was given to unpack it", "artifact")
-    env_text = _release.render_env(params["env"])
+    env_text = _release.render_env(dict(params["env"], **params["secrets"]))
     env_before = _fs.read_text(params["env_file"])
     result = {
         "changed": False,

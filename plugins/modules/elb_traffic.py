@@ -29,6 +29,7 @@ extends_documentation_fragment:
   - bluegreen.core.state
   - bluegreen.core.state.read
   - bluegreen.core.state.traffic
+  - bluegreen.core.watch
   - bluegreen.core.state.lock
   - bluegreen.core.attributes
 options:
@@ -58,6 +59,7 @@ options:
     description:
       - Change the weights even when a group that gets traffic has no targets or unhealthy ones (a warning names them).
       - With O(colour=previous), also roll back to a colour that no longer holds the release it ran when it was live.
+      - Also route live traffic to a release whose last outcome in the history was a failure (see O(versions)).
     type: bool
     default: false
   stickiness:

@@ -24,6 +24,7 @@ extends_documentation_fragment:
   - bluegreen.core.haproxy
   - bluegreen.core.state
   - bluegreen.core.state.traffic
+  - bluegreen.core.watch
   - bluegreen.core.state.lock
   - bluegreen.core.attributes
 options:
@@ -54,6 +55,7 @@ options:
     description:
       - Switch even when no server of the target backend is C(UP).
       - Without it the module fails before changing anything, naming each server's state.
+      - Also route live traffic to a release whose last outcome in the history was a failure (see O(versions)).
     type: bool
     default: false
   drain:

@@ -71,6 +71,19 @@ options:
       - Choose it longer than the longest release; the switch role's monitoring time counts.
     type: int
     default: 3600
+  controller:
+    description:
+      - The controller of the run taking the lock, recorded in it so that its holder names the controller, the PID of
+        its C(ansible-playbook) process and when that process started. The roles pass
+        C(query('bluegreen.core.controller') | first).
+      - The C(bluegreen.core.unlock) playbook recognises a lock whose process is gone from the same controller as stale.
+    type: dict
+    suboptions:
+      host: {description: The controller's host name., type: str}
+      pid: {description: The PID of its ansible-playbook process., type: int}
+      started:
+        description: When that process started, in UTC, ISO 8601.
+        type: str
   force:
     description:
       - With O(state=absent), release the lock even when another owner holds it.
@@ -143,6 +156,10 @@ holder:
       description: The process on the router host that took it.
       type: int
       sample: 4242
+    controller:
+      description: The controller of the run that took it (O(controller)), when given.
+      type: dict
+      sample: {host: ctl1, pid: 31337, started: "2026-01-31T09:59:58Z"}
 broken_lock:
   description: The stale lock that O(state=present) broke (or would break, in check mode), else null.
   returned: always
@@ -168,6 +185,7 @@ ARGUMENT_SPEC = {
     "ttl": {"type": "int", "default": 3600},
     "force": {"type": "bool", "default": False},
     "state_dir": {"type": "path", "default": _history.DEFAULT_STATE_DIR},
+    "controller": _lock.CONTROLLER_OPTION,
 }
 
 
@@ -222,7 +240,8 @@ def main() -> None:
         module.fail_json(msg=str(exc))
     try:
         if params["state"] == "present":
-            result = _lock.acquire_lock(params["state_dir"], app, params["owner"], params["ttl"], params["wait"], module.check_mode)
+            result = _lock.acquire_lock(params["state_dir"], app, params["owner"], params["ttl"], params["wait"], module.check_mode,
+                                        params["controller"])
         else:
             result = release(params, module.check_mode)
     except _lock.LockHeld as exc:

@@ -218,6 +218,16 @@ history:
   elements: dict
   sample:
     - {time: "2025-01-01T12:00:00.000000Z", app: shop, action: switch, from: blue, to: green, weight: 100, result: ok, router: nginx}
+outcomes:
+  description:
+    - What each colour's release did last, from the history, keyed by colour (a colour with no record is left out).
+    - C(outcome) is V(live) (or V(live with N% of the traffic)), V(replaced), V(passed its smoke test), or a failure
+      (C(failed) true) V(switched back by the watch), V(rolled back from) or V(failed its smoke test). A traffic
+      module refuses to send live traffic to a release whose last outcome was a failure, unless forced.
+  returned: always
+  type: dict
+  sample: {green: {version: 2.0.0, outcome: switched back by the watch, failed: true, time: "2025-01-01T12:00:05.000000Z",
+                   actor: alice, reason: "green answered 50 of 50 requests with 5xx"}}
 last_switch:
   description: The newest successful record that changed the live colour, or null.
   returned: always

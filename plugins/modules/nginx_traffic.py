@@ -34,6 +34,7 @@ extends_documentation_fragment:
   - bluegreen.core.nginx
   - bluegreen.core.state
   - bluegreen.core.state.traffic
+  - bluegreen.core.watch
   - bluegreen.core.state.lock
   - bluegreen.core.attributes
 options:
@@ -98,6 +99,7 @@ options:
     description:
       - Skip the check that at least one of the target colour's servers accepts a TCP connection.
       - Without it the module fails before changing anything, naming each server and why it could not connect.
+      - Also route live traffic to a release whose last outcome in the history was a failure (see O(versions)).
     type: bool
     default: false
 attributes:

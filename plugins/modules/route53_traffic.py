@@ -28,6 +28,7 @@ extends_documentation_fragment:
   - bluegreen.core.state
   - bluegreen.core.state.read
   - bluegreen.core.state.traffic
+  - bluegreen.core.watch
   - bluegreen.core.state.lock
   - bluegreen.core.attributes
 options:
@@ -50,6 +51,7 @@ options:
     description:
       - With O(colour=previous), roll back even when the previous colour no longer holds the release it ran when it was
         live (see O(versions)).
+      - Also route live traffic to a release whose last outcome in the history was a failure (see O(versions)).
     type: bool
     default: false
   wait:

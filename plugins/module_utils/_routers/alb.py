@@ -64,6 +64,7 @@ class AlbPlan:
 
 class Alb(AwsRouter):
     KIND = "alb"
+    COUNTERS = True
     OPTIONS = {
         **_aws.argument_spec(),
         "listener_arn": {"type": "str", "required": True},
@@ -105,6 +106,8 @@ class Alb(AwsRouter):
     def connect(self) -> None:
         super().connect()
         self.client = self.conn.client("elbv2", self.inputs["region"])
+        self.watch_since: float | None = None  # when the watch's first sample was taken
+        self.watch_counts: tuple | None = None  # (monotonic time asked, CloudWatch's counts then)
 
     # ---- the listener
 
@@ -184,6 +187,25 @@ class Alb(AwsRouter):
                 "requests, a minute or more late, and a test endpoint such as moto publishes none"
             )
         return metrics, None
+
+    # ---- watching
+
+    # CloudWatch gets ALB counts by the minute, a minute or more late: asked at most this often during a watch.
+    CLOUDWATCH_EVERY_S = 10.0
+
+    def sample(self, colour: str) -> dict:
+        """The colour's target group health on every sample, and CloudWatch's RequestCount and HTTPCode_Target_5XX_Count
+        since the watch began (counted from 0 while CloudWatch has no datapoints; refreshed every CLOUDWATCH_EVERY_S)."""
+        health = _aws.group_health(self.conn.call(self.client, "DescribeTargetHealth", TargetGroupArn=self.groups[colour])
+                                   .get("TargetHealthDescriptions") or [])
+        now = time.monotonic()
+        if self.watch_counts is None or now - self.watch_counts[0] >= self.CLOUDWATCH_EVERY_S:
+            self.watch_since = self.watch_since or time.time()
+            metrics, self.counts_note = self.read_metrics(self.watch_since)
+            self.watch_counts = (now, (metrics or {}).get(colour) or {"requests": 0, "http_5xx": 0})
+        cached = self.watch_counts
+        healthy = any(target["state"] == "healthy" for target in health["targets"])
+        return dict(cached[1], response_ms=None, healthy=healthy)
 
     # ---- reading
 

@@ -19,7 +19,7 @@ it says about itself. Everything else is here, once, for every kind (docs/archit
 from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.bluegreen.core.plugins.module_utils import _history, _lock, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _history, _lock, _validate, _watch
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError, os_error_text
 
 
@@ -44,6 +44,8 @@ class Router:
     """One router kind. Subclasses set the class attributes and implement the methods below."""
 
     KIND = ""  # its name in bluegreen_router and in kinds.KINDS, where the roles find its traits
+    COUNTERS = False  # sample() gives the router's own counts of a colour (kinds.KINDS says the same as "counters")
+    counts_note: str | None = None  # why sample()'s counts may be short (set by sample(): CloudWatch had no data)
     # Module options: where the router and the app's routing are (both modules), the traffic module's own,
     # the info module's own; AnsibleModule's keyword arguments (mutually_exclusive, ...) for both, and the traffic
     # module's own (lists added to those of both).
@@ -116,6 +118,14 @@ class Router:
         """Fields every failed result of this router carries (the API calls made, ...)."""
         return {}
 
+    # ---- watching
+
+    def sample(self, colour: str) -> dict | None:
+        """The router's own cumulative counts of ``colour``, for the watch after a change: {requests, http_5xx,
+        response_ms (null when unknown), healthy (whether a server of it can serve; null when unknown)}; None when the
+        router counts none (the watch then relies on its probes)."""
+        return None
+
 
 # --------------------------------------------------------------------------- the state
 
@@ -152,6 +162,7 @@ def state(router: Router, *, weights: dict | None, sources_agree: bool, problems
         "counters_note": counters_note if counters is None else None,
         "history": history["history"],
         "last_switch": history["last_switch"],
+        "outcomes": history["outcomes"],
         "lock": lock,
     }
 
@@ -164,18 +175,21 @@ def read_lock(params: dict) -> dict | None:
 
 
 def change(driver: Router) -> dict:
-    """One traffic module call: check, lock, resolve, plan, gate, apply, record."""
+    """One traffic module call: check, lock, resolve, plan, gate, apply, record, watch (and switch back)."""
     module, params = driver.module, driver.params
     who = _history.validated(params)
+    limits = _watch.limits(params["watch"])
     colour, weights = driver.requested()
     if colour is None and weights is None:
         return read(driver)
     driver.connect()
     with _lock.holding_lock(params["state_dir"], params["app"], params["lock_owner"], params["lock_ttl"],
-                            params["lock_wait"], module.check_mode):
+                            params["lock_wait"], module.check_mode, params["lock_controller"]):
         if colour == "previous":
             colour, weights = previous(driver, who["versions"])
         plan = driver.plan(colour, weights)
+        if plan.changed and params["action"] not in ("auto-rollback", "release") and not params["force"]:
+            check_outcomes(driver, plan, who["versions"])
         result = driver.result(plan, driver.gate(plan))
         if module._diff:
             result["diff"] = plan.diff()
@@ -183,6 +197,8 @@ def change(driver: Router) -> dict:
             if plan.changed:
                 driver.check(plan)
             return result
+        watching = None if limits is None else watched(driver, plan, limits)
+        baseline = None if watching is None else sample(driver, watching[0], 0.0, limits)
         if plan.changed:
             try:
                 result.update(driver.apply(plan))
@@ -194,6 +210,8 @@ def change(driver: Router) -> dict:
                 result["changed"] = not exc.restored
                 raise Refused(str(exc), **result) from None
             result["history_entry"] = record(driver, who, plan, result, "ok")
+        if watching is not None:
+            watch(driver, who, limits, watching, baseline, result)
         driver.after(plan, result)
     if params["lock_release"] and params["lock_owner"] is not None and not module.check_mode:
         _lock.release_lock(params["state_dir"], params["app"], params["lock_owner"])
@@ -211,24 +229,112 @@ def previous(driver: Router, versions: dict) -> tuple:
     return colour, _history.full(colour)
 
 
+def check_outcomes(driver: Router, plan, versions: dict) -> None:
+    """Refuse a change that gives a colour more of the live traffic when the release it holds last failed (a switch
+    back by the watch, a rollback from it, a failed smoke test), as the history says (_history.check_outcome)."""
+    params = driver.params
+    after, before = _history.shares(plan.weights), _history.shares(plan.from_weights)
+    rising = [c for c in _validate.COLOURS if after and after[c] > (before[c] if before else 0)]
+    if not rising:
+        return
+    try:
+        records, _problems = _history.read(params["state_dir"], params["app"])
+    except OSError as exc:
+        # Not known to have failed: the change goes ahead, as it does when its record cannot be written.
+        driver.module.warn(f"the history in {params['state_dir']} could not be read, so the outcome of the release "
+                           f"{' and '.join(rising)} holds was not checked: {os_error_text(exc)}")
+        return
+    for colour in rising:
+        try:
+            _history.check_outcome(records, colour, versions.get(colour))
+        except _history.ReleaseFailed as exc:
+            raise _history.ReleaseFailed(f"cannot route {params['app']} as asked: {exc}", param=exc.param) from None
+
+
 def record(driver: Router, who: dict, plan, result: dict, outcome: str, error: str | None = None,
-           weights: dict | None = None) -> dict | None:
+           weights: dict | None = None, action: str | None = None, reason: str | None = None,
+           **details: object) -> dict | None:
     """Append the change to the app's history (unless history=false); a history that cannot be written is a
     warning, never a failure: the change itself is done. ``weights``: the split the router reports after a
-    failed change, when it is not the planned one."""
+    failed change, when it is not the planned one. ``action``/``reason``: the watch's switch back, not the call's."""
     params = driver.params
     if not params["history"]:
         return None
     entry = _history.entry(
-        router=driver.KIND, action=params["action"], target=plan.colour, weights=weights or plan.weights,
-        from_weights=plan.from_weights, versions=who["versions"], actor=who["actor"], reason=who["reason"], result=outcome,
-        error=error, **driver.details(plan, result),
+        router=driver.KIND, action=action or params["action"], target=plan.colour, weights=weights or plan.weights,
+        from_weights=plan.from_weights, versions=who["versions"], actor=who["actor"], reason=reason or who["reason"],
+        result=outcome, error=error, **dict(driver.details(plan, result), **details),
     )
     try:
         return _history.append(params["state_dir"], params["app"], entry)
     except OSError as exc:
         driver.module.warn(f"the result ({outcome}) could not be added to the history in {params['state_dir']}: {exc}")
         return None
+
+
+# --------------------------------------------------------------------------- the watch
+
+
+def watched(driver: Router, plan, limits) -> tuple:
+    """(the colour the watch watches, the colour a breach switches all the traffic back to), decided before the change:
+    the colour the change gives more of the traffic (or the one it named), and watch.rollback_to or the colour that had
+    all the live traffic before it. Either missing is refused, naming the option, before anything changes."""
+    after, before = _history.shares(plan.weights), _history.shares(plan.from_weights)
+    rising = [c for c in _validate.COLOURS if after and after[c] > (before[c] if before else 0)]
+    back = limits.rollback_to or _history.live_colour(plan.from_weights)
+    colour = rising[0] if rising else plan.colour or (back and _validate.other_colour(back))
+    if colour is None:
+        raise _validate.ValidationError("watch needs a colour to watch: name it with colour, or set watch.rollback_to "
+                                        "(the colour to switch back to)", "watch.rollback_to")
+    if limits.rollback and (back is None or back == colour):
+        raise _validate.ValidationError(
+            f"watch.rollback_to must name the colour to switch back to if {colour} fails: the router "
+            f"{'sent it no single colour before this change' if back is None else 'already sends everything to ' + colour}",
+            "watch.rollback_to")
+    if limits.checks == [] and not driver.COUNTERS:
+        raise _validate.ValidationError(f"watch.checks must list at least one probe: the {driver.KIND} router counts no "
+                                        "requests or 5xx per colour, so the probes are all the watch has", "watch.checks")
+    return colour, back
+
+
+def sample(driver: Router, colour: str, at: float, limits) -> _watch.Sample | None:
+    """The router's counts of ``colour`` for the watch; a router that does not answer is a failed sample."""
+    try:
+        counts = driver.sample(colour)
+    except (BluegreenError, OSError) as exc:
+        if at == 0.0:
+            raise
+        raise _watch.SampleFailed(str(exc)) from None
+    return None if counts is None else _watch.Sample(at=at, **counts)
+
+
+def watch(driver: Router, who: dict, limits, watching: tuple, baseline, result: dict) -> None:
+    """Watch the colour; on a breach switch all the traffic back to the other colour (unless watch.rollback=false),
+    record it as an auto-rollback with what broke, and fail the call saying so."""
+    params = driver.params
+    colour, back = watching
+    verdict = _watch.watch(limits, lambda at: sample(driver, colour, at, limits), colour, baseline)
+    result["watch"] = dict(verdict.as_dict(), colour=colour, rolled_back=False, counts_note=driver.counts_note)
+    if verdict.ok:
+        return
+    found = f"the watch of {colour} found after {verdict.after_s:g}s: {verdict.reason}"
+    if not limits.rollback:
+        raise Refused(f"{params['app']}: {found}. watch.rollback=false: the traffic was left as it is.", **result)
+    plan = driver.plan(back, _history.full(back))
+    try:
+        reverted = driver.apply(plan) if plan.changed else {}
+    except SwitchFailed as exc:
+        result["history_entry"] = record(driver, who, plan, dict(result, **exc.fields), "failed", error=str(exc),
+                                         action="auto-rollback", reason=verdict.reason[:_history.REASON_MAX])
+        raise Refused(f"{params['app']}: {found}; switching back to {back} FAILED: {exc}", **result) from None
+    result["watch"]["rolled_back"] = True
+    result["rolled_back_to"] = back
+    result["history_entry"] = record(driver, who, plan, dict(result, **reverted), "ok", action="auto-rollback",
+                                     reason=verdict.reason[:_history.REASON_MAX],
+                                     watch={"after_s": verdict.after_s, "first_5xx_after_s": verdict.first_5xx_after_s,
+                                            "requests": verdict.requests, "http_5xx": verdict.http_5xx})
+    raise Refused(f"{params['app']}: {found}. Switched all the traffic back to {back}; {colour} keeps its release for "
+                  "inspection, and is refused live traffic until a fixed release is deployed (or force=true).", **result)
 
 
 # --------------------------------------------------------------------------- the modules
@@ -243,6 +349,7 @@ def argument_spec(driver_class: type, info: bool) -> dict:
         spec.update(driver_class.READ_OPTIONS)
     else:
         spec.update(_history.OPTIONS)
+        spec.update(_watch.OPTIONS)
         spec["lock_release"] = {"type": "bool", "default": False}
         spec.update(driver_class.CHANGE_OPTIONS)
     return spec
@@ -277,7 +384,7 @@ def read(driver: Router) -> dict:
     taken = None
     if params["lock_owner"] is not None:
         taken = _lock.acquire_lock(params["state_dir"], params["app"], params["lock_owner"], params["lock_ttl"],
-                                   params["lock_wait"], driver.module.check_mode)
+                                   params["lock_wait"], driver.module.check_mode, params["lock_controller"])
     try:
         driver.connect()
         result = dict(driver.read(limit), changed=False, app=params["app"])

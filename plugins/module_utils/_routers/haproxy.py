@@ -15,6 +15,7 @@ _COLOUR_STRINGS = {"type": "dict", "options": {"blue": {"type": "str"}, "green":
 
 class HAProxy(base.Router):
     KIND = "haproxy"
+    COUNTERS = True
     OPTIONS = {
         "socket": {"type": "str", "default": _haproxy.DEFAULT_SOCKET},
         "timeout": {"type": "float", "default": _haproxy.DEFAULT_TIMEOUT},
@@ -65,6 +66,11 @@ class HAProxy(base.Router):
         )
         return dict(state, map_file=self.layout.map_file, map_file_colour=routing["map_file_colour"],
                     preview_colour=routing["preview_colour"], backends=backends)
+
+    def sample(self, colour: str) -> dict:
+        backend = _haproxy.read_backend(self.api, self.layout, colour)
+        return {"requests": backend["requests"], "http_5xx": backend["http_5xx"], "response_ms": backend["response_ms"],
+                "healthy": backend["up"] > 0}
 
     # ---- changing
 

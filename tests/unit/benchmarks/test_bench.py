@@ -307,3 +307,22 @@ def test_the_nginx_flip_library_holds_every_module_it_imports():
         imported |= set(re.findall(r"plugins\.module_utils\.(_[a-z]+) import", text))
         names = {part.strip() for group in imported for part in group.split(",") if part.strip().startswith("_")}
         assert {f"{module}.py" for module in names} <= set(bench.NGINX_FLIP_MODULES), name
+
+
+def test_revert_figures_time_the_switch_back_from_the_first_5xx_and_count_the_window() -> None:
+    from ansible_collections.bluegreen.core.benchmarks import probe
+
+    base = bench.stamp_epoch("2026-12-01T10:00:00.000000Z")
+    records = [probe.Record(kind="keepalive", thread="k1", seq=i, start=base + 0.1 * i - 0.5, t=0.0, status=200)
+               for i in range(30)]
+    for record in records[10:20]:  # answered 500 while the broken colour was live
+        record.status = 500
+    run = probe.Result(config=probe.ProbeConfig(base_url="http://127.0.0.1/"), started=base - 1, ended=base + 3, records=records)
+    release = {"time": "2026-12-01T10:00:00.000000Z"}
+    back = {"time": "2026-12-01T10:00:01.600000Z", "reason": "5xx", "watch": {"after_s": 1.05}}
+    figures = bench.revert_figures(run, release, back, 15)
+    assert figures["back_after_first_5xx_s"] == 1.1 and figures["back_after_switch_s"] == 1.6
+    assert (figures["failed"], figures["window_requests"], figures["dropped"], figures["router_after_s"]) == (10, 25, 0, 1.05)
+    rows = bench.judge({}, {"revert": {"fail-fast": figures}})
+    assert [(row["met"]) for row in rows if "500" in row["target"]] == [True, False]
+    assert "| fail-fast | 1.10 s | 1.60 s | 10 of 25 (40.0%) | 0 |" in bench.revert_section({"fail-fast": figures})

@@ -242,7 +242,9 @@ class FakeHAProxy:
         servers = self.backends[name]
         total = {key: sum(s[key] for s in servers) for key in ("scur", "qcur", "stot", "req_tot", "hrsp_2xx", "hrsp_5xx")}
         up = [s for s in servers if s["status"].startswith("UP")]
-        return dict(total, pxname=name, svname="BACKEND", status="UP" if up else "DOWN", weight=sum(s["weight"] for s in up))
+        rtime = max((s.get("rtime", 0) for s in servers), default=0)
+        return dict(total, pxname=name, svname="BACKEND", status="UP" if up else "DOWN", weight=sum(s["weight"] for s in up),
+                    rtime=rtime)
 
 
 def make_map(path: str, text: str) -> None:

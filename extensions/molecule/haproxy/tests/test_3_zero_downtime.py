@@ -32,7 +32,9 @@ def test_switching_back_and_forth_under_load_drops_nothing():
     time.sleep(2)
     for colour in FLIPS:
         handle.mark(f"switch-to-{colour}")
-        result = module("haproxy_traffic", {"app": APP, "colour": colour, "actor": "zero-downtime check"})
+        # force: the flips go back and forth between two good releases on purpose, and the earlier tests rolled back
+        # from one of them (a release rolled back gets live traffic again only when forced).
+        result = module("haproxy_traffic", {"app": APP, "colour": colour, "actor": "zero-downtime check", "force": True})
         assert not result.get("failed") and result["changed"], result
         time.sleep(1)
     handle.stop()

@@ -9,6 +9,7 @@ import os
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
+from ansible_collections.bluegreen.core.plugins.filter import routers
 from ansible_collections.bluegreen.core.plugins.filter.routers import (
     FilterModule,
     colour_versions,
@@ -16,16 +17,16 @@ from ansible_collections.bluegreen.core.plugins.filter.routers import (
     probe_targets,
     router,
     router_states,
-    watch_counts,
 )
+from ansible_collections.bluegreen.core.plugins.module_utils import _history
 from ansible_collections.bluegreen.core.plugins.module_utils._routers import kinds
 
 ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles")
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"router", "router_states", "watch_counts", "colour_versions", "probe_targets",
-                                             "endpoint_targets"}
+    assert set(FilterModule().filters()) == {"router", "router_states", "colour_versions", "probe_targets",
+                                             "endpoint_targets", "status_lines"}
 
 
 def test_router_gives_each_kinds_traits():
@@ -73,17 +74,6 @@ def test_router_states_keep_the_common_keys_and_label_hosts():
     assert [s["label"] for s in states] == ["router1", "alb app/x"] and states[0]["live_colour"] == "green"
 
 
-def test_watch_counts_sum_the_routers_differences():
-    start = [{"counters": {"green": {"requests": 10, "http_5xx": 1}}}, {"counters": {"green": {"requests": 5, "http_5xx": 0}}}]
-    end = [{"counters": {"green": {"requests": 30, "http_5xx": 2}}}, {"counters": {"green": {"requests": 9, "http_5xx": 1}}}]
-    assert watch_counts(start, end, "green") == {"requests": 24, "http_5xx": 2}
-
-
-def test_watch_counts_from_zero_when_the_first_read_had_none_and_none_when_a_router_counts_none():
-    assert watch_counts([{"counters": None}], [{"counters": {"blue": {"requests": 3, "http_5xx": 1}}}], "blue") == {"requests": 3, "http_5xx": 1}
-    assert watch_counts([{"counters": None}], [{"counters": None}], "blue") is None
-
-
 def test_colour_versions_read_the_links_of_the_hosts_that_run_each_colour():
     hostvars = {
         "a1": {"_l": {"stdout_lines": ["blue /opt/bluegreen/shop/releases/1.0.0", "green releases/2.0.0"]}},
@@ -110,3 +100,27 @@ def test_endpoint_targets_probe_the_routers_own_addresses():
         {"name": "10.0.0.5:8001 blue", "base_url": "http://10.0.0.5:8001"},
         {"name": "[fd00::5]:8001 blue", "base_url": "http://[fd00::5]:8001"},
     ]
+
+
+def test_status_lines_show_each_colour_release_with_its_last_outcome():
+    switch = dict(_history.entry(router="haproxy", action="release", target="green", weights=_history.full("green"),
+                                 from_weights=_history.full("blue"), versions={"blue": "1.0.0", "green": "2.0.0"},
+                                 actor="ci", reason=None, result="ok"), time="T1")
+    back = dict(_history.entry(router="haproxy", action="auto-rollback", target="blue", weights=_history.full("blue"),
+                               from_weights=_history.full("green"), versions={"blue": "1.0.0", "green": "2.0.0"},
+                               actor="ci", reason="5xx over the limit", result="ok"), time="T2")
+    records = [switch, back]
+    state = {"label": "router1", "live_colour": "blue", "says": "runtime map blue, map file blue",
+             "colours": {"blue": "2/2 up", "green": "2/2 up"}, "problems": ["a problem"],
+             "outcomes": _history.outcomes(records), "history": records}
+    lines = routers.status_lines([state], {"blue": "1.0.0", "green": "2.0.0"})
+    assert lines == [
+        "router1: live colour blue (runtime map blue, map file blue), blue 2/2 up, green 2/2 up",
+        "PROBLEM on router1: a problem",
+        "blue: version 1.0.0 (LIVE); 1.0.0 is live since T2",
+        "green: version 2.0.0 (idle); FAILED: 2.0.0 was switched back by the watch at T2 (5xx over the limit)",
+        "history: T2 auto-rollback green -> blue ok by ci: 5xx over the limit",
+        "history: T1 release blue -> green ok by ci",
+    ]
+    # The outcome of an older release is not shown beside the release the colour holds now.
+    assert routers.status_lines([state], {"blue": "1.0.0", "green": "2.0.1"})[3] == "green: version 2.0.1 (idle)"

@@ -141,3 +141,73 @@ def test_a_router_that_disagrees_with_the_newest_change_is_a_problem(tmp_path):
     (problem,) = report["problems"]
     assert problem.startswith("the last recorded switch of shop (t1, by ci) sent 10% to green, but live.conf routes live traffic to blue")
     assert _history.report(str(tmp_path), "shop", {"blue": 90, "green": 10}, "live.conf", 5)["problems"] == []
+
+
+def _switch(action, frm, to, blue, green, time="T", reason=None, weight=100):
+    weights = {to: weight, _other(to): 100 - weight}
+    return dict(_history.entry(router="haproxy", action=action, target=to, weights=weights, from_weights=_history.full(frm),
+                               versions={"blue": blue, "green": green}, actor="alice", reason=reason, result="ok"), time=time)
+
+
+def _other(colour):
+    return "green" if colour == "blue" else "blue"
+
+
+def test_outcomes_say_what_each_colour_release_did_last():
+    records = [
+        _switch("switch", "blue", "green", "1.0.0", "2.0.0", "T1"),
+        _switch("auto-rollback", "green", "blue", "1.0.0", "2.0.0", "T2", reason="green answered 50 of 50 with 5xx"),
+    ]
+    found = _history.outcomes(records)
+    assert found["blue"]["outcome"] == "live" and not found["blue"]["failed"]
+    assert found["green"] == {"version": "2.0.0", "outcome": "switched back by the watch", "failed": True, "time": "T2",
+                              "actor": "alice", "reason": "green answered 50 of 50 with 5xx"}
+    # A normal switch leaves the other colour replaced, not failed.
+    assert _history.outcomes(records[:1])["blue"]["outcome"] == "replaced"
+    # A rollback by hand marks the colour it leaves.
+    rolled = _history.outcomes(records[:1] + [_switch("rollback", "green", "blue", "1.0.0", "2.0.0", "T3")])
+    assert rolled["green"]["outcome"] == "rolled back" and rolled["green"]["failed"]
+    # A split says its share; the watch's switch back from a split marks the colour that had the share.
+    split = [_switch("release", "blue", "green", "1.0.0", "2.0.0", weight=10)]
+    assert _history.outcomes(split)["green"]["outcome"] == "live with 10% of the traffic"
+    back = split + [_switch("auto-rollback", None, "blue", "1.0.0", "2.0.0")]
+    assert _history.outcomes(back)["green"]["failed"]
+    # A failed change of the router is no outcome of the release.
+    assert _history.outcomes([dict(records[0], result="failed")]) == {}
+
+
+def test_a_smoke_test_verdict_marks_the_colour_it_names():
+    failed = dict(_history.verdict(check="smoke-test", colour="green", version="2.0.0", result="failed", reason="/ answered 500",
+                                   actor="ci", router="nginx"), time="T")
+    assert failed["versions"] == {"blue": None, "green": "2.0.0"} and failed["error"] == "/ answered 500"
+    # It is no change of the split: the history's readers of switches pass over it.
+    assert _history.weights_after(failed) is None and _history.last_switch([failed]) is None
+    assert _history.outcomes([failed])["green"]["outcome"] == "failed its smoke test"
+    passed = dict(failed, result="ok")
+    del passed["error"]
+    assert not _history.outcomes([failed, passed])["green"]["failed"]
+
+
+def test_a_release_that_failed_is_refused_naming_it_and_why():
+    records = [
+        _switch("switch", "blue", "green", "1.0.0", "2.0.0", "T1"),
+        _switch("auto-rollback", "green", "blue", "1.0.0", "2.0.0", "T2", reason="5xx over the limit"),
+    ]
+    try:
+        _history.check_outcome(records, "green", "2.0.0")
+    except _history.ReleaseFailed as exc:
+        assert exc.param == "colour"
+        assert "its release 2.0.0 was switched back by the watch at T2 (5xx over the limit)" in str(exc)
+        assert "force=true" in str(exc)
+    else:
+        raise AssertionError("a release the watch switched back was not refused")
+    # Another release in that colour now is not refused; the colour that stayed good never is.
+    _history.check_outcome(records, "green", "2.0.1")
+    _history.check_outcome(records, "blue", "1.0.0")
+    # Not knowing what the colour holds now is taken as the same release, and said.
+    try:
+        _history.check_outcome(records, "green", None)
+    except _history.ReleaseFailed as exc:
+        assert "did not say which release it holds now" in str(exc)
+    else:
+        raise AssertionError("an unknown release in a failed colour was not refused")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import grp
 import io
+import json
 import os
 import stat
 import tarfile
@@ -161,9 +162,31 @@ def test_without_an_artifact_a_release_in_place_is_used_and_a_missing_one_is_ref
     ({"executable": "/bin/sh"}, "executable"),
     ({"env": {"A": "line\nbreak"}}, "env"),
     ({"env": {"1A": "x"}}, "env"),
+    ({"env": {"": "x"}}, "env"),
+    ({"env": {"A": "nul\0"}}, "env"),
+    ({"secrets": {"PASS WORD": "x"}}, "secrets"),
+    ({"secrets": {"DB_PASSWORD": "x"}}, "secrets"),
     ({"keep_releases": 0}, "keep_releases"),
 ])
 def test_bad_input_names_the_option_and_changes_nothing(lab, override, param):
     done = run_module(app_release.main, args(lab, **override))
     assert done.failed and done["param"] == param, done.result
     assert os.listdir(lab["root"] / "releases") == [] and lab["systemd"].calls == []
+
+
+def test_secrets_go_to_the_env_file_and_nowhere_else(lab):
+    done = run_module(app_release.main, args(lab, env={"PORT": 8002}, secrets={"API_TOKEN": "tok-9f8e7d"}, _ansible_diff=True))
+    assert not done.failed, done.result
+    assert 'API_TOKEN="tok-9f8e7d"' in (lab["tmp"] / "green.env").read_text()
+    assert "tok-9f8e7d" not in json.dumps(done.result) and "API_TOKEN=********" in done["diff"][0]["after"]
+    # A value that breaks the file is refused naming the variable, never showing the value.
+    bad = run_module(app_release.main, args(lab, secrets={"API_TOKEN": "tok-9f8e7d\nEVIL=1"}))
+    assert bad.failed and bad["param"] == "secrets" and "API_TOKEN" in bad.msg and "tok-9f8e7d" not in json.dumps(bad.result)
+
+
+def test_the_action_plugin_hides_the_env_values_in_the_invocation():
+    from ansible_collections.bluegreen.core.plugins.action.app_release import hide_env
+
+    result = {"invocation": {"module_args": {"env": {"DB_PASSWORD": "s3cret", "PORT": 8002}, "version": "2.0.0"}}}
+    assert hide_env(result)["invocation"]["module_args"] == {"env": {"DB_PASSWORD": "********", "PORT": "********"}, "version": "2.0.0"}
+    assert hide_env({"failed": True}) == {"failed": True}

@@ -358,8 +358,11 @@ def test_previous_with_the_lock_rolls_back_in_one_call_and_releases_the_lock(lab
     assert lab.runtime() == {"shop": "shop_blue", "shop.preview": "shop_green"}
     assert lab.history_lines()[-1]["action"] == "rollback" and lab.history_lines()[-1]["to"] == "blue"
     assert not os.path.exists(lock_file(lab))
-    # the next rollback goes forward again: the colour live before the rollback
-    assert run(lab, colour="previous", versions={"blue": "1.0.0", "green": "2.0.0"})["colour"] == "green"
+    # Going forward again to the release rolled back from is refused, naming it, unless forced.
+    refused = run(lab, colour="previous", versions={"blue": "1.0.0", "green": "2.0.0"})
+    assert refused["failed"] and refused["param"] == "colour"
+    assert "its release 2.0.0 was rolled back at" in refused["msg"] and lab.runtime()["shop"] == "shop_blue"
+    assert run(lab, colour="previous", force=True, versions={"blue": "1.0.0", "green": "2.0.0"})["colour"] == "green"
 
 
 def test_previous_refuses_a_colour_that_holds_another_release_now(lab):
@@ -465,3 +468,87 @@ def test_a_failed_change_keeps_the_lock_even_with_lock_release(lab):
     lab.fake.backends["shop_green"] = [server("shop_green_1", status="DOWN", check_status="L4CON")]
     refused = run(lab, colour="green", lock_owner="ci run 9", lock_release=True)
     assert refused["failed"] and os.path.exists(lock_file(lab))
+
+
+def test_a_release_the_watch_switched_back_gets_no_live_traffic_again_unless_forced(lab):
+    versions = {"blue": "1.0.0", "green": "2.0.0"}
+    assert run(lab, colour="green", action="release", versions=versions)["changed"]
+    back = run(lab, colour="blue", action="auto-rollback", reason="green answered 50 of 50 requests with 5xx", versions=versions)
+    assert back["changed"] and not back["failed"]
+    lab.fake.commands.clear()
+    for args in ({"colour": "previous", "action": "rollback"}, {"colour": "green"}, {"colour": "green", "versions": None}):
+        refused = run(lab, **dict({"versions": versions}, **args))
+        assert refused["failed"] and refused["param"] == "colour", refused
+        assert "not routing live traffic to green: its release 2.0.0 was switched back by the watch" in refused["msg"]
+        assert "(green answered 50 of 50 requests with 5xx)" in refused["msg"]
+    assert lab.fake.writes() == [] and lab.runtime()["shop"] == "shop_blue"
+    # Another release in green, or a release the run deployed and smoke-tested itself, or force, may go live.
+    assert run(lab, colour="green", versions={"blue": "1.0.0", "green": "2.0.1"})["changed"]
+    run(lab, colour="blue", versions=versions, force=True)
+    assert run(lab, colour="green", action="release", versions=versions)["changed"]
+
+
+def _answer_5xx_on(lab: Lab, backend: str, per_tick: int = 40, ticks: int = 60, pause: float = 0.05):
+    """From now on, the backend's servers count requests that all answered 5xx (a bounded loop in a thread)."""
+    import threading
+
+    def serve():
+        for _tick in range(ticks):
+            for srv in lab.fake.backends[backend]:
+                srv["stot"] += per_tick
+                srv["req_tot"] += per_tick
+                srv["hrsp_5xx"] += per_tick
+            time.sleep(pause)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+WATCH = {"seconds": 20, "interval": 0.1, "window": 1.0, "min_requests": 20}
+
+
+def test_the_watch_switches_back_at_once_when_the_new_colour_answers_5xx(lab):
+    versions = {"blue": "1.0.0", "green": "2.0.0"}
+    started = time.monotonic()
+    _answer_5xx_on(lab, "shop_green")
+    done = run(lab, colour="green", action="release", versions=versions, watch=WATCH, lock_owner="ci run 1")
+    assert done["failed"] and done["changed"] and time.monotonic() - started < 5
+    assert "the watch of green found after" in done["msg"] and "with 5xx" in done["msg"]
+    assert "Switched all the traffic back to blue" in done["msg"]
+    assert done["watch"]["rolled_back"] and done["watch"]["after_s"] < 2 and done["rolled_back_to"] == "blue"
+    assert lab.runtime()["shop"] == "shop_blue"
+    release, back = lab.history_lines()
+    assert (release["action"], release["to"], back["action"], back["from"], back["to"]) == (
+        "release", "green", "auto-rollback", "green", "blue")
+    assert back["reason"].startswith("green answered") and back["watch"]["after_s"] < 2 and back["versions"] == versions
+    import os
+
+    assert not os.path.exists(lock_file(lab))
+    # The rollback typed in a hurry right after is refused: blue stays live.
+    refused = run(lab, colour="previous", action="rollback", versions=versions)
+    assert refused["failed"] and "switched back by the watch" in refused["msg"] and lab.runtime()["shop"] == "shop_blue"
+
+
+def test_a_good_colour_is_watched_to_the_end_and_stays(lab):
+    done = run(lab, colour="green", versions={"blue": "1.0.0", "green": "2.0.0"}, watch=dict(WATCH, seconds=0.5))
+    assert not done["failed"] and done["changed"] and done["watch"]["ok"] and not done["watch"]["rolled_back"]
+    assert done["watch"]["watched_s"] >= 0.5 and lab.runtime()["shop"] == "shop_green"
+    assert [r["action"] for r in lab.history_lines()] == ["switch"]
+
+
+def test_the_watch_without_rollback_leaves_the_traffic_and_fails(lab):
+    _answer_5xx_on(lab, "shop_green")
+    done = run(lab, colour="green", watch=dict(WATCH, rollback=False))
+    assert done["failed"] and "watch.rollback=false: the traffic was left as it is" in done["msg"]
+    assert lab.runtime()["shop"] == "shop_green"
+
+
+def test_the_watch_is_skipped_in_check_mode(lab):
+    done = run(lab, colour="green", watch=WATCH, _ansible_check_mode=True)
+    assert not done["failed"] and "watch" not in done and lab.fake.writes() == []
+
+
+def test_a_bad_watch_option_changes_nothing(lab):
+    done = run(lab, colour="green", watch=dict(WATCH, max_error_rate=2.0))
+    assert done["failed"] and done["param"] == "watch.max_error_rate" and lab.fake.commands == []

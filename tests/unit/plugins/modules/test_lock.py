@@ -76,7 +76,8 @@ def test_a_lock_held_by_another_owner_fails_at_once_by_default(state_dir):
     assert time.monotonic() - started < 0.5
     assert done.failed is True
     assert done.msg.startswith("app shop is locked by alice@ctl since 2026-01-31T10:00:00Z (expires ")
-    assert done.msg.endswith("); another release is running. Wait, or release it with bluegreen.core.lock state=absent force=true if it is dead")
+    assert done.msg.endswith("); another run is changing it. Wait for it (bluegreen_lock_wait in the roles, lock_wait here), or, "
+                             "if that run is dead, release the lock with the bluegreen.core.unlock playbook")
     assert done["holder"]["owner"] == "alice@ctl"
     assert owner_on_disk(state_dir) == "alice@ctl"
 
@@ -254,3 +255,13 @@ def test_documentation_matches_the_argument_spec():
         assert documented[name].get("default") == spec.get("default"), name
     assert set(yaml.safe_load(lock.RETURN)) == {"app", "holder", "broken_lock", "waited_s"}
     assert isinstance(yaml.safe_load(lock.EXAMPLES), list)
+
+
+def test_the_lock_records_the_controller_and_its_holder_names_it(state_dir):
+    controller = {"host": "ctl1", "pid": 31337, "started": "2026-01-31T09:59:58Z"}
+    assert not run(state_dir, owner="alice", controller=controller).failed
+    with open(os.path.join(state_dir, "shop", "lock"), encoding="utf-8") as handle:
+        assert json.load(handle)["controller"] == controller
+    done = run(state_dir, owner="bob")
+    assert done.failed and done["holder"]["controller"] == controller
+    assert "locked by alice (controller ctl1, PID 31337, started 2026-01-31T09:59:58Z) since " in done.msg

@@ -1,0 +1,17 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the controller can tell about the holder of an app's lock (plugin_utils/_controller.py)."""
+
+from __future__ import annotations
+
+from ansible_collections.bluegreen.core.plugins.plugin_utils import _controller
+
+
+def lock_state(holder: object) -> dict:
+    """{held, stale, here, why} of a lock holder (the lock file's JSON, or null when the lock is free)."""
+    return _controller.lock_state(holder if isinstance(holder, dict) else None)
+
+
+class FilterModule:
+    def filters(self) -> dict:
+        return {"lock_state": lock_state}

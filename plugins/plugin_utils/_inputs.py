@@ -1,0 +1,292 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every input of the collection's playbooks, checked on the controller before the playbook changes anything.
+
+PRIVATE to the bluegreen.core collection: may change without notice. Used by the action plugin
+``bluegreen.core.inputs``.
+
+One rule per variable: a rule takes the value (as the inventory or ``-e`` gives it: a string from ``-e key=value``,
+any JSON type from ``-e '{...}'``), returns it checked, or raises InputError saying what is wrong with it. The first
+variable that fails is reported alone, by its name, so a user knows which input to fix. Patterns match the whole value
+(``re.fullmatch``): a trailing newline is not a valid name.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tarfile
+import zipfile
+
+from ansible_collections.bluegreen.core.plugins.module_utils import _http, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils._routers import kinds
+
+PLAYBOOKS = ("provision", "deploy", "release", "smoke_test", "switch", "rollback", "status", "unlock")
+CHANGES_TRAFFIC = ("release", "switch", "rollback")
+DEPLOYS = ("deploy", "release")
+SMOKE_TESTS = ("release", "smoke_test")
+MAX_NAME = 63
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_PATH_RE = re.compile(r"/[^\x00-\x1f\x7f]*")
+
+
+class InputError(ValueError):
+    """The value of one input is wrong; the message says what is wrong, the caller names the variable."""
+
+
+# --------------------------------------------------------------------------- value checkers
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "text", list: "a list", dict: "a dict"}.get(
+        type(value), type(value).__name__)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def integer(minimum: int | None = None, maximum: int | None = None, unit: str = ""):
+    def check(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or (isinstance(value, str) and not re.fullmatch(r"-?[0-9]+", value)):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise InputError(f"must be a whole number{' of' + unit if unit else ''}, got {_kind(value)} {_shown(value)}")
+        number = int(value)
+        if minimum is not None and number < minimum or maximum is not None and number > maximum:
+            bounds = (f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more")
+            raise InputError(f"must be {bounds}{unit}, got {number}")
+        return number
+    return check
+
+
+def number(minimum: float, maximum: float | None = None, strict: bool = False, unit: str = ""):
+    def check(value: object) -> float:
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise ValueError
+            result = float(value)
+        except ValueError:
+            raise InputError(f"must be a number{' of' + unit if unit else ''}, got {_kind(value)} {_shown(value)}") from None
+        if not math.isfinite(result) or result < minimum or (strict and result == minimum) or (maximum is not None and result > maximum):
+            relation = "more than" if strict else "at least"
+            bounds = f"{relation} {minimum:g}" + (f" and at most {maximum:g}" if maximum is not None else "")
+            raise InputError(f"must be {bounds}{unit}, got {_shown(value)}")
+        return result
+    return check
+
+
+def boolean(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+        return value.lower() in ("true", "yes", "on", "1")
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise InputError(f"must be true or false, got {_kind(value)} {_shown(value)}")
+
+
+def choice(*allowed: str):
+    def check(value: object) -> str:
+        if not isinstance(value, str) or value not in allowed:
+            raise InputError(f"must be one of {', '.join(allowed)}, got {_kind(value)} {_shown(value)}")
+        return value
+    return check
+
+
+def _validated(validator):
+    def check(value: object) -> str:
+        try:
+            return validator(value, "it")
+        except _validate.ValidationError as exc:
+            raise InputError(str(exc).replace("it ", "", 1)) from None
+    return check
+
+
+safe_name = _validated(_validate.name)
+safe_version = _validated(_validate.version)
+
+
+def absolute_path(value: object) -> str:
+    if not isinstance(value, str) or not _PATH_RE.fullmatch(value) or "/../" in value + "/":
+        raise InputError(f"must be an absolute path without control characters or '..', got {_kind(value)} {_shown(value)}")
+    return value
+
+
+def url_path(value: object) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"/[\x21-\x7e]*", value):
+        raise InputError(f"must be a URL path starting with '/', without spaces or control characters, got {_shown(value)}")
+    return value
+
+
+def port(value: object) -> int:
+    return integer(1, 65535)(value)
+
+
+def colour_ports(value: object) -> dict:
+    if not isinstance(value, dict) or set(value) != {"blue", "green"}:
+        raise InputError(f"must be a dict with the keys blue and green, got {_kind(value)} {_shown(value)}")
+    ports = {}
+    for colour in ("blue", "green"):
+        try:
+            ports[colour] = port(value[colour])
+        except InputError as exc:
+            raise InputError(f"{colour} {exc}") from None
+    if ports["blue"] == ports["green"]:
+        raise InputError(f"must give blue and green two different ports, got {ports['blue']} twice")
+    return ports
+
+
+def environment(value: object) -> dict:
+    """An app environment: names as a shell would take them; values one line each, never shown in a message."""
+    if not isinstance(value, dict):
+        raise InputError(f"must be a dict of names to values, got {_kind(value)}")
+    for key, item in value.items():
+        if not isinstance(key, str) or not _ENV_NAME_RE.fullmatch(key):
+            raise InputError(f"has the name {_shown(key)}: use letters, digits and '_', not starting with a digit")
+        if isinstance(item, (dict, list)) or item is None:
+            raise InputError(f"{key} must be text or a number, got {_kind(item)}")
+        if any(ch in str(item) for ch in "\n\r\0"):
+            raise InputError(f"{key} holds a newline or NUL (its value is not shown); one line per variable")
+    return value
+
+
+def steps(value: object) -> list:
+    items = value if isinstance(value, list) else [value] if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+    if not items:
+        raise InputError(f"must be a list of rising percentages that ends with 100, such as [10, 50, 100], got {_kind(value)} {_shown(value)}")
+    shares = [integer(1, 100)(item) for item in items]
+    if shares != sorted(set(shares)) or shares[-1] != 100:
+        raise InputError(f"must be rising percentages from 1 to 100 that end with 100, such as [10, 50, 100], got {_shown(value)}")
+    return shares
+
+
+def checks(value: object) -> list:
+    """Smoke or watch checks: health_check's format, with a path instead of a url."""
+    if not isinstance(value, list):
+        raise InputError(f"must be a list of checks, each with a path, got {_kind(value)}")
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise InputError(f"item {index} must be a dict with a path, got {_kind(item)}")
+        if "url" in item:
+            raise InputError(f"item {index} has a url: give a path, which is checked on every host and listener")
+        path = item.get("path")
+        try:
+            url_path(path)
+        except InputError as exc:
+            raise InputError(f"item {index} path {exc}") from None
+        try:
+            _http.parse_check(dict({k: v for k, v in item.items() if k != "path"}, url=f"http://127.0.0.1{path}"), index)
+        except _http.CheckError as exc:
+            raise InputError(f"item {index}: {exc}") from None
+    return value
+
+
+def artifact_path(value: object) -> str:
+    """The artifact: an http(s) URL (the host fetches it), or a file on the controller that is an archive."""
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"must be the path of a release archive on the controller, or an http(s) URL, got {_kind(value)} {_shown(value)}")
+    if "://" in value:
+        if not re.fullmatch(r"https?://[\x21-\x7e]+", value):
+            raise InputError(f"must be an http or https URL without spaces (or a path on the controller), got {_shown(value)}")
+        return value
+    path = os.path.expanduser(value)
+    if not os.path.exists(path):
+        raise InputError(f"{value} is not on the controller")
+    if os.path.isdir(path):
+        raise InputError(f"{value} is a directory: give the release's archive (.tar.gz, .tgz, .tar or .zip)")
+    if os.path.getsize(path) == 0:
+        raise InputError(f"{value} is empty")
+    if not (tarfile.is_tarfile(path) or zipfile.is_zipfile(path)):
+        raise InputError(f"{value} is not a tar or zip archive")
+    return value
+
+
+# --------------------------------------------------------------------------- the rules
+
+# variable -> (the playbooks that take it, or None for every one; its check; whether it must be set)
+RULES: dict = {
+    "bluegreen_app": (None, safe_name, True),
+    "bluegreen_router": (None, choice(*kinds.KINDS), False),
+    "bluegreen_topology": (None, choice("slots", "fleets"), False),
+    "bluegreen_ports": (None, colour_ports, False),
+    "bluegreen_listen_port": (None, port, False),
+    "bluegreen_preview_port": (None, port, False),
+    "bluegreen_health_path": (None, url_path, False),
+    "bluegreen_app_root": (None, absolute_path, False),
+    "bluegreen_state_dir": (None, absolute_path, False),
+    "bluegreen_haproxy_map_dir": (None, absolute_path, False),
+    "bluegreen_nginx_conf_dir": (None, absolute_path, False),
+    "bluegreen_status_history": (None, integer(0, 1000), False),
+    "bluegreen_become": (None, boolean, False),
+    "bluegreen_lock_wait": (None, integer(0, unit=" seconds"), False),
+    "bluegreen_lock_ttl": (None, integer(1, unit=" seconds"), False),
+    "bluegreen_force": (None, boolean, False),
+    "bluegreen_version": (DEPLOYS, safe_version, True),
+    "bluegreen_artifact": (DEPLOYS, artifact_path, True),
+    "bluegreen_app_env": (("provision", *DEPLOYS), environment, False),
+    "bluegreen_app_secrets": (("provision", *DEPLOYS), environment, False),
+    "bluegreen_app_user": (("provision", *DEPLOYS), safe_name, False),
+    "bluegreen_app_start_timeout": (DEPLOYS, integer(1, unit=" seconds"), False),
+    "bluegreen_keep_releases": (DEPLOYS, integer(1), False),
+    "bluegreen_smoke_checks": (SMOKE_TESTS, checks, False),
+    "bluegreen_smoke_retries": (SMOKE_TESTS, integer(0), False),
+    "bluegreen_smoke_interval": (SMOKE_TESTS, number(0, unit=" seconds"), False),
+    "bluegreen_smoke_timeout": (SMOKE_TESTS, number(0, strict=True, unit=" seconds"), False),
+    "bluegreen_smoke_consecutive_successes": (SMOKE_TESTS, integer(1), False),
+    "bluegreen_switch_to": (CHANGES_TRAFFIC, choice("blue", "green", "idle", "previous"), False),
+    "bluegreen_switch_steps": (CHANGES_TRAFFIC, steps, False),
+    "bluegreen_monitor_seconds": (CHANGES_TRAFFIC, integer(0, 86400, " seconds"), False),
+    "bluegreen_rollback_monitor_seconds": (("rollback",), integer(0, 86400, " seconds"), False),
+    "bluegreen_monitor_interval": (CHANGES_TRAFFIC, number(0.1, unit=" seconds"), False),
+    "bluegreen_monitor_failure_threshold": (CHANGES_TRAFFIC, integer(1), False),
+    "bluegreen_watch_interval": (CHANGES_TRAFFIC, number(0.1, unit=" seconds"), False),
+    "bluegreen_watch_window": (CHANGES_TRAFFIC, number(0.1, unit=" seconds"), False),
+    "bluegreen_watch_min_requests": (CHANGES_TRAFFIC, integer(1), False),
+    "bluegreen_watch_failures": (CHANGES_TRAFFIC, integer(1), False),
+    "bluegreen_watch_fail_fast": (CHANGES_TRAFFIC, boolean, False),
+    "bluegreen_max_error_rate": (CHANGES_TRAFFIC, number(0, 1), False),
+    "bluegreen_max_response_ms": (CHANGES_TRAFFIC, integer(1, unit=" ms"), False),
+    "bluegreen_monitor_checks": (CHANGES_TRAFFIC, checks, False),
+    "bluegreen_auto_rollback": (CHANGES_TRAFFIC, boolean, False),
+    "bluegreen_drain_seconds": (CHANGES_TRAFFIC, integer(0, 86400, " seconds"), False),
+}
+
+
+# The inputs whose default is unset, so that null is a value for them.
+NULLABLE = ("bluegreen_max_response_ms",)
+
+
+def check(playbook: str, values: dict) -> dict:
+    """Check every input ``playbook`` takes among ``values`` (variable -> value, the unset ones left out); return them
+    checked. Raise InputError naming the first variable that fails, or a required one that is missing."""
+    if playbook not in PLAYBOOKS:
+        raise InputError(f"playbook must be one of {', '.join(PLAYBOOKS)}, got {_shown(playbook)}")
+    checked = {}
+    for variable, (playbooks, rule, required) in RULES.items():
+        if playbooks is not None and playbook not in playbooks:
+            continue
+        if variable not in values:
+            if required:
+                raise InputError(f"{variable} is not set: bluegreen.core.{playbook} needs it")
+            continue
+        if values[variable] is None:
+            # A null from -e replaces the role's default with nothing: only an option that may be unset takes it.
+            if variable in NULLABLE:
+                continue
+            raise InputError(f"{variable} is null: give it a value, or leave it out for its default")
+        try:
+            checked[variable] = rule(values[variable])
+        except InputError as exc:
+            raise InputError(f"{variable} {exc}") from None
+    if "bluegreen_switch_steps" in checked and checked["bluegreen_switch_steps"] != [100]:
+        kind = checked.get("bluegreen_router", "haproxy")
+        if not kinds.KINDS[kind]["steps"]:
+            raise InputError(f"bluegreen_switch_steps {checked['bluegreen_switch_steps']} needs a router that takes weighted "
+                             f"steps: a {kind} router switches all at once, so use [100]")
+    return checked

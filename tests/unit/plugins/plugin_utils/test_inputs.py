@@ -1,0 +1,171 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The playbooks' inputs, checked before anything changes: each bad value is refused naming its variable alone."""
+
+from __future__ import annotations
+
+import tarfile
+
+import pytest
+from ansible_collections.bluegreen.core.plugins.plugin_utils import _inputs
+
+
+@pytest.fixture
+def artifact(tmp_path):
+    path = tmp_path / "shop-2.0.0.tar.gz"
+    source = tmp_path / "VERSION"
+    source.write_text("2.0.0\n")
+    with tarfile.open(path, "w:gz") as archive:
+        archive.add(source, arcname="VERSION")
+    return str(path)
+
+
+def good(artifact: str) -> dict:
+    return {"bluegreen_app": "shop", "bluegreen_version": "2.0.0", "bluegreen_artifact": artifact}
+
+
+def refused(playbook: str, values: dict) -> str:
+    with pytest.raises(_inputs.InputError) as caught:
+        _inputs.check(playbook, values)
+    return str(caught.value)
+
+
+def test_good_inputs_pass_and_come_back_checked(artifact):
+    checked = _inputs.check("release", dict(good(artifact), bluegreen_monitor_seconds="15", bluegreen_switch_steps=[100],
+                                            bluegreen_force="false", bluegreen_ports={"blue": "8001", "green": 8002}))
+    assert checked["bluegreen_monitor_seconds"] == 15 and checked["bluegreen_force"] is False
+    assert checked["bluegreen_ports"] == {"blue": 8001, "green": 8002}
+
+
+BAD = [
+    # names
+    ("release", "bluegreen_app", "shop\n"),
+    ("release", "bluegreen_app", "my shop"),
+    ("release", "bluegreen_app", "shop;reboot"),
+    ("release", "bluegreen_app", "../etc"),
+    ("release", "bluegreen_app", "boutique-été"),
+    ("release", "bluegreen_app", "a" * 300),
+    ("release", "bluegreen_app", ""),
+    ("release", "bluegreen_app", ["shop"]),
+    ("release", "bluegreen_app", {"name": "shop"}),
+    ("deploy", "bluegreen_app_user", "shop user"),
+    # versions
+    ("release", "bluegreen_version", "2.0.0\n"),
+    ("release", "bluegreen_version", "../2.0.0"),
+    ("release", "bluegreen_version", "2.0.0;id"),
+    ("deploy", "bluegreen_version", None),
+    ("deploy", "bluegreen_version", 2),
+    # colours and kinds
+    ("switch", "bluegreen_switch_to", "purple"),
+    ("switch", "bluegreen_switch_to", "blue\n"),
+    ("switch", "bluegreen_router", "traefik"),
+    ("switch", "bluegreen_topology", "pairs"),
+    # ports
+    ("provision", "bluegreen_ports", {"blue": 0, "green": 8002}),
+    ("provision", "bluegreen_ports", {"blue": 70000, "green": 8002}),
+    ("provision", "bluegreen_ports", {"blue": "http", "green": 8002}),
+    ("provision", "bluegreen_ports", {"blue": 8001, "green": 8001}),
+    ("provision", "bluegreen_ports", [8001, 8002]),
+    ("provision", "bluegreen_listen_port", 70000),
+    ("provision", "bluegreen_preview_port", "eighty"),
+    # steps
+    ("switch", "bluegreen_switch_steps", [50, 10, 100]),
+    ("switch", "bluegreen_switch_steps", [10, 50]),
+    ("switch", "bluegreen_switch_steps", [0, 100]),
+    ("switch", "bluegreen_switch_steps", [10, 10, 100]),
+    ("switch", "bluegreen_switch_steps", "ten"),
+    ("switch", "bluegreen_switch_steps", {"first": 10}),
+    # rates and seconds
+    ("switch", "bluegreen_max_error_rate", 1.5),
+    ("switch", "bluegreen_max_error_rate", -0.1),
+    ("switch", "bluegreen_max_error_rate", "lots"),
+    ("switch", "bluegreen_monitor_seconds", -5),
+    ("switch", "bluegreen_monitor_seconds", "5s"),
+    ("switch", "bluegreen_monitor_seconds", [5]),
+    ("switch", "bluegreen_monitor_seconds", {"s": 5}),
+    ("switch", "bluegreen_monitor_seconds", None),
+    ("switch", "bluegreen_max_error_rate", None),
+    ("switch", "bluegreen_watch_interval", 0),
+    ("switch", "bluegreen_watch_failures", 0),
+    ("switch", "bluegreen_watch_min_requests", -1),
+    ("switch", "bluegreen_max_response_ms", 0),
+    ("switch", "bluegreen_drain_seconds", -1),
+    ("release", "bluegreen_lock_wait", -1),
+    ("release", "bluegreen_lock_ttl", 0),
+    ("release", "bluegreen_force", "maybe"),
+    ("rollback", "bluegreen_rollback_monitor_seconds", -1),
+    ("release", "bluegreen_smoke_timeout", 0),
+    ("release", "bluegreen_smoke_retries", -1),
+    # smoke and watch checks
+    ("release", "bluegreen_smoke_checks", [{"path": "/", "body_regex": "(unclosed"}]),
+    ("release", "bluegreen_smoke_checks", [{"path": "/", "status": [999]}]),
+    ("release", "bluegreen_smoke_checks", [{"path": "/", "status": ["ok"]}]),
+    ("release", "bluegreen_smoke_checks", [{"url": "ftp://example.com/"}]),
+    ("release", "bluegreen_smoke_checks", [{"path": "health"}]),
+    ("release", "bluegreen_smoke_checks", [{"path": "/a b"}]),
+    ("release", "bluegreen_smoke_checks", "/health"),
+    ("switch", "bluegreen_monitor_checks", [{"path": "/", "body_regex": "["}]),
+    ("switch", "bluegreen_health_path", "health"),
+    ("switch", "bluegreen_health_path", "/health\n"),
+    # paths
+    ("release", "bluegreen_app_root", "opt/shop"),
+    ("release", "bluegreen_app_root", "/opt/../etc"),
+    ("release", "bluegreen_state_dir", "/var/lib/bluegreen\n"),
+    ("provision", "bluegreen_haproxy_map_dir", "maps"),
+    # environment
+    ("deploy", "bluegreen_app_env", {"1PORT": "1"}),
+    ("deploy", "bluegreen_app_env", {"A B": "1"}),
+    ("deploy", "bluegreen_app_env", {"A": "two\nlines"}),
+    ("deploy", "bluegreen_app_env", ["A=1"]),
+    ("deploy", "bluegreen_app_secrets", {"TOKEN": {"nested": 1}}),
+    # artifacts
+    ("release", "bluegreen_artifact", "ftp://example.com/shop.tar.gz"),
+    ("release", "bluegreen_artifact", "http://example.com/a b.tar.gz"),
+    ("release", "bluegreen_artifact", ""),
+    ("release", "bluegreen_artifact", None),
+    ("release", "bluegreen_artifact", ["a.tar.gz"]),
+]
+
+
+@pytest.mark.parametrize(("playbook", "variable", "value"), BAD, ids=[f"{case[0]}-{case[1]}-{i}" for i, case in enumerate(BAD)])
+def test_each_bad_input_is_refused_naming_its_variable(artifact, playbook, variable, value):
+    message = refused(playbook, dict(good(artifact), **{variable: value}))
+    assert message.startswith(f"{variable} "), message
+    # The one variable at fault, not a list of every rule.
+    assert message.count("bluegreen_") == 1 or variable in ("bluegreen_switch_steps",), message
+
+
+def test_the_battery_has_at_least_forty_inputs():
+    assert len(BAD) >= 40
+
+
+def test_artifacts_missing_empty_a_directory_or_not_an_archive(tmp_path, artifact):
+    empty = tmp_path / "empty.tar.gz"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.tar.gz"
+    text.write_text("not an archive\n")
+    for value, words in ((str(tmp_path / "missing.tar.gz"), "is not on the controller"), (str(empty), "is empty"),
+                         (str(tmp_path), "is a directory"), (str(text), "is not a tar or zip archive")):
+        assert words in refused("release", dict(good(artifact), bluegreen_artifact=value))
+
+
+def test_required_inputs_are_named_when_missing(artifact):
+    assert refused("deploy", {"bluegreen_app": "shop", "bluegreen_artifact": artifact}).startswith("bluegreen_version is not set")
+    assert refused("switch", {}).startswith("bluegreen_app is not set")
+    # A status needs no version or artifact.
+    assert _inputs.check("status", {"bluegreen_app": "shop"}) == {"bluegreen_app": "shop"}
+
+
+def test_weighted_steps_need_a_router_that_takes_them(artifact):
+    message = refused("switch", {"bluegreen_app": "shop", "bluegreen_switch_steps": [10, 100]})
+    assert "a haproxy router switches all at once" in message
+    assert _inputs.check("switch", {"bluegreen_app": "shop", "bluegreen_router": "nginx", "bluegreen_switch_steps": [10, 100]})
+
+
+def test_an_env_value_never_appears_in_the_message(artifact):
+    message = refused("deploy", dict(good(artifact), bluegreen_app_secrets={"DB_PASSWORD": "hunter2\nx"}))
+    assert "DB_PASSWORD" in message and "hunter2" not in message
+
+
+def test_null_is_a_value_only_for_an_input_that_may_be_unset(artifact):
+    assert "bluegreen_max_response_ms" not in _inputs.check("switch", {"bluegreen_app": "shop", "bluegreen_max_response_ms": None})
