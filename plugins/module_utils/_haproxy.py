@@ -475,10 +475,10 @@ def default_backends(app: str) -> dict:
 def validate_map_file(path: object, param: str = "map_file") -> str:
     if not isinstance(path, str) or not path.startswith("/") or _UNSAFE_ARG_RE.search(path):
         raise _validate.ValidationError(
-            f"{param} {path!r} must be an absolute path without whitespace, ';', '\\' or control characters"
+            f"{param} {path!r} must be an absolute path without whitespace, ';', '\\' or control characters", param
         )
     if "/../" in path + "/" or "/./" in path + "/":
-        raise _validate.ValidationError(f"{param} {path!r} must not contain '.' or '..' components")
+        raise _validate.ValidationError(f"{param} {path!r} must not contain '.' or '..' components", param)
     return path
 
 
@@ -486,7 +486,7 @@ def validate_socket(address: object, param: str = "socket") -> str:
     try:
         parse_address(address)
     except HAProxyError as exc:
-        raise _validate.ValidationError(str(exc).replace("socket", param, 1)) from None
+        raise _validate.ValidationError(str(exc).replace("socket", param, 1), param) from None
     return str(address)
 
 

@@ -219,10 +219,10 @@ def test_an_app_host_unreachable_during_a_release_switches_nothing():
     artifact = build("10.0.0")
     before, history_before = state(), history()
     unreachable = APPS[-1]
-    # Its sshd stopped and its sessions ended: new connections are refused (Podman runs the container here).
-    subprocess.run(["podman", "exec", unreachable, "sh", "-c", "systemctl stop ssh.socket ssh.service; pkill -f 'sshd:' || true"],
-                   check=True, capture_output=True, timeout=60)
     try:
+        # Its sshd stopped and its sessions ended: new connections are refused (Podman runs the container here).
+        subprocess.run(["podman", "exec", unreachable, "sh", "-c", "systemctl stop ssh.service; pkill -f '^sshd: '; true"],
+                       check=True, capture_output=True, timeout=60)
         handle = load("unreachable app host", 60)
         result = playbook("release", "bluegreen_version=10.0.0", f"bluegreen_artifact={artifact}")
         run = finished(handle)

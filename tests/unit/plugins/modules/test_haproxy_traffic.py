@@ -139,6 +139,25 @@ def test_missing_socket_fails_naming_socket(lab, tmp_path):
     assert lab.map_bytes() == before
 
 
+@pytest.mark.parametrize(("args", "param"), [
+    ({"socket": "regular-file"}, "socket"),
+    ({"socket": "relative/admin.sock"}, "socket"),
+    ({"socket": "host:70000"}, "socket"),
+    ({"map_file": "maps/shop.map"}, "map_file"),
+    ({"map_file": "/etc/haproxy/maps/../../passwd"}, "map_file"),
+    ({"map_file": "/etc/haproxy/maps/shop.map;x"}, "map_file"),
+])
+def test_a_socket_or_map_file_that_is_not_one_fails_naming_it_and_changes_nothing(lab, tmp_path, args, param):
+    if args.get("socket") == "regular-file":
+        regular = tmp_path / "admin.sock"
+        regular.write_text("not a socket\n")
+        args = {"socket": str(regular)}
+    before = lab.map_bytes()
+    result = run(lab, colour="green", **args)
+    assert result["failed"] and result.get("param") == param, result
+    assert "Traceback" not in result["msg"] and lab.map_bytes() == before and lab.fake.writes() == []
+
+
 def test_unknown_backend_fails_naming_backends(lab):
     result = run(lab, colour="green", backends={"green": "shop_gren"})
     assert result["failed"] and result["msg"].startswith("backends.green:") and "'shop_gren'" in result["msg"]
