@@ -39,14 +39,31 @@ class InputError(ValueError):
 
 
 def _kind(value: object) -> str:
+    # isinstance, not type(): Ansible hands over its own subclasses of str, dict and list (tagged values).
     if value is None:
         return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "text", list: "a list", dict: "a dict"}.get(
-        type(value), type(value).__name__)
+    for types, name in ((bool, "a boolean"), ((int, float), "a number"), (str, "text"), (list, "a list"), (dict, "a dict")):
+        if isinstance(value, types):
+            return name
+    return type(value).__name__
+
+
+def _plain(value: object) -> object:
+    """The value as plain Python types, so that its repr shows the value and not Ansible's tags."""
+    if isinstance(value, bool) or value is None:
+        return value
+    for kind in (str, int, float):
+        if isinstance(value, kind):
+            return kind(value)
+    if isinstance(value, dict):
+        return {_plain(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _shown(value: object) -> str:
-    text = repr(value)
+    text = repr(_plain(value))
     return text if len(text) <= 80 else text[:77] + "..."
 
 

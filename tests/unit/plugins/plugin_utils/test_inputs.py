@@ -169,3 +169,16 @@ def test_an_env_value_never_appears_in_the_message(artifact):
 
 def test_null_is_a_value_only_for_an_input_that_may_be_unset(artifact):
     assert "bluegreen_max_response_ms" not in _inputs.check("switch", {"bluegreen_app": "shop", "bluegreen_max_response_ms": None})
+
+
+class _Tagged(str):
+    """Like the str subclass Ansible hands over for a value it tracks the origin of."""
+
+    def __repr__(self) -> str:
+        return f"_Tagged({str.__repr__(self)})"
+
+
+def test_values_ansible_tags_are_described_as_plain_values(artifact):
+    message = refused("switch", dict(good(artifact), bluegreen_topology=_Tagged("pairs")))
+    assert "bluegreen_topology must be one of slots, fleets, got text 'pairs'" in message
+    assert "_Tagged" not in message
