@@ -166,7 +166,7 @@ outcomes:
   description:
     - What each colour's release did last, from the history, keyed by colour (a colour with no record is left out).
     - C(outcome) is V(live) (or V(live with N% of the traffic)), V(replaced), V(passed its smoke test), or a failure
-      (C(failed) true) V(switched back by the watch), V(rolled back from) or V(failed its smoke test). A traffic
+      (C(failed) true) V(switched back by the watch), V(rolled back) or V(failed its smoke test). A traffic
       module refuses to send live traffic to a release whose last outcome was a failure, unless forced.
   returned: always
   type: dict
