@@ -693,6 +693,10 @@ class Bench:
         seconds from the first 5xx the client saw to the switch back the router recorded, and the share of the
         watch window's requests that failed."""
         self.extras["revert"] = {}
+        # The release the idle colour holds now, deployed back at the end: the cases after this one (the Nginx
+        # router serves the same app hosts) must not find a broken build there.
+        idle = other_colour(live_colour())
+        kept = os.path.basename(sh(ssh(APPS[0], "readlink", f"/opt/bluegreen/{APP}/{idle}", "||", "true")).strip())
         for number, (mode, fail_fast) in enumerate((("fail-fast", "true"), ("fixed window", "false")), start=1):
             version = f"8.{number}.0"
             sh(["python3", os.path.join(ROOT, "examples", "demo-app", "build.py"), "--version", version, "--broken", "500",
@@ -721,6 +725,11 @@ class Bench:
             log(f"revert, {mode}: back {figures['back_after_first_5xx_s']:.2f} s after the first 5xx, "
                 f"{figures['failed']} of {figures['window_requests']} requests in the watch window failed "
                 f"({figures['failed_share']:.1%})")
+        if not kept:
+            return
+        log(f"revert: deploying {kept} back into {idle}")
+        sh(playbook("bluegreen.core.deploy", "-e", f"bluegreen_version={kept}",
+                    "-e", f"bluegreen_artifact={os.path.join(ARTIFACTS, f'demo-app-{kept}.tar.gz')}"))
 
     def floor(self, rounds: int) -> None:
         """`rounds` rounds of a no-op then a rollback, side by side; the last round under profile_tasks.

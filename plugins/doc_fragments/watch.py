@@ -13,9 +13,10 @@ options:
     description:
       - After the change, watch the colour it gives more of the traffic (or the one O(colour) names), inside this call,
         while it still holds the lock; on a breach, switch all the traffic back at once and fail.
-      - The watch samples the router's own counts of the colour every O(watch.interval) seconds (HAProxy's requests,
-        5xx responses and average response time per backend; a router that counts none is watched through
-        O(watch.checks) only) and probes O(watch.checks) as often. It ends at the first breach, not at the end of
+      - The watch samples the router's own counts of the colour (HAProxy's requests, 5xx responses and average
+        response time per backend, read every 0.2 seconds, or every O(watch.interval) if that is shorter; an ALB's
+        every O(watch.interval); a router that counts none is watched through O(watch.checks) only) and probes
+        O(watch.checks) every O(watch.interval) seconds. It ends at the first breach, not at the end of
         O(watch.seconds).
       - The switch back is recorded in the history as an C(auto-rollback) with what broke, and the colour's release
         is then refused live traffic (see O(versions)) until another release is deployed to it, or O(force=true).
@@ -27,7 +28,8 @@ options:
         type: float
         default: 0
       interval:
-        description: Seconds between two samples of the counters, and between two probes of each check; at least V(0.1).
+        description: Seconds between two probes of each check, and between two samples of the counters of a router
+          that is not sampled more often; at least V(0.1).
         type: float
         default: 1.0
       window:
@@ -50,8 +52,9 @@ options:
         default: 20
       failures:
         description:
-          - How many failures in a row end the watch, for each probe of O(watch.checks), for the router finding no
-            server of the colour able to serve, and for the router not answering when its counts are sampled.
+          - How many failures in a row end the watch, for each probe of O(watch.checks), and how many intervals in
+            a row the router may find no server of the colour able to serve, or not answer when its counts are
+            sampled.
         type: int
         default: 2
       max_response_ms:

@@ -172,14 +172,16 @@ class Counts:
         return newest[1] - base[1], newest[2] - base[2], newest[0] - base[0]
 
 
-def judge(counts: Counts, limits: Limits, colour: str, final: bool) -> str | None:
+def judge(counts: Counts, limits: Limits, colour: str, final: bool, patience: int | None = None) -> str | None:
     """What broke, or None. While the watch runs (fail_fast), over the sliding window once it holds at least
-    min_requests; at its end, over the whole watch, whatever the number of requests."""
-    if counts.unread >= limits.failures:
+    min_requests; at its end, over the whole watch, whatever the number of requests. ``patience``: how many samples
+    in a row the router may go unread or find no server able to serve (failures, unless sampled more often)."""
+    patience = patience or limits.failures
+    if counts.unread >= patience:
         return f"the router's counters of {colour} could not be read {counts.unread} times in a row: {counts.unread_error}"
     if counts.last is None:
         return None
-    if counts.unhealthy >= limits.failures:
+    if counts.unhealthy >= patience:
         return f"the router found no server of {colour} able to serve in {counts.unhealthy} samples in a row"
     if final:
         requests, errors, seconds = counts.requests, counts.http_5xx, counts.last.at
@@ -199,11 +201,15 @@ def judge(counts: Counts, limits: Limits, colour: str, final: bool) -> str | Non
 
 
 def watch(limits: Limits, sample: Callable[[float], Sample | None], colour: str, baseline: Sample | None,
-          context_factory: Callable[[bool], object] = _http.ssl_context) -> Verdict:
-    """Sample the router every ``limits.interval`` seconds and probe the checks, for ``limits.seconds``; return at the
+          context_factory: Callable[[bool], object] = _http.ssl_context, every: float | None = None) -> Verdict:
+    """Probe the checks every ``limits.interval`` seconds and sample the router every ``every`` seconds (a router whose
+    counters are cheap to read is sampled more often than the interval), for ``limits.seconds``; return at the
     first breach (the probes' failures in a row, or the counts judged by ``judge``). ``sample(at)`` returns the
     router's counts of ``colour`` at ``at`` seconds into the watch; ``baseline`` is its counts just before the change
     (None when the router counts none: then only the probes are watched)."""
+    every = min(limits.interval, every or limits.interval)
+    # The router unread, or with no server able to serve, for as long as `failures` intervals (not samples).
+    patience = limits.failures * max(1, round(limits.interval / every))
     started = time.monotonic()
     stop = threading.Event()
     report: dict = {}
@@ -237,7 +243,7 @@ def watch(limits: Limits, sample: Callable[[float], Sample | None], colour: str,
     at = 0.0
     while reason is None and at < limits.seconds:
         tick += 1
-        delay = min(tick * limits.interval, limits.seconds) - (time.monotonic() - started)
+        delay = min(tick * every, limits.seconds) - (time.monotonic() - started)
         if delay > 0:
             if stop.is_set():
                 time.sleep(delay)
@@ -250,17 +256,17 @@ def watch(limits: Limits, sample: Callable[[float], Sample | None], colour: str,
             except SampleFailed as exc:
                 counts.unread += 1
                 counts.unread_error = str(exc)
-                reason = judge(counts, limits, colour, final=False)
+                reason = judge(counts, limits, colour, final=False, patience=patience)
             else:
                 counts.unread = 0
                 counted = taken is not None
                 if taken is not None:
                     counts.add(taken)
-                    reason = judge(counts, limits, colour, final=False)
+                    reason = judge(counts, limits, colour, final=False, patience=patience)
         reason = reason or probes_broke()
     decided = round(time.monotonic() - started, 3)
     if reason is None and counted:
-        reason = judge(counts, limits, colour, final=True)
+        reason = judge(counts, limits, colour, final=True, patience=patience)
     stop.set()
     if prober is not None:
         prober.join(join_s)

@@ -45,6 +45,7 @@ class Router:
 
     KIND = ""  # its name in bluegreen_router and in kinds.KINDS, where the roles find its traits
     COUNTERS = False  # sample() gives the router's own counts of a colour (kinds.KINDS says the same as "counters")
+    SAMPLE_EVERY_S: float | None = None  # how often the watch samples the counts, when more often than watch.interval
     counts_note: str | None = None  # why sample()'s counts may be short (set by sample(): CloudWatch had no data)
     # Module options: where the router and the app's routing are (both modules), the traffic module's own,
     # the info module's own; AnsibleModule's keyword arguments (mutually_exclusive, ...) for both, and the traffic
@@ -313,7 +314,8 @@ def watch(driver: Router, who: dict, limits, watching: tuple, baseline, result: 
     record it as an auto-rollback with what broke, and fail the call saying so."""
     params = driver.params
     colour, back = watching
-    verdict = _watch.watch(limits, lambda at: sample(driver, colour, at, limits), colour, baseline)
+    verdict = _watch.watch(limits, lambda at: sample(driver, colour, at, limits), colour, baseline,
+                           every=driver.SAMPLE_EVERY_S)
     result["watch"] = dict(verdict.as_dict(), colour=colour, rolled_back=False, counts_note=driver.counts_note)
     if verdict.ok:
         return

@@ -91,6 +91,20 @@ def test_no_server_able_to_serve_breaks_the_watch_after_failures_samples():
     assert not verdict.ok and "no server of green able to serve in 2 samples in a row" in verdict.reason
 
 
+def test_a_router_sampled_more_often_than_the_interval_breaks_sooner():
+    # Probes every second, HAProxy's counters every 0.1 s: the breach is seen within a fraction of the interval.
+    verdict = _watch.watch(limits(seconds=5, interval=1.0), Router(rate=200, bad=1.0), "green", baseline(), every=0.1)
+    assert not verdict.ok and "with 5xx" in verdict.reason
+    assert verdict.after_s < 0.5 and verdict.samples >= 2
+
+
+def test_sampled_more_often_the_router_may_stay_unhealthy_as_long_as_failures_intervals():
+    # failures=2 intervals of 0.5 s, sampled every 0.1 s: 10 samples in a row, not 2.
+    verdict = _watch.watch(limits(seconds=5, interval=0.5), Router(healthy=False), "green", baseline(), every=0.1)
+    assert not verdict.ok and "in 10 samples in a row" in verdict.reason
+    assert verdict.after_s >= 0.9
+
+
 def test_a_router_that_stops_answering_breaks_the_watch():
     def broken(at):
         raise _watch.SampleFailed("connection refused")
