@@ -696,7 +696,9 @@ class Bench:
         # The release the idle colour holds now, deployed back at the end: the cases after this one (the Nginx
         # router serves the same app hosts) must not find a broken build there.
         idle = other_colour(live_colour())
-        kept = os.path.basename(sh(ssh(APPS[0], "readlink", f"/opt/bluegreen/{APP}/{idle}", "||", "true")).strip())
+        link = subprocess.run(ssh(APPS[0], "readlink", f"/opt/bluegreen/{APP}/{idle}"), env=env(), capture_output=True,
+                              text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+        kept = os.path.basename(link.stdout.strip()) if link.returncode == 0 else ""
         for number, (mode, fail_fast) in enumerate((("fail-fast", "true"), ("fixed window", "false")), start=1):
             version = f"8.{number}.0"
             sh(["python3", os.path.join(ROOT, "examples", "demo-app", "build.py"), "--version", version, "--broken", "500",
