@@ -1024,16 +1024,19 @@ def profile_section(prof: dict, where: str) -> str:
     return "".join(text)
 
 
-def rollback_proposal(rollback: dict, noop: dict, slow_s: float = 1.0) -> str:
-    """Where the rollback's time goes against 1.5x the no-op floor, from the profile's figures."""
+def rollback_proposal(rollback: dict, noop: dict, slow_s: float | None = None) -> str:
+    """Where the rollback's time goes against 1.5x the no-op floor, from the profile's figures. A task that runs a
+    module on a host takes at least ``slow_s``: by default three quarters of the no-op's one module call (ping)."""
     summary = rollback["summary"]
     floor = (noop.get("summary") or {}).get("wall_s")
     if not floor:
         return ""
     budget = 1.5 * floor
+    ping = (noop.get("summary") or {}).get("tasks_s")
+    if slow_s is None:
+        slow_s = 0.75 * ping if ping else 1.0
     slow = [task for task in rollback["tasks"] if task["s"] >= slow_s]
     rest = [task for task in rollback["tasks"] if task["s"] < slow_s]
-    ping = (noop.get("summary") or {}).get("tasks_s")
     return (
         f"Toward 1.5x: with this floor ({floor:.2f} s) the rollback may take {budget:.2f} s; it took "
         f"{summary['wall_s']:.2f} s, so {max(summary['wall_s'] - budget, 0):.2f} s have to go. "
@@ -1063,9 +1066,10 @@ def revert_section(revert: dict) -> str:
     """The revert case: the fail-fast watch beside a fixed window of the same length."""
     lines = [f"\n## A build answering 500, switched back by the watch\n\nA release of a build that answers 500 to every "
              f"page but `/health`, with no smoke check of `/` (so it reaches live traffic), under the same load client, "
-             f"with a {REVERT_WATCH_S} s watch sampled every second: once with the fail-fast watch (the default), once "
-             "with `bluegreen_watch_fail_fast=false` (the 5xx share judged at the end of the window), side by side. "
-             "\"Back\" is the router's auto-rollback record; the first 5xx is the first the client saw.\n\n",
+             f"with a {REVERT_WATCH_S} s watch (probes every second, HAProxy's counters read every 0.2 s): once with "
+             "the fail-fast watch (the default), once with `bluegreen_watch_fail_fast=false` (the 5xx share judged at "
+             "the end of the window), side by side. \"Back\" is the router's auto-rollback record; the first 5xx is "
+             "the first the client saw.\n",
              "| watch | back after the first 5xx | back after the switch | failed in the watch window | dropped (no answer) |",
              "|---|---|---|---|---|"]
     for mode in ("fail-fast", "fixed window"):
@@ -1201,7 +1205,8 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
                    "commands_s": bench.extras["commands_s"], "ansible_floor": floor, "targets": verdicts,
                    "bench_seconds": wall, "make_bench_s": bench.extras.get("make_bench_s"), "scale": scale,
                    "rollback_profile": bench.extras.get("profile"), "measured": measured,
-                   "revert": bench.extras.get("revert")},
+                   "revert": bench.extras.get("revert"), "release_floor": bench.extras.get("release_floor"),
+                   "release_profile": bench.extras.get("release_profile")},
                   handle, indent=2, sort_keys=True)
         handle.write("\n")
     log(f"wrote {RESULTS}/report.md, report.json and {len(keys)} PNGs")
@@ -1254,7 +1259,9 @@ def report_only() -> int:
     bench.extras = {"flips": saved.get("flips") or [], "router_cutover_ms": saved.get("router_cutover_ms") or {},
                     "commands_s": saved.get("commands_s") or {}, "nginx_flips": saved.get("nginx_flips") or [],
                     "nginx_skipped": saved.get("nginx_skipped"), "make_bench_s": saved.get("make_bench_s"),
-                    "profile": saved.get("rollback_profile"), "measured": saved.get("measured")}
+                    "profile": saved.get("rollback_profile"), "measured": saved.get("measured"),
+                    "revert": saved.get("revert"), "release_floor": saved.get("release_floor"),
+                    "release_profile": saved.get("release_profile")}
     if saved.get("ansible_floor"):
         bench.extras["floor"] = saved["ansible_floor"]
     write_outputs(bench, time.monotonic(), [], wall=saved.get("bench_seconds"))

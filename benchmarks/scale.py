@@ -79,8 +79,9 @@ GROUPS = (
     (r"read the release|versions?\b", "read the app hosts' versions"),
     (r"^(bluegreen\.core\.switch : )?route (the|traffic)", "route (the switch itself)"),
     (r"live colour|router", "read the router"),
-    (r"watch|monitor|counter", "monitor"),
+    # Before the watch: "Validating arguments against arg spec 'main' - ..., watch it, ..." is a check.
     (r"check|validating", "checks and asserts"),
+    (r"watch|monitor|counter", "monitor"),
 )
 
 

@@ -208,7 +208,10 @@ def test_profile_section_and_proposal() -> None:
             "noop": {"tasks": [], "summary": scale.breakdown([{"task": "ping", "s": 0.5}], 4.0)}}
     text = bench.profile_section(prof, "on the bench lab")
     assert "## Where the rollback's time goes" in text and "on the bench lab" in text
-    assert "may take 6.00 s; it took 8.00 s, so 2.00 s have to go" in text and "1 tasks that run a module" in text
+    assert "may take 6.00 s; it took 8.00 s, so 2.00 s have to go" in text
+    # A task of at least three quarters of the no-op's module call (0.5 s) runs a module: both here.
+    assert "2 tasks that run a module on a host take 1.50 s" in text
+    assert "1 tasks that run a module on a host take 1.00 s" in bench.rollback_proposal(prof["rollback"], prof["noop"], slow_s=0.8)
     assert bench.rollback_proposal(prof["rollback"], {}) == ""
 
 
