@@ -9,16 +9,15 @@ import os
 
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
-
-HIDDEN = "********"
+from ansible_collections.bluegreen.core.plugins.module_utils import _release
 
 
 def hide_env(result: dict) -> dict:
-    """The env values out of the task's invocation (shown with -vvv): the names stay, as in the diff. The secrets
-    option is no_log, so Ansible has hidden it already."""
-    arguments = (result.get("invocation") or {}).get("module_args") or {}
-    if isinstance(arguments.get("env"), dict):
-        arguments["env"] = dict.fromkeys(arguments["env"], HIDDEN)
+    """The env values out of the task's invocation: the module hides them in its own output, but a module that fails
+    before its main code runs (a bad option type) returns its arguments as given."""
+    arguments = (result.get("invocation") or {}).get("module_args")
+    if isinstance(arguments, dict):
+        result["invocation"]["module_args"] = _release.hide_env(arguments)
     return result
 
 

@@ -144,13 +144,23 @@ def render_env(env: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+HIDDEN = "********"
+
+
 def masked(text: str | None) -> str:
     """The env file with every value hidden: what a diff may show."""
     out = []
     for line in (text or "").splitlines():
         key, sep, _value = line.partition("=")
-        out.append(f"{key}=********" if sep and not line.startswith("#") else line)
+        out.append(f"{key}={HIDDEN}" if sep and not line.startswith("#") else line)
     return "\n".join(out) + ("\n" if out else "")
+
+
+def hide_env(arguments: dict) -> dict:
+    """app_release's arguments as a result may show them (its invocation, which -vvv prints): the names in env and
+    secrets with their values hidden, as in the diff."""
+    return dict(arguments, **{option: dict.fromkeys(arguments[option], HIDDEN) for option in ("env", "secrets")
+                              if isinstance(arguments.get(option), dict)})
 
 
 def write_env(path: str, text: str, group: str) -> None:

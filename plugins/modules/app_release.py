@@ -306,12 +306,15 @@ def run(module: AnsibleModule) -> dict:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    # The module's own output (printed raw with -vvv, before the action plugin sees it) shows env's names, not values.
+    shown = {"invocation": {"module_args": _release.hide_env(module.params)}}
     try:
-        module.exit_json(**run(module))
+        module.exit_json(**run(module), **shown)
     except BluegreenError as exc:
-        module.fail_json(msg=str(exc), **dict(exc.fields, **({"param": exc.param} if exc.param else {})))
+        module.fail_json(msg=str(exc), **dict(exc.fields, **({"param": exc.param} if exc.param else {})), **shown)
     except OSError as exc:
-        module.fail_json(msg=f"putting {module.params['app']} {module.params['version']} in place failed: {os_error_text(exc)}")
+        module.fail_json(msg=f"putting {module.params['app']} {module.params['version']} in place failed: {os_error_text(exc)}",
+                         **shown)
 
 
 if __name__ == "__main__":

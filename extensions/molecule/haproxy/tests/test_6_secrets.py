@@ -48,6 +48,6 @@ def test_a_verbose_deploy_prints_no_value_and_the_env_file_gets_them(verbose):
     assert ENV_VALUE not in result.output and SECRET_VALUE not in result.output
     for app_host in APPS:
         env_file = host(app_host).file(f"/etc/bluegreen/{APP}/{idle}.env")
-        assert f"DB_PASSWORD={ENV_VALUE}" in env_file.content_string
-        assert f"API_TOKEN={SECRET_VALUE}" in env_file.content_string
+        assert f'DB_PASSWORD="{ENV_VALUE}"' in env_file.content_string
+        assert f'API_TOKEN="{SECRET_VALUE}"' in env_file.content_string
         assert env_file.mode & 0o007 == 0, oct(env_file.mode)

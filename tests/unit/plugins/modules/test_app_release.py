@@ -179,9 +179,13 @@ def test_secrets_go_to_the_env_file_and_nowhere_else(lab):
     assert not done.failed, done.result
     assert 'API_TOKEN="tok-9f8e7d"' in (lab["tmp"] / "green.env").read_text()
     assert "tok-9f8e7d" not in json.dumps(done.result) and "API_TOKEN=********" in done["diff"][0]["after"]
+    # The module's own invocation (printed raw with -vvv) shows the env's names, not its values.
+    assert done["invocation"]["module_args"]["env"] == {"PORT": "********"}
     # A value that breaks the file is refused naming the variable, never showing the value.
     bad = run_module(app_release.main, args(lab, secrets={"API_TOKEN": "tok-9f8e7d\nEVIL=1"}))
     assert bad.failed and bad["param"] == "secrets" and "API_TOKEN" in bad.msg and "tok-9f8e7d" not in json.dumps(bad.result)
+    failed = run_module(app_release.main, args(lab, env={"DB_PASSWORD": "pw-31a7\nX=1"}))
+    assert failed.failed and "pw-31a7" not in json.dumps(failed.result)
 
 
 def test_the_action_plugin_hides_the_env_values_in_the_invocation():
