@@ -230,12 +230,17 @@ def previous(driver: Router, versions: dict) -> tuple:
     return colour, _history.full(colour)
 
 
+def rising_colours(plan) -> list:
+    """The colours the planned change gives more of the live traffic than they had."""
+    after, before = _history.shares(plan.weights), _history.shares(plan.from_weights)
+    return [c for c in _validate.COLOURS if after and after[c] > (before[c] if before else 0)]
+
+
 def check_outcomes(driver: Router, plan, versions: dict) -> None:
     """Refuse a change that gives a colour more of the live traffic when the release it holds last failed (a switch
     back by the watch, a rollback from it, a failed smoke test), as the history says (_history.check_outcome)."""
     params = driver.params
-    after, before = _history.shares(plan.weights), _history.shares(plan.from_weights)
-    rising = [c for c in _validate.COLOURS if after and after[c] > (before[c] if before else 0)]
+    rising = rising_colours(plan)
     if not rising:
         return
     try:
@@ -280,8 +285,7 @@ def watched(driver: Router, plan, limits) -> tuple:
     """(the colour the watch watches, the colour a breach switches all the traffic back to), decided before the change:
     the colour the change gives more of the traffic (or the one it named), and watch.rollback_to or the colour that had
     all the live traffic before it. Either missing is refused, naming the option, before anything changes."""
-    after, before = _history.shares(plan.weights), _history.shares(plan.from_weights)
-    rising = [c for c in _validate.COLOURS if after and after[c] > (before[c] if before else 0)]
+    rising = rising_colours(plan)
     back = limits.rollback_to or _history.live_colour(plan.from_weights)
     colour = rising[0] if rising else plan.colour or (back and _validate.other_colour(back))
     if colour is None:
