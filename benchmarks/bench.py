@@ -17,7 +17,7 @@ ends a few seconds after its action (LEAD_S, TAIL_S), bounded by a limit per cas
   flips       20 runtime-API `set map` flips from a small Python loop inside the router
   release     ansible-playbook bluegreen.core.release of 3.0.0
   restart     baseline: systemctl restart of the live colour's unit on both app hosts
-  reload      baseline: haproxy.cfg rewritten to a static use_backend of the other colour + reload
+  reload      baseline: the app's HAProxy file rewritten to a static use_backend of the other colour + reload
 
 and times `bluegreen.core.rollback` against a one-task no-op playbook (the Ansible floor; the last
 round under profile_tasks, the rollback profile).
@@ -68,9 +68,9 @@ NGINX_ROLE_FILE = os.path.join("roles", "nginx", "tasks", "main.yml")
 SCALE_JSON = os.path.join(RESULTS, "scale.json")
 APPS = (f"{PREFIX}-app1", f"{PREFIX}-app2")
 APP = "demo"
-MAP_FILE = f"/etc/haproxy/maps/{APP}.map"
+MAP_FILE = "/etc/haproxy/maps/bluegreen.map"
 SOCKET = "/run/haproxy/admin.sock"
-HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
+APP_CFG = f"/etc/haproxy/bluegreen.d/{APP}.cfg"  # the app's own part of the router: its listeners and backends
 HISTORY = f"/var/lib/bluegreen/{APP}/history.jsonl"
 COLOURS = ("blue", "green")
 COMMAND_TIMEOUT_S = 600
@@ -203,7 +203,7 @@ def live_from_map(text: str, app: str = APP) -> str:
 
 
 def rewrite_use_backend(cfg: str, app: str, colour: str) -> str:
-    """haproxy.cfg with the live frontend's map-driven use_backend replaced by a static one.
+    """The app's HAProxy file with the live frontend's map-driven use_backend replaced by a static one.
 
     What config-rewrite blue-green roles do: point the frontend at one backend and reload.
     Only the line that maps the `<app>` key is touched (not `<app>.preview`).
@@ -666,23 +666,23 @@ class Bench:
     def reload(self) -> None:
         colour = live_colour()
         target = other_colour(colour)
-        original = in_router("cat", HAPROXY_CFG)
+        original = in_router("cat", APP_CFG)
         rewritten = rewrite_use_backend(original, APP, target)
         with tempfile.NamedTemporaryFile("w", dir=WORK, suffix=".cfg", delete=False) as handle_file:
             handle_file.write(rewritten)
             local = handle_file.name
-        in_router("cp", "-p", HAPROXY_CFG, HAPROXY_CFG + ".bench-orig")
+        in_router("cp", "-p", APP_CFG, APP_CFG + ".bench-orig")
 
         def action(handle: probe.ProbeHandle) -> None:
             handle.mark("switch-start")
-            put(local, ROUTER, HAPROXY_CFG)
+            put(local, ROUTER, APP_CFG)
             in_router("systemctl", "reload", "haproxy")
             handle.mark("switch-end")
         try:
-            log(f"haproxy.cfg: use_backend {APP}_{target} (live: {colour}), then systemctl reload haproxy")
+            log(f"{APP_CFG}: use_backend {APP}_{target} (live: {colour}), then systemctl reload haproxy")
             self.case("reload", CASE_TITLES["reload"], CASE_STREAMS_S["reload"], 60, action)
         finally:
-            in_router("cp", "-p", HAPROXY_CFG + ".bench-orig", HAPROXY_CFG)
+            in_router("cp", "-p", APP_CFG + ".bench-orig", APP_CFG)
             in_router("systemctl", "reload", "haproxy")
             os.unlink(local)
         time.sleep(2)  # let the old worker finish before the next case
@@ -1124,7 +1124,7 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
         "- release 3.0.0: `ansible-playbook bluegreen.core.release` (deploy to the idle colour, smoke test, switch, "
         "a 2 s watch).\n"
         "- restart (baseline, no blue-green): `systemctl restart demo@<live colour>` on both app hosts at once.\n"
-        "- reload (baseline, what config-rewrite roles do): haproxy.cfg's map-driven `use_backend` replaced by a "
+        "- reload (baseline, what config-rewrite roles do): the app's HAProxy file's map-driven `use_backend` replaced by a "
         "static `use_backend demo_<other colour>`, then `systemctl reload haproxy` (master-worker reload; the "
         "collection's config has `option idle-close-on-response`, which keeps idle keep-alive clients from being "
         "reset on reload, so this is the favourable version of that approach).\n"

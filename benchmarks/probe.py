@@ -37,6 +37,7 @@ import http.client
 import ipaddress
 import json
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -85,6 +86,11 @@ class ProbeConfig:
     rate: float | None = None
     allow_hosts: tuple[str, ...] = ()
     case: str = ""
+    # A router that picks the app by host name: the Host header (and, over https, the TLS server name) to send, while
+    # the connection still goes to the address in base_url. ca_file: the CA that signed the router's certificate
+    # (https only; the certificate is always verified against it and the host name).
+    host_name: str | None = None
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,7 @@ class Target:
     host: str
     port: int
     prefix: str
+    tls: bool = False
 
     def url_path(self, path: str) -> str:
         """Join the base URL's path and a request path without doubling the slash."""
@@ -303,15 +310,18 @@ def validate(config: ProbeConfig) -> Target:
 def _check_target(config: ProbeConfig) -> Target:
     """Where base_url points, refused unless it is loopback or explicitly allowed."""
     parts = urlsplit(config.base_url)
-    if parts.scheme != "http" or not parts.hostname:
-        raise ProbeRefused(f"base_url must be http://HOST[:PORT]/..., not {config.base_url!r}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ProbeRefused(f"base_url must be http(s)://HOST[:PORT]/..., not {config.base_url!r}")
+    if parts.scheme == "https" and not (config.ca_file and config.host_name):
+        raise ProbeRefused("an https base_url needs host_name and ca_file: the router's certificate is always verified")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ProbeRefused(f"base_url takes no query, fragment or credentials: {config.base_url!r}")
     try:
-        port = parts.port or 80
+        port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise ProbeRefused(f"bad port in {config.base_url!r}") from None
-    return Target(host=_check_host(parts.hostname, config.allow_hosts), port=port, prefix=parts.path or "/")
+    return Target(host=_check_host(parts.hostname, config.allow_hosts), port=port, prefix=parts.path or "/",
+                  tls=parts.scheme == "https")
 
 
 class _Budget:
@@ -375,9 +385,31 @@ class _Run:
     def headers(self, kind: str, close: bool) -> dict[str, str]:
         """Request headers; the User-Agent names the client kind for server-side logs."""
         headers = {"User-Agent": f"bluegreen-probe ({kind})", "Accept": "*/*"}
+        if self.config.host_name:
+            headers["Host"] = self.config.host_name
         if close:
             headers["Connection"] = "close"
         return headers
+
+    def connection(self) -> http.client.HTTPConnection:
+        """A new connection to the target: plain, or TLS verified against ca_file for host_name."""
+        if not self.target.tls:
+            return http.client.HTTPConnection(self.target.host, self.target.port, timeout=self.config.timeout)
+        return _NamedHTTPSConnection(self.target.host, self.target.port, self.config.host_name or "",
+                                     ssl.create_default_context(cafile=self.config.ca_file), self.config.timeout)
+
+
+class _NamedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to an address, with the TLS server name (SNI, and the name the certificate must hold) set apart."""
+
+    def __init__(self, address: str, port: int, server_name: str, context: ssl.SSLContext, timeout: float) -> None:
+        super().__init__(address, port, timeout=timeout, context=context)
+        self._server_name = server_name
+        self._tls = context
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._tls.wrap_socket(self.sock, server_hostname=self._server_name)
 
 
 def _note_error(rec: Record, exc: BaseException) -> None:
@@ -418,7 +450,7 @@ def _keepalive_worker(run: _Run, index: int, out: list[Record]) -> None:
         if run.stop.is_set():
             break
         if conn is None:
-            conn = http.client.HTTPConnection(run.target.host, run.target.port, timeout=run.config.timeout)
+            conn = run.connection()
             used = False
         rec, began = run.new_record("keepalive", thread, seq)
         rec.reused = used
@@ -450,7 +482,7 @@ def _newconn_worker(run: _Run, index: int, out: list[Record]) -> None:
         if run.stop.is_set():
             break
         rec, began = run.new_record("newconn", thread, seq)
-        conn = http.client.HTTPConnection(run.target.host, run.target.port, timeout=run.config.timeout)
+        conn = run.connection()
         try:
             _exchange(conn, rec, path, headers)
         except REQUEST_ERRORS as exc:
@@ -490,7 +522,7 @@ def _one_stream(run: _Run, index: int, seq: int, seconds: float) -> Record:
     path = run.target.url_path(run.config.stream_path) + f"?seconds={seconds:g}"
     rec, began = run.new_record("stream", f"stream-{index}", seq)
     rec.expected_seconds = seconds
-    conn = http.client.HTTPConnection(run.target.host, run.target.port, timeout=run.config.timeout)
+    conn = run.connection()
     try:
         conn.request("GET", path, headers=run.headers("stream", close=True))
         resp = conn.getresponse()

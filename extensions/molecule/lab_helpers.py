@@ -47,7 +47,9 @@ CONNECTIONS = {name: opts or {} for name, opts in ((_inventory().get("all") or {
 ROUTER = GROUPS["bluegreen_routers"][0]
 APPS = tuple(GROUPS["bluegreen_apps"])
 APP = "demo"
-MAP_FILE = f"/etc/haproxy/maps/{APP}.map"
+MAP_FILE = "/etc/haproxy/maps/bluegreen.map"
+# The app's own part of the router: its listeners and backends (HAProxy loads it after haproxy.cfg).
+APP_CFG = f"/etc/haproxy/bluegreen.d/{APP}.cfg"
 HISTORY = f"/var/lib/bluegreen/{APP}/history.jsonl"
 
 

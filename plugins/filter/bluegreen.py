@@ -26,7 +26,8 @@ def app_address(host: str, hostvars: dict) -> str:
 def expand_checks(checks: list, targets: list) -> list:
     """Every check (health_check format, with a path) against every target.
 
-    A target is {name, base_url, header (optional dict merged into each check's header)}.
+    A target is {name, base_url, header (optional: merged into each check's expected response headers), headers
+    (optional: merged into each check's request headers, such as the Host a router picks the app by)}.
     """
     result = []
     for target in targets:
@@ -38,6 +39,8 @@ def expand_checks(checks: list, targets: list) -> list:
             item["name"] = f"{target['name']} {check.get('name', check['path'])}"
             if target.get("header"):
                 item["header"] = dict(check.get("header") or {}, **target["header"])
+            if target.get("headers"):
+                item["headers"] = dict(check.get("headers") or {}, **target["headers"])
             result.append(item)
     return result
 
@@ -87,6 +90,12 @@ def fleets(app_hosts: list, hostvars: dict, groups: dict, topology: str = "slots
     return result
 
 
+def colour_servers(fleets_: dict, hostvars: dict, ports: dict) -> dict:
+    """Each colour's servers for a router: ``{colour: [{name, address, port}]}`` from ``fleets`` (the fleets filter)."""
+    return {colour: [{"name": host, "address": app_address(host, hostvars), "port": int(ports[colour])} for host in fleets_[colour]]
+            for colour in ("blue", "green")}
+
+
 class FilterModule:
     def filters(self) -> dict:
-        return {"app_address": app_address, "expand_checks": expand_checks, "fleets": fleets}
+        return {"app_address": app_address, "colour_servers": colour_servers, "expand_checks": expand_checks, "fleets": fleets}

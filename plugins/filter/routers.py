@@ -52,17 +52,24 @@ def colour_versions(fleet_hosts: dict, hostvars: dict, play_hosts: list, links_v
     return versions
 
 
-def probe_targets(hosts: list, hostvars: dict, port: object, prober: str, label: str, colour: str | None = None) -> list:
+def probe_targets(hosts: list, hostvars: dict, port: object, prober: str, label: str, colour: str | None = None,
+                  host_name: str | None = None, scheme: str = "http", path: str = "") -> list:
     """Probe targets for expand_checks: each host's address (127.0.0.1 for the prober itself) on ``port``, named
-    "<host> <label>"; with ``colour`` (a regex), every answer must carry a matching X-Bluegreen-Colour header."""
+    "<host> <label>"; with ``colour`` (a regex), every answer must carry a matching X-Bluegreen-Colour header; with
+    ``host_name``, each request carries it as its Host header (a router that picks the app by host name), and ``path``
+    (the app's path prefix there) goes before each check's path."""
+    if scheme not in ("http", "https"):
+        raise AnsibleFilterError(f"probe_targets: scheme must be http or https, got {scheme!r}")
     targets = []
     for host in hosts:
         target = {
             "name": f"{host} {label}",
-            "base_url": f"http://{'127.0.0.1' if host == prober else app_address(host, hostvars)}:{int(port)}",
+            "base_url": f"{scheme}://{'127.0.0.1' if host == prober else app_address(host, hostvars)}:{int(port)}{(path or '').rstrip('/')}",
         }
         if colour:
             target["header"] = {"X-Bluegreen-Colour": colour}
+        if host_name:
+            target["headers"] = {"Host": host_name}
         targets.append(target)
     return targets
 

@@ -10,9 +10,12 @@ target, fsync, then one rename, and the directory fsync'd after it.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
 
 
 def read_text(path: str) -> str | None:
@@ -21,6 +24,21 @@ def read_text(path: str) -> str | None:
             return handle.read()
     except FileNotFoundError:
         return None
+
+
+@contextlib.contextmanager
+def locked(path: str) -> Iterator[None]:
+    """Hold an exclusive flock on ``path`` (created 0600 if missing) for the block; the kernel drops it if we die.
+
+    For files several apps' runs rewrite in place, such as the HAProxy map all apps of a router share: each run
+    reads, changes its own lines and writes under it, so no run loses another's change.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: str, content: str, mode: int | None = None) -> None:

@@ -465,7 +465,8 @@ def wait_for_drain(api: RuntimeAPI, backend: str, timeout: float, *, interval: f
 
 
 def default_map_file(app: str) -> str:
-    return f"{MAP_DIR}/{app}.map"
+    """The map every app of a router shares (one key per app), so several apps can switch in one transaction."""
+    return f"{MAP_DIR}/bluegreen.map"
 
 
 def default_backends(app: str) -> dict:
@@ -535,7 +536,8 @@ def map_file_values(text: str | None) -> dict:
 
 
 def render_map_file(text: str | None, desired: dict) -> str:
-    """Set each desired key in a map file; other lines stay as they are, in place; missing keys are appended."""
+    """Set each desired key in a map file (a value of None removes its lines); other lines stay as they are, in
+    place; missing keys are appended."""
     lines = (text or "").splitlines()
     seen = set()
     result = []
@@ -544,12 +546,19 @@ def render_map_file(text: str | None, desired: dict) -> str:
         key = fields[0] if fields else ""
         if key in desired:
             seen.add(key)
+            if desired[key] is None:
+                continue
             value = fields[1].strip() if len(fields) > 1 else ""
             result.append(line if value == desired[key] else f"{key} {desired[key]}")
         else:
             result.append(line)
-    result.extend(f"{key} {value}" for key, value in desired.items() if key not in seen)
+    result.extend(f"{key} {value}" for key, value in desired.items() if key not in seen and value is not None)
     return "\n".join(result) + "\n" if result else ""
+
+
+def map_lock_path(map_file: str) -> str:
+    """The flock every change to a map file holds: the switch of one app, and a provision adding or removing one."""
+    return os.path.join(os.path.dirname(map_file), f".{os.path.basename(map_file)}.lock")
 
 
 # --------------------------------------------------------------------------- the switch
@@ -643,7 +652,9 @@ def refuse_unhealthy(layout: Layout, colour: str, target: dict) -> str:
 def apply_switch(api: RuntimeAPI, plan: SwitchPlan, write=None, clock=time.perf_counter) -> dict:
     """File first (so a reload keeps the switch), then one ``set map`` per entry, then verify.
 
-    Any failure restores the previous file and runtime values, then raises SwitchFailed.
+    All of it holds the map file's flock: other apps of the router share the file, and each run changes only its
+    own app's lines, on the file as it is under the lock. Any failure restores the previous file lines and
+    runtime values, then raises SwitchFailed.
     """
     write = write or _fs.atomic_write
     layout = plan.layout
@@ -651,24 +662,25 @@ def apply_switch(api: RuntimeAPI, plan: SwitchPlan, write=None, clock=time.perf_
     cutover_ms = None
     file_written = False
     attempted: list = []
-    try:
-        if plan.file_changed:
-            write(layout.map_file, plan.file_after)
-            file_written = True
-        for key in plan.runtime_changes:
-            attempted.append(key)
-            before = clock()
-            api.set_map(layout.map_file, key, plan.desired[key])
-            if key == layout.live_key:
-                cutover_ms = round((clock() - before) * 1000, 3)
-        verify_routing(api, layout, plan.desired)
-    except (HAProxyError, OSError) as exc:
-        problems = restore(api, plan, file_written, attempted, write)
-        raise SwitchFailed(
-            _failure_message(layout, plan, exc, problems, touched=file_written or bool(attempted)),
-            cutover_attempted=layout.live_key in attempted,
-            restored=not problems,
-        ) from None
+    with _fs.locked(map_lock_path(layout.map_file)):
+        try:
+            if plan.file_changed:
+                write(layout.map_file, render_map_file(read_map_file(layout.map_file), plan.desired))
+                file_written = True
+            for key in plan.runtime_changes:
+                attempted.append(key)
+                before = clock()
+                api.set_map(layout.map_file, key, plan.desired[key])
+                if key == layout.live_key:
+                    cutover_ms = round((clock() - before) * 1000, 3)
+            verify_routing(api, layout, plan.desired)
+        except (HAProxyError, OSError) as exc:
+            problems = restore(api, plan, file_written, attempted, write)
+            raise SwitchFailed(
+                _failure_message(layout, plan, exc, problems, touched=file_written or bool(attempted)),
+                cutover_attempted=layout.live_key in attempted,
+                restored=not problems,
+            ) from None
     return {"cutover_ms": cutover_ms, "total_ms": round((clock() - started) * 1000, 3)}
 
 
@@ -701,9 +713,10 @@ def restore(api: RuntimeAPI, plan: SwitchPlan, file_written: bool, attempted: li
             if plan.file_before is None:
                 os.unlink(layout.map_file)
             else:
-                write(layout.map_file, plan.file_before)
-        except OSError as exc:
-            problems.append(f"could not restore {layout.map_file}: {exc.strerror or exc}")
+                before = map_file_values(plan.file_before)
+                write(layout.map_file, render_map_file(read_map_file(layout.map_file), {key: before.get(key) for key in plan.desired}))
+        except (OSError, HAProxyError) as exc:
+            problems.append(f"could not restore {layout.map_file}: {getattr(exc, 'strerror', None) or exc}")
     return problems
 
 

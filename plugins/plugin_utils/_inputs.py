@@ -19,7 +19,7 @@ import re
 import tarfile
 import zipfile
 
-from ansible_collections.bluegreen.core.plugins.module_utils import _http, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _haproxy_apps, _http, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._routers import kinds
 
 PLAYBOOKS = ("provision", "deploy", "release", "smoke_test", "switch", "rollback", "status", "unlock")
@@ -145,6 +145,33 @@ def port(value: object) -> int:
     return integer(1, 65535)(value)
 
 
+def host_names(value: object) -> list:
+    """A list of DNS host names (a router picks the app by them)."""
+    if not isinstance(value, list):
+        raise InputError(f"must be a list of DNS host names, got {_kind(value)} {_shown(value)}")
+    names = []
+    for index, item in enumerate(value):
+        try:
+            names.append(_haproxy_apps.hostname(item, "it"))
+        except _validate.ValidationError as exc:
+            raise InputError(f"item {index}: {str(exc).replace('it ', '', 1)}") from None
+    if len(set(names)) != len(names):
+        raise InputError(f"lists a host name twice: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
+    return names
+
+
+path_prefix = _validated(_haproxy_apps.path_prefix)
+
+
+def certificate(value: object) -> str:
+    """The path of a PEM on the router, or the PEM itself: a secret, so it is never shown."""
+    if not isinstance(value, str):
+        raise InputError(f"must be the path of a PEM file on the router or the PEM's content, got {_kind(value)}")
+    if value and "-----BEGIN" not in value and not _PATH_RE.fullmatch(value):
+        raise InputError("must be the absolute path of a PEM file on the router, or the PEM's content (-----BEGIN ...)")
+    return value
+
+
 def colour_ports(value: object) -> dict:
     if not isinstance(value, dict) or set(value) != {"blue", "green"}:
         raise InputError(f"must be a dict with the keys blue and green, got {_kind(value)} {_shown(value)}")
@@ -233,7 +260,17 @@ RULES: dict = {
     "bluegreen_topology": (None, choice("slots", "fleets"), False),
     "bluegreen_ports": (None, colour_ports, False),
     "bluegreen_listen_port": (None, port, False),
-    "bluegreen_preview_port": (None, port, False),
+    "bluegreen_preview_port": (None, integer(0, 65535), False),
+    "bluegreen_hostnames": (("provision",), host_names, False),
+    "bluegreen_preview_hostnames": (("provision",), host_names, False),
+    "bluegreen_path_prefix": (("provision",), path_prefix, False),
+    "bluegreen_tls_certificate": (("provision",), certificate, False),
+    "bluegreen_tls_port": (("provision",), port, False),
+    "bluegreen_tls_redirect": (("provision",), boolean, False),
+    "bluegreen_router_manage": (("provision",), choice("full", "app"), False),
+    "bluegreen_app_state": (("provision",), choice("present", "absent"), False),
+    "bluegreen_haproxy_conf_dir": (None, absolute_path, False),
+    "bluegreen_haproxy_cert_dir": (None, absolute_path, False),
     "bluegreen_health_path": (None, url_path, False),
     "bluegreen_app_root": (None, absolute_path, False),
     "bluegreen_state_dir": (None, absolute_path, False),

@@ -9,7 +9,7 @@ and HAProxy's backend of each colour lists that fleet's hosts.
 from __future__ import annotations
 
 import pytest
-from lab_helpers import APP, ROUTER, address, get, host, live, module, playbook
+from lab_helpers import APP, APP_CFG, ROUTER, address, get, host, live, module, playbook
 
 BLUE = ("bgf-app1", "bgf-app2")
 GREEN = ("bgf-app3", "bgf-app4")
@@ -28,7 +28,7 @@ def test_each_host_holds_only_its_own_colour(app_host, colour, version):
 
 
 def test_each_backend_lists_its_fleet():
-    config = host(ROUTER).file("/etc/haproxy/haproxy.cfg").content_string
+    config = host(ROUTER).file(APP_CFG).content_string
     blue = config.split(f"backend {APP}_blue")[1].split("backend ")[0]
     green = config.split(f"backend {APP}_green")[1].split("backend ")[0]
     for name in BLUE:

@@ -9,6 +9,7 @@ import os
 import pytest
 from lab_helpers import (
     APP,
+    APP_CFG,
     MAP_FILE,
     PROJECT,
     ROUTER,
@@ -28,7 +29,7 @@ GREEN = ("bgf-app3", "bgf-app4")
 
 def _router_files() -> dict:
     router = host(ROUTER)
-    return {path: router.file(path).content_string for path in (MAP_FILE, "/etc/haproxy/haproxy.cfg")}
+    return {path: router.file(path).content_string for path in (MAP_FILE, APP_CFG, "/etc/haproxy/haproxy.cfg")}
 
 
 def test_broken_release_to_the_blue_fleet_fails_its_smoke_test_and_switches_nothing():

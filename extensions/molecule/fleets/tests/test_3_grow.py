@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from lab_helpers import APP, PROJECT, ROUTER, address, host, live, module, playbook
+from lab_helpers import APP, APP_CFG, PROJECT, ROUTER, address, host, live, module, playbook
 
 sys.path.insert(0, PROJECT)
 from benchmarks import probe  # noqa: E402  (the project root is on the path only from here)
@@ -39,7 +39,7 @@ def test_provision_adds_the_host_to_its_colour_without_touching_live_traffic():
         assert counts["requests"] > 20, counts
         assert counts["failed"] == 0, (kind, counts, [r.to_dict() for r in run.failures()][:5])
         assert set(counts["colours"]) == {"blue"}, counts
-    green = host(ROUTER).file("/etc/haproxy/haproxy.cfg").content_string.split(f"backend {APP}_green")[1]
+    green = host(ROUTER).file(APP_CFG).content_string.split(f"backend {APP}_green")[1]
     assert f"server {NEW} {address(NEW)}:8002 check" in green
     # The new host runs no release yet, so HAProxy's check takes it out of green (fall 2, inter 1s)
     # until one is deployed.

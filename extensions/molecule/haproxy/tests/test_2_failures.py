@@ -13,6 +13,7 @@ import re
 import pytest
 from lab_helpers import (
     APP,
+    APP_CFG,
     APPS,
     MAP_FILE,
     PROJECT,
@@ -32,7 +33,7 @@ ARTIFACTS = os.path.join(PROJECT, ".cache", "artifacts")
 
 def _router_files() -> dict:
     router = host(ROUTER)
-    return {path: router.file(path).content_string for path in (MAP_FILE, "/etc/haproxy/haproxy.cfg")}
+    return {path: router.file(path).content_string for path in (MAP_FILE, APP_CFG, "/etc/haproxy/haproxy.cfg")}
 
 
 def test_broken_release_fails_its_smoke_test_and_switches_nothing():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from lab_helpers import APP, APPS, MAP_FILE, PROJECT, ROUTER, host, module, playbook
+from lab_helpers import APP, APP_CFG, APPS, MAP_FILE, PROJECT, ROUTER, host, module, playbook
 
 ARTIFACTS = os.path.join(PROJECT, ".cache", "artifacts")
 GOOD = ("bluegreen_version=2.0.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-2.0.0.tar.gz")
@@ -18,7 +18,7 @@ GOOD = ("bluegreen_version=2.0.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-2.0
 def snapshot() -> dict:
     """The router's files, the live colour, and every app host's colour links."""
     router = host(ROUTER)
-    files = {path: router.file(path).content for path in (MAP_FILE, "/etc/haproxy/haproxy.cfg")}
+    files = {path: router.file(path).content for path in (MAP_FILE, APP_CFG, "/etc/haproxy/haproxy.cfg")}
     links = {app_host: host(app_host).run(f"readlink /opt/bluegreen/{APP}/blue /opt/bluegreen/{APP}/green").stdout for app_host in APPS}
     return {"files": files, "live": module("haproxy_info", {"app": APP})["live_colour"], "links": links}
 

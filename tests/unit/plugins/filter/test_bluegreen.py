@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.bluegreen.core.plugins.filter.bluegreen import FilterModule, app_address, expand_checks, fleets
+from ansible_collections.bluegreen.core.plugins.filter.bluegreen import FilterModule, app_address, colour_servers, expand_checks, fleets
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"app_address", "expand_checks", "fleets"}
+    assert set(FilterModule().filters()) == {"app_address", "colour_servers", "expand_checks", "fleets"}
+
+
+def test_colour_servers_gives_each_host_its_address_and_its_colours_port():
+    hostvars = {"app1": {"bluegreen_address": "10.0.0.1"}, "app2": {"bluegreen_address": "10.0.0.2"}}
+    assert colour_servers({"blue": ["app1", "app2"], "green": ["app2"]}, hostvars, {"blue": "8001", "green": 8002}) == {
+        "blue": [{"name": "app1", "address": "10.0.0.1", "port": 8001}, {"name": "app2", "address": "10.0.0.2", "port": 8001}],
+        "green": [{"name": "app2", "address": "10.0.0.2", "port": 8002}],
+    }
 
 
 def test_app_address_prefers_bluegreen_address():
@@ -44,6 +52,12 @@ def test_expand_checks_makes_one_check_per_target_and_path():
     assert "path" not in result[3]
     # The input checks are left as they were.
     assert checks[1] == {"path": "/", "status": [200], "header": {"X-A": "b"}}
+
+
+def test_expand_checks_adds_a_targets_request_headers_to_each_check():
+    checks = [{"path": "/", "headers": {"Accept": "text/plain"}}]
+    (item,) = expand_checks(checks, [{"name": "lb live", "base_url": "http://10.0.0.1", "headers": {"Host": "a.example.com"}}])
+    assert item["headers"] == {"Accept": "text/plain", "Host": "a.example.com"}
 
 
 @pytest.mark.parametrize("check", [{"url": "http://x/"}, {"path": "health"}, "not a dict"])

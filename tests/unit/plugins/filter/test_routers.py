@@ -95,6 +95,16 @@ def test_probe_targets_reach_the_prober_on_loopback():
     assert probe_targets(["r2"], hostvars, "8001", "r1", "blue") == [{"name": "r2 blue", "base_url": "http://10.0.0.2:8001"}]
 
 
+def test_probe_targets_of_an_app_chosen_by_host_name_send_it_as_the_host_header():
+    hostvars = {"r1": {"bluegreen_address": "10.0.0.1"}}
+    assert probe_targets(["r1"], hostvars, "443", "r0", "live", None, "a.example.com", "https") == [
+        {"name": "r1 live", "base_url": "https://10.0.0.1:443", "headers": {"Host": "a.example.com"}},
+    ]
+    assert probe_targets(["r1"], hostvars, 80, "r1", "live", None, "a.example.com", "http", "/api/")[0]["base_url"] == "http://127.0.0.1:80/api"
+    with pytest.raises(AnsibleFilterError, match="scheme must be http or https"):
+        probe_targets(["r1"], hostvars, 80, "r0", "live", None, None, "ftp")
+
+
 def test_endpoint_targets_probe_the_routers_own_addresses():
     assert endpoint_targets(["10.0.0.5:8001", "[fd00::5]:8001"], "blue") == [
         {"name": "10.0.0.5:8001 blue", "base_url": "http://10.0.0.5:8001"},

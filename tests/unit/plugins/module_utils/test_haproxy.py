@@ -155,7 +155,7 @@ def test_validate_map_file_refuses_unsafe_paths(path):
 
 def test_layout_defaults_and_validation():
     layout = _haproxy.Layout("shop")
-    assert layout.map_file == "/etc/haproxy/maps/shop.map"
+    assert layout.map_file == "/etc/haproxy/maps/bluegreen.map"
     assert layout.backends == {"blue": "shop_blue", "green": "shop_green"}
     assert layout.preview_key == "shop.preview"
     assert layout.colour_of("shop_green") == "green" and layout.colour_of("other") is None
@@ -356,6 +356,35 @@ def test_apply_switch_restores_file_and_runtime_when_verification_fails(lab):
     assert caught.value.cutover_attempted and caught.value.restored
     assert lab.map_bytes() == before
     assert "were restored" in str(caught.value)
+
+
+def test_apply_switch_changes_only_its_own_lines_of_a_shared_map_even_if_another_app_wrote_since_the_plan(lab):
+    layout = _haproxy.Layout("shop", lab.map_file)
+    api = api_for(lab)
+    plan = _haproxy.plan_switch(api, layout, "green", True)
+    # Another app's switch rewrote its own line after this plan was made.
+    with open(lab.map_file, "a", encoding="utf-8") as handle:
+        handle.write("cart cart_blue\n")
+    _haproxy.apply_switch(api, plan)
+    assert lab.map_text() == "shop shop_green\nshop.preview shop_blue\ncart cart_blue\n"
+    assert os.path.exists(_haproxy.map_lock_path(lab.map_file))
+
+
+def test_a_failed_switch_restores_its_own_lines_and_keeps_another_apps(lab):
+    layout = _haproxy.Layout("shop", lab.map_file)
+    api = api_for(lab)
+    plan = _haproxy.plan_switch(api, layout, "green", True)
+    with open(lab.map_file, "a", encoding="utf-8") as handle:
+        handle.write("cart cart_green\n")
+    lab.fake.ignore_sets = True
+    with pytest.raises(_haproxy.SwitchFailed):
+        _haproxy.apply_switch(api, plan)
+    assert lab.map_text() == "shop shop_blue\nshop.preview shop_green\ncart cart_green\n"
+
+
+def test_render_map_file_removes_keys_set_to_none():
+    text = "# header\nshop shop_blue\nshop.preview shop_green\ncart cart_blue\n"
+    assert _haproxy.render_map_file(text, {"shop": None, "shop.preview": None}) == "# header\ncart cart_blue\n"
 
 
 def test_fake_server_answers_unknown_commands_like_haproxy():

@@ -68,6 +68,21 @@ BAD = [
     ("provision", "bluegreen_ports", [8001, 8002]),
     ("provision", "bluegreen_listen_port", 70000),
     ("provision", "bluegreen_preview_port", "eighty"),
+    # many apps on one router
+    ("provision", "bluegreen_hostnames", "shop.example.com"),
+    ("provision", "bluegreen_hostnames", ["shop.example.com", "shop_2.example.com"]),
+    ("provision", "bluegreen_hostnames", ["shop.example.com:443"]),
+    ("provision", "bluegreen_hostnames", ["*.example.com"]),
+    ("provision", "bluegreen_hostnames", ["shop.example.com", "SHOP.example.com"]),
+    ("provision", "bluegreen_preview_hostnames", ["https://preview.example.com"]),
+    ("provision", "bluegreen_path_prefix", "api"),
+    ("provision", "bluegreen_path_prefix", "/api/../admin"),
+    ("provision", "bluegreen_path_prefix", "/a b"),
+    ("provision", "bluegreen_tls_certificate", "certs/shop.pem"),
+    ("provision", "bluegreen_tls_port", 0),
+    ("provision", "bluegreen_tls_redirect", "sometimes"),
+    ("provision", "bluegreen_router_manage", "partial"),
+    ("provision", "bluegreen_app_state", "removed"),
     # steps
     ("switch", "bluegreen_switch_steps", [50, 10, 100]),
     ("switch", "bluegreen_switch_steps", [10, 50]),
@@ -160,6 +175,14 @@ def test_weighted_steps_need_a_router_that_takes_them(artifact):
     message = refused("switch", {"bluegreen_app": "shop", "bluegreen_switch_steps": [10, 100]})
     assert "a haproxy router switches all at once" in message
     assert _inputs.check("switch", {"bluegreen_app": "shop", "bluegreen_router": "nginx", "bluegreen_switch_steps": [10, 100]})
+
+
+def test_a_certificate_is_never_shown_and_host_names_come_back_lower_case(artifact):
+    message = refused("provision", {"bluegreen_app": "shop", "bluegreen_tls_certificate": ["-----BEGIN PRIVATE KEY-----"]})
+    assert "PRIVATE" not in message and message.startswith("bluegreen_tls_certificate ")
+    checked = _inputs.check("provision", {"bluegreen_app": "shop", "bluegreen_hostnames": ["Shop.Example.com."], "bluegreen_preview_port": 0,
+                                          "bluegreen_path_prefix": "/api/", "bluegreen_tls_certificate": "-----BEGIN CERTIFICATE-----..."})
+    assert checked["bluegreen_hostnames"] == ["shop.example.com"] and checked["bluegreen_path_prefix"] == "/api"
 
 
 def test_an_env_value_never_appears_in_the_message(artifact):

@@ -1,0 +1,219 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Many apps on the scenario's router: service-a, service-b and service-c of examples/many-apps/, each chosen by its
+host name on 443 with TLS (a CA this test makes; the load client verifies every certificate), port 80 redirecting to
+443, beside the scenario's own app (moved to a host name first). Provisioning, releasing and removing one app drops
+no request of the others and leaves their part of the router byte-identical.
+
+Runs last in the scenario: it takes the router's port 80 from the demo app's own listener.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from lab_helpers import APP, APP_CFG, APPS, MAP_FILE, PROJECT, ROUTER, address, host, playbook
+
+sys.path.insert(0, PROJECT)
+from benchmarks import probe  # noqa: E402  (the project root is on the path only from here)
+
+EXAMPLES = os.path.join(PROJECT, "examples", "many-apps")
+ARTIFACTS = os.path.join(PROJECT, ".cache", "artifacts")
+NAMES = {"service-a": "a.example.com", "service-b": "b.example.com", "service-c": "c.example.com"}
+# What examples/many-apps/inventory.yml sets for every app, given here as extra vars on the scenario's inventory.
+ROUTER_VARS = {"bluegreen_tls_redirect": True, "bluegreen_preview_port": 0, "bluegreen_listen_port": 80, "bluegreen_tls_port": 443}
+B_PEM_ON_ROUTER = "/etc/ssl/private/b.example.com.pem"
+
+
+def openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A CA, and for each app a certificate for its host name and its preview host name, with the key, in one PEM."""
+    folder = tmp_path_factory.mktemp("pki")
+    ca_key, ca = str(folder / "ca.key"), str(folder / "ca.pem")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", ca_key,
+            "-out", ca, "-days", "2", "-subj", "/CN=bluegreen lab test CA")
+    pems = {}
+    for app, name in NAMES.items():
+        key, csr, cert, ext = (str(folder / f"{name}.{suffix}") for suffix in ("key", "csr", "crt", "ext"))
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={name}")
+        with open(ext, "w", encoding="ascii") as handle:
+            handle.write(f"subjectAltName=DNS:{name},DNS:preview.{name}\n")
+        openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext)
+        with open(cert, encoding="ascii") as c, open(key, encoding="ascii") as k:
+            pems[app] = c.read() + k.read()
+    router = host(ROUTER)
+    # service-b's certificate is a file already on the router, as examples/many-apps/service-b.yml says.
+    encoded = base64.b64encode(pems["service-b"].encode()).decode()
+    router.run_expect([0], "install -d -m 0700 /etc/ssl/private && echo %s | base64 -d > %s && chmod 0600 %s", encoded, B_PEM_ON_ROUTER,
+                      B_PEM_ON_ROUTER)
+    with open(ca, encoding="ascii") as handle:
+        router.run_expect([0], "echo %s | base64 -d > /tmp/bluegreen-test-ca.pem", base64.b64encode(handle.read().encode()).decode())
+    secrets = str(folder / "vault.json")
+    with open(secrets, "w", encoding="utf-8") as handle:
+        json.dump({"vault_service_a_pem": pems["service-a"], "vault_service_c_pem": pems["service-c"]}, handle)
+    os.chmod(secrets, 0o600)
+    return {"ca": ca, "vault": secrets, "pems": pems}
+
+
+def run(name: str, app: str, pki: dict, *extra: str):
+    """A playbook for one of examples/many-apps/'s apps, with its file, the router's settings and the vault."""
+    return playbook(name, f"@{EXAMPLES}/{app}.yml", json.dumps(ROUTER_VARS), f"@{pki['vault']}", *extra)
+
+
+def release(app: str, version: str, pki: dict):
+    return run("release", app, pki, f"bluegreen_version={version}", f"bluegreen_artifact={ARTIFACTS}/demo-app-{version}.tar.gz")
+
+
+def curl(*args: str) -> str:
+    """curl on the router, to itself, verifying the certificates against the test's CA."""
+    resolve = " ".join(f"--resolve {name}:443:127.0.0.1 --resolve {prefix}{name}:443:127.0.0.1 --resolve {name}:80:127.0.0.1"
+                       for name in NAMES.values() for prefix in ("", "preview."))
+    command = f"curl -sS -m 5 --cacert /tmp/bluegreen-test-ca.pem {resolve} " + " ".join(args)
+    return host(ROUTER).check_output(command)
+
+
+def answer(url: str) -> dict:
+    out = curl("-o /dev/null -w '%{http_code}|%{http_version}|%header{x-bluegreen-colour}|%header{x-app-version}|%{redirect_url}'",
+               url).split("|")
+    out += [""] * (5 - len(out))
+    return dict(zip(("status", "http", "colour", "version", "location"), out[:5], strict=True))
+
+
+def load(app: str, pki: dict, seconds: int = 120) -> probe.ProbeHandle:
+    """The load client against one app, over TLS by its host name, verifying the router's certificate."""
+    router = address(ROUTER)
+    return probe.start(probe.ProbeConfig(
+        base_url=f"https://{router}:443/", host_name=NAMES[app], ca_file=pki["ca"], allow_hosts=(router,), case=f"many apps {app}",
+        keepalive_threads=2, newconn_threads=1, streams=0, duration=seconds, max_requests=20_000, rate=15.0, timeout=5.0,
+    ))
+
+
+def no_failures(handle: probe.ProbeHandle, app: str) -> dict:
+    handle.stop()
+    result = handle.wait(timeout=30)
+    summary = result.summary()
+    print(app, summary)
+    for kind in ("keepalive", "newconn"):
+        counts = summary["kinds"][kind]
+        assert counts["requests"] > 10, (app, counts)
+        assert counts["failed"] == 0, (app, kind, counts, [r.to_dict() for r in result.failures()][:5])
+    return summary
+
+
+def part(app: str) -> dict:
+    """The app's part of the router: its file, its map lines and routes, its certificate."""
+    router = host(ROUTER)
+    keys = (app, app + ".preview")
+
+    def lines(path: str) -> list:
+        return [line for line in router.file(path).content_string.splitlines() if set(line.split(" ")[:2]) & set(keys)]
+    pem = f"/etc/haproxy/bluegreen/certs/{app}.pem"
+    return {"file": router.file(f"/etc/haproxy/bluegreen.d/{app}.cfg").content_string, "map": lines(MAP_FILE),
+            "routes": lines("/etc/haproxy/maps/routes.map"), "pem": router.file(pem).sha256sum if router.file(pem).exists else None}
+
+
+def test_the_scenario_app_moves_from_its_own_port_to_a_host_name():
+    result = playbook("provision", json.dumps({"bluegreen_hostnames": ["demo.example.com"]}))
+    assert result.returncode == 0, result.output
+    got = answer("-H 'Host: demo.example.com' http://127.0.0.1/")
+    assert got["status"] == "200" and got["colour"], got
+    assert "frontend demo_live" not in host(ROUTER).file(APP_CFG).content_string
+    assert answer("-H 'Host: nobody.example.com' http://127.0.0.1/")["status"] == "404"
+
+
+def test_the_first_service_serves_https_by_its_name_with_http2_and_redirects_http(pki):
+    result = run("provision", "service-a", pki)
+    assert result.returncode == 0, result.output
+    assert pki["pems"]["service-a"].split("-----BEGIN PRIVATE KEY-----")[1][:40] not in result.output
+    result = release("service-a", "1.0.0", pki)
+    assert result.returncode == 0, result.output
+    got = answer("https://a.example.com/")
+    assert (got["status"], got["http"], got["version"]) == ("200", "2", "1.0.0"), got
+    assert answer("https://preview.a.example.com/")["colour"] != got["colour"]
+    redirected = answer("'http://a.example.com/some/path?q=1'")
+    assert (redirected["status"], redirected["location"]) == ("301", "https://a.example.com/some/path?q=1"), redirected
+    # The scenario's app, without TLS, is not redirected.
+    assert answer("-H 'Host: demo.example.com' http://127.0.0.1/")["status"] == "200"
+
+
+def test_provisioning_another_service_drops_nothing_and_leaves_the_first_unchanged(pki):
+    before = {app: part(app) for app in ("service-a", APP)}
+    handle = load("service-a", pki)
+    time.sleep(2)
+    result = run("provision", "service-b", pki)
+    no_failures(handle, "service-a")
+    assert result.returncode == 0, result.output
+    assert {app: part(app) for app in ("service-a", APP)} == before
+    result = run("provision", "service-c", pki)
+    assert result.returncode == 0, result.output
+    for app in ("service-b", "service-c"):
+        result = release(app, "1.0.0", pki)
+        assert result.returncode == 0, result.output
+        assert answer(f"https://{NAMES[app]}/")["version"] == "1.0.0"
+
+
+def test_releasing_one_service_drops_nothing_on_the_others(pki):
+    before = {app: part(app) for app in ("service-b", "service-c")}
+    handles = {app: load(app, pki) for app in ("service-b", "service-c")}
+    time.sleep(2)
+    result = release("service-a", "2.0.0", pki)
+    for app, handle in handles.items():
+        assert set(no_failures(handle, app)["kinds"]["keepalive"]["colours"]) == {answer(f"https://{NAMES[app]}/")["colour"]}
+    assert result.returncode == 0, result.output
+    assert answer("https://a.example.com/")["version"] == "2.0.0"
+    assert {app: part(app) for app in ("service-b", "service-c")} == before
+
+
+@pytest.mark.parametrize(("override", "variable", "words"), [
+    ({"bluegreen_hostnames": ["a.example.com"]}, "bluegreen_hostnames", "apps service-a and service-d both claim the host name and path a.example.com/"),
+    ({"bluegreen_hostnames": ["d.example.com"], "bluegreen_preview_port": 8080, "bluegreen_listen_port": 8080}, "bluegreen_preview_port",
+     "also the live listener's port"),
+    ({"bluegreen_hostnames": ["d.example.com"], "bluegreen_tls_certificate": "/etc/ssl/private/missing.pem"}, "bluegreen_tls_certificate",
+     "cannot read /etc/ssl/private/missing.pem"),
+    ({"bluegreen_hostnames": ["d.example.com"], "bluegreen_tls_certificate": "/etc/hostname"}, "bluegreen_tls_certificate",
+     "has no certificate"),
+])
+def test_a_service_that_claims_what_another_has_is_refused_and_changes_nothing(pki, override, variable, words):
+    router = host(ROUTER)
+    files = "/etc/haproxy/haproxy.cfg /etc/haproxy/bluegreen.d/* /etc/haproxy/maps/*.map"
+    before = router.check_output(f"sha256sum {files}")
+    extra = dict({"bluegreen_app": "service-d", "bluegreen_ports": {"blue": 8401, "green": 8402}}, **override)
+    result = run("provision", "service-a", pki, json.dumps(extra))
+    assert result.returncode != 0
+    assert words in result.output and f"({variable})" in result.output.replace("set by ", ""), result.output
+    assert "service-d on the HAProxy router" in result.output
+    assert router.check_output(f"sha256sum {files}") == before
+    assert answer("https://a.example.com/")["status"] == "200"
+
+
+def test_removing_a_service_drops_nothing_on_the_others_and_clears_its_hosts(pki):
+    before = {app: part(app) for app in ("service-a", "service-b")}
+    handles = {app: load(app, pki) for app in ("service-a", "service-b")}
+    time.sleep(2)
+    result = run("provision", "service-c", pki, "bluegreen_app_state=absent")
+    for app, handle in handles.items():
+        no_failures(handle, app)
+    assert result.returncode == 0, result.output
+    assert {app: part(app) for app in ("service-a", "service-b")} == before
+    router = host(ROUTER)
+    assert not router.file("/etc/haproxy/bluegreen.d/service-c.cfg").exists
+    assert "service-c" not in router.file("/etc/haproxy/maps/routes.map").content_string
+    assert "service-c" not in router.file(MAP_FILE).content_string
+    assert answer("https://c.example.com/")["status"] == "404"
+    for name in APPS:
+        app_host = host(name)
+        assert not app_host.file("/etc/systemd/system/service-c@.service").exists
+        assert not app_host.file("/opt/bluegreen/service-c").exists
+        assert not app_host.service("service-c@blue").is_running
+    again = run("provision", "service-c", pki, "bluegreen_app_state=absent")
+    assert again.returncode == 0 and "changed=0" in again.output.split("PLAY RECAP")[1].split("\n")[1], again.output

@@ -1,0 +1,519 @@
+#!/usr/bin/python
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: haproxy_app
+short_description: Put one app's blue-green routing on an HAProxy router beside other apps, or take it off
+version_added: 0.3.0
+description:
+  - Writes the app's own part of an HAProxy router's configuration and leaves every other app's part byte-identical.
+    The app's part is its file C(<conf_dir>/<app>.cfg) (its two backends, its own listeners, and its claim of host
+    names, path, ports, TLS), its two lines of the shared map C(<map_dir>/bluegreen.map) (added only when missing, so
+    a provision never undoes a switch), its lines of C(<map_dir>/routes.map) and its certificate
+    C(<cert_dir>/<app>.pem) (mode 0600).
+  - Apps with O(hostnames) share one listener on O(listen_port) (and O(tls_port) with TLS), which picks the app by
+    the C(Host) header and the longest matching O(path_prefix). With O(manage=full) that listener is the file
+    C(<conf_dir>/00-bluegreen.cfg), made from every app's claim. An app without host names has its own live listener
+    on O(listen_port).
+  - Before writing anything it refuses an app that claims a host name and path, or a port, that another app of the
+    router already has, and a certificate that is not a PEM certificate with its key; then it checks the whole
+    candidate configuration with C(haproxy -c) in a scratch directory. A refused change writes no file.
+  - Every write holds the map file's lock, which the switch (M(bluegreen.core.haproxy_traffic)) holds too, so a
+    provision and another app's switch never lose each other's map lines.
+  - It does not reload HAProxy; C(changed) says a reload is needed (the C(bluegreen.core.haproxy) role does it).
+    HAProxy must load the directory, as in C(haproxy -f <config> -f <conf_dir>) (the role sets it in C(/etc/default/haproxy)).
+author:
+  - bluegreen.core maintainers (@bluegreen)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - bluegreen.core.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Checks everything, C(haproxy -c) included, and reports the diff; writes nothing.
+  diff_mode:
+    support: full
+    details: One diff per file; a certificate shows as its SHA-256, never its content.
+  idempotent:
+    description: Run again with the same options, it changes nothing; it never undoes a switch.
+    support: full
+  platform:
+    description: Runs on the HAProxy host, as root (C(become=true)); needs C(haproxy) and C(openssl) there.
+    platforms: posix
+options:
+  app:
+    description: The app. Letters, digits, C(_), C(-) and C(.), starting with a letter or digit.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) writes the app's part; V(absent) removes it (its file, map lines, routes and certificate) and leaves
+        every other app serving.
+    type: str
+    choices: [present, absent]
+    default: present
+  manage:
+    description:
+      - V(full), the router is the collection's. O(main_config) replaces O(config), and the shared listener of the
+        apps chosen by host name is written too.
+      - V(app), the operator keeps O(config) (global settings, defaults, frontends), and only the app's own part is
+        written, and the operator's frontend routes to it with the lines in the C(bluegreen.core.haproxy) role's
+        documentation (C(docs/haproxy.md)).
+    type: str
+    choices: [full, app]
+    default: full
+  router:
+    description: The router's name in messages (the inventory name). Defaults to the host name.
+    type: str
+  config:
+    description: HAProxy's main configuration file.
+    type: path
+    default: /etc/haproxy/haproxy.cfg
+  main_config:
+    description: With O(manage=full), the content of O(config) (global settings and defaults, no app).
+    type: str
+  conf_dir:
+    description: The directory HAProxy loads after O(config), with one file per app.
+    type: path
+    default: /etc/haproxy/bluegreen.d
+  map_dir:
+    description: The directory of C(bluegreen.map) (every app's live and preview entries) and C(routes.map).
+    type: path
+    default: /etc/haproxy/maps
+  cert_dir:
+    description: The directory of the apps' certificates, which the shared TLS listener loads (one PEM per app).
+    type: path
+    default: /etc/haproxy/bluegreen/certs
+  servers:
+    description: Each colour's servers.
+    type: dict
+    suboptions:
+      blue:
+        description: Blue's servers.
+        type: list
+        elements: dict
+        default: []
+      green:
+        description: Green's servers.
+        type: list
+        elements: dict
+        default: []
+  health_path:
+    description: The path of the servers' health check.
+    type: str
+    default: /health
+  check_inter:
+    description: Interval of the health checks.
+    type: str
+    default: 1s
+  check_fall:
+    description: Failed checks that mark a server DOWN.
+    type: int
+    default: 2
+  check_rise:
+    description: Passed checks that mark a server UP.
+    type: int
+    default: 2
+  colour_header:
+    description: Add C(X-Bluegreen-Colour) to every response.
+    type: bool
+    default: true
+  bind_address:
+    description: The address the app's listeners bind to.
+    type: str
+    default: "*"
+  listen_port:
+    description: The live listener's port, the app's own, or with O(hostnames) the shared one.
+    type: int
+    default: 80
+  preview_port:
+    description: The app's own preview listener (the idle colour); 0 for none, when O(preview_hostnames) are set.
+    type: int
+    default: 8080
+  hostnames:
+    description: The host names that choose the app on the shared listener. Empty, the app has a listener of its own.
+    type: list
+    elements: str
+    default: []
+  preview_hostnames:
+    description: Host names on the shared listener that reach the idle colour.
+    type: list
+    elements: str
+    default: []
+  path_prefix:
+    description: With O(hostnames), the path (and everything below it) the app serves on them; the longest prefix wins.
+    type: str
+    default: /
+  tls_certificate:
+    description: A PEM file on the router with the certificate (and its chain) and the private key.
+    type: path
+  tls_certificate_content:
+    description: The same PEM as text, for a certificate kept in a vault; never logged or shown in a diff.
+    type: str
+  tls_port:
+    description: The shared TLS listener's port, with HTTP/2 by ALPN.
+    type: int
+    default: 443
+  tls_redirect:
+    description: Answer the app's plain HTTP requests with a 301 to HTTPS (path and query kept).
+    type: bool
+    default: false
+  stats_port:
+    description: The port of the router's stats page (O(manage=full)), which no app may take; 0 for none.
+    type: int
+    default: 0
+seealso:
+  - module: bluegreen.core.haproxy_traffic
+  - name: HAProxy 2.6 configuration manual, the map_dir converter
+    description: How C(routes.map) is matched.
+    link: https://docs.haproxy.org/2.6/configuration.html#7.3.1-map
+"""
+
+EXAMPLES = r"""
+- name: Route shop.example.com to shop over TLS, beside the router's other apps
+  bluegreen.core.haproxy_app:
+    app: shop
+    main_config: "{{ lookup('ansible.builtin.template', 'haproxy.cfg.j2') }}"
+    servers:
+      blue: [{name: web1, address: 10.0.0.11, port: 8001}]
+      green: [{name: web1, address: 10.0.0.11, port: 8002}]
+    hostnames: [shop.example.com]
+    tls_certificate_content: "{{ vault_shop_pem }}"
+    tls_redirect: true
+  become: true
+  notify: Reload HAProxy
+
+- name: Take cart off the router
+  bluegreen.core.haproxy_app:
+    app: cart
+    state: absent
+  become: true
+  notify: Reload HAProxy
+"""
+
+RETURN = r"""
+app:
+  description: The app.
+  returned: always
+  type: str
+files:
+  description: The files written or removed (none in check mode, where they are the ones that would be).
+  returned: always
+  type: list
+  elements: str
+apps:
+  description: Every app the router's directory holds after the change, with its claim.
+  returned: success
+  type: dict
+routes:
+  description: The router's routes after the change, C(host[/path]) to map key, first match first.
+  returned: success
+  type: list
+  elements: str
+param:
+  description: The option at fault.
+  returned: failure
+  type: str
+"""
+
+import contextlib
+import grp
+import hashlib
+import os
+import re
+import shutil
+import socket
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.bluegreen.core.plugins.module_utils import _fs, _haproxy, _haproxy_apps, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError, os_error_text
+
+_SERVER_ADDRESS = r"^(?:[A-Za-z0-9][A-Za-z0-9.-]*|[0-9A-Fa-f:.]+|\[[0-9A-Fa-f:.]+\])$"
+
+ARGUMENT_SPEC = {
+    "app": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "manage": {"type": "str", "choices": ["full", "app"], "default": "full"},
+    "router": {"type": "str"},
+    "config": {"type": "path", "default": "/etc/haproxy/haproxy.cfg"},
+    "main_config": {"type": "str"},
+    "conf_dir": {"type": "path", "default": "/etc/haproxy/bluegreen.d"},
+    "map_dir": {"type": "path", "default": _haproxy.MAP_DIR},
+    "cert_dir": {"type": "path", "default": "/etc/haproxy/bluegreen/certs"},
+    "servers": {"type": "dict", "options": {"blue": {"type": "list", "elements": "dict", "default": []},
+                                            "green": {"type": "list", "elements": "dict", "default": []}}},
+    "health_path": {"type": "str", "default": "/health"},
+    "check_inter": {"type": "str", "default": "1s"},
+    "check_fall": {"type": "int", "default": 2},
+    "check_rise": {"type": "int", "default": 2},
+    "colour_header": {"type": "bool", "default": True},
+    "bind_address": {"type": "str", "default": "*"},
+    "listen_port": {"type": "int", "default": 80},
+    "preview_port": {"type": "int", "default": 8080},
+    "hostnames": {"type": "list", "elements": "str", "default": []},
+    "preview_hostnames": {"type": "list", "elements": "str", "default": []},
+    "path_prefix": {"type": "str", "default": "/"},
+    "tls_certificate": {"type": "path"},
+    "tls_certificate_content": {"type": "str", "no_log": True},
+    "tls_port": {"type": "int", "default": 443},
+    "tls_redirect": {"type": "bool", "default": False},
+    "stats_port": {"type": "int", "default": 0},
+}
+
+
+class Change:
+    """One file of the router: what it holds now and what it should hold (None: absent)."""
+
+    def __init__(self, path: str, before: str | None, after: str | None, mode: int, secret: bool = False) -> None:
+        self.path, self.before, self.after, self.mode, self.secret = path, before, after, mode, secret
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    def diff(self) -> dict:
+        def shown(text: str | None) -> str:
+            if text is None:
+                return ""
+            if self.secret:
+                return f"(certificate and key, sha256 {hashlib.sha256(text.encode()).hexdigest()})\n"
+            return text
+        return {"before": shown(self.before), "after": shown(self.after), "before_header": self.path, "after_header": self.path}
+
+
+def servers(value: dict | None) -> dict:
+    result = {}
+    for colour in _validate.COLOURS:
+        result[colour] = []
+        for index, server in enumerate((value or {}).get(colour) or []):
+            where = f"servers.{colour}[{index}]"
+            if not isinstance(server, dict) or set(server) - {"name", "address", "port"}:
+                raise _validate.ValidationError(f"{where} must be a dict of name, address and port", "servers")
+            address = server.get("address")
+            if not isinstance(address, str) or not re.fullmatch(_SERVER_ADDRESS, address):
+                raise _validate.ValidationError(f"{where}.address {address!r} is not a host name or IP address", "servers")
+            result[colour].append({"name": _validate.name(server.get("name"), f"{where}.name"), "address": address,
+                                   "port": _validate.port(server.get("port"), f"{where}.port")})
+    return result
+
+
+def read(path: str) -> str | None:
+    try:
+        return _fs.read_text(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        text = os_error_text(exc) if isinstance(exc, OSError) else "not text"
+        raise BluegreenError(f"cannot read {path}: {text}") from None
+
+
+def other_claims(conf_dir: str, app: str) -> dict:
+    """Every other app's claim, from the second line of its file in the directory (files without one are not ours)."""
+    claims = {}
+    try:
+        names = sorted(os.listdir(conf_dir))
+    except FileNotFoundError:
+        return claims
+    except OSError as exc:
+        raise BluegreenError(f"cannot list {conf_dir}: {os_error_text(exc)}", "conf_dir") from None
+    for name in names:
+        if not name.endswith(".cfg") or name in (_haproxy_apps.SHARED_FILE, f"{app}.cfg"):
+            continue
+        claim = _haproxy_apps.read_claim(read(os.path.join(conf_dir, name)))
+        if claim and claim["app"] == name[:-4]:
+            claims[claim["app"]] = claim
+    return claims
+
+
+def certificate(module: AnsibleModule, params: dict) -> str | None:
+    """The app's PEM, checked to hold a certificate and the private key that goes with it."""
+    if params["tls_certificate_content"]:
+        text, where, param = params["tls_certificate_content"], "the content of tls_certificate", "tls_certificate_content"
+    elif params["tls_certificate"]:
+        path = params["tls_certificate"]
+        where, param = f"the file {path}", "tls_certificate"
+        try:
+            with open(path, encoding="ascii") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = os_error_text(exc) if isinstance(exc, OSError) else "it is not a PEM text file"
+            raise BluegreenError(f"tls_certificate: cannot read {path}: {reason}", param) from None
+    else:
+        return None
+    if "-----BEGIN CERTIFICATE-----" not in text or "PRIVATE KEY-----" not in text:
+        missing = "certificate" if "-----BEGIN CERTIFICATE-----" not in text else "private key"
+        raise BluegreenError(
+            f"tls_certificate: {where} has no {missing}: give one PEM with the certificate "
+            "(its chain after it) and its private key", param,
+        )
+    openssl = module.get_bin_path("openssl", required=True)
+    keys = []
+    for command in ([openssl, "x509", "-noout", "-pubkey"], [openssl, "pkey", "-pubout"]):
+        rc, out, err = module.run_command(command, data=text, binary_data=True)
+        if rc != 0:
+            what = "certificate" if "x509" in command else "private key"
+            raise BluegreenError(
+                f"tls_certificate: openssl cannot read the {what} in {where}: "
+                f"{(err or out).strip().splitlines()[0] if (err or out).strip() else 'rc ' + str(rc)}", param,
+            )
+        keys.append(out.strip())
+    if keys[0] != keys[1]:
+        raise BluegreenError(f"tls_certificate: the private key in {where} is not the certificate's", param)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def haproxy_check(module: AnsibleModule, params: dict, changes: list, paths: dict) -> None:
+    """The whole candidate configuration through ``haproxy -c``: every file as it would be, in a scratch directory,
+    with the map and certificate paths pointing into it."""
+    haproxy = module.get_bin_path("haproxy", required=True)
+    conf_dir, cert_dir = params["conf_dir"], params["cert_dir"]
+    candidate = {change.path: change.after for change in changes}
+    for directory in (conf_dir, cert_dir):
+        for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+            path = os.path.join(directory, name)
+            if os.path.isfile(path) and path not in candidate:
+                candidate[path] = read(path)
+    if params["config"] not in candidate:
+        candidate[params["config"]] = read(params["config"])
+        if candidate[params["config"]] is None:
+            raise BluegreenError(f"config {params['config']} does not exist: with manage=app it is the operator's HAProxy configuration", "config")
+    for path in (paths["map_file"], paths["routes_file"]):
+        if candidate.get(path) is None:
+            candidate[path] = read(path) or ""
+    scratch = tempfile.mkdtemp(prefix="bluegreen-haproxy-check-")
+    try:
+        moved = {paths["map_file"]: os.path.join(scratch, "maps", _haproxy_apps.MAP_FILE),
+                 paths["routes_file"]: os.path.join(scratch, "maps", _haproxy_apps.ROUTES_FILE),
+                 cert_dir: os.path.join(scratch, "certs"), conf_dir: os.path.join(scratch, "conf"),
+                 params["config"]: os.path.join(scratch, "haproxy.cfg")}
+        for directory in ("conf", "maps", "certs"):
+            os.mkdir(os.path.join(scratch, directory), 0o700)
+        for path, text in candidate.items():
+            folder = os.path.dirname(path)
+            target = moved.get(path) or (os.path.join(moved[folder], os.path.basename(path)) if folder in (conf_dir, cert_dir) else None)
+            if text is None or target is None:
+                continue
+            if folder != cert_dir:
+                for real in (paths["map_file"], paths["routes_file"], cert_dir):
+                    text = text.replace(real, moved[real])  # noqa: PLW2901 - the file as the scratch copy reads it
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        rc, out, err = module.run_command([haproxy, "-c", "-f", moved[params["config"]], "-f", moved[conf_dir]])
+        if rc != 0:
+            lines = [line.replace(moved[conf_dir], conf_dir).replace(moved[params["config"]], params["config"])
+                     for line in (err + out).splitlines()]
+            said = [line for line in lines if "ALERT" in line or "rror" in line] or lines[-5:]
+            raise BluegreenError("HAProxy refuses the new configuration, so nothing was written and HAProxy keeps serving what it "
+                                 f"served. haproxy -c says: {' | '.join(said)}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def plan(module: AnsibleModule, params: dict) -> tuple:
+    app = _validate.name(params["app"], "app")
+    present = params["state"] == "present"
+    paths = {"map_file": os.path.join(params["map_dir"], _haproxy_apps.MAP_FILE),
+             "routes_file": os.path.join(params["map_dir"], _haproxy_apps.ROUTES_FILE), "cert_dir": params["cert_dir"]}
+    claims = other_claims(params["conf_dir"], app)
+    own_path = os.path.join(params["conf_dir"], f"{app}.cfg")
+    cert_path = os.path.join(params["cert_dir"], f"{app}.pem")
+    changes = []
+    if present:
+        claim = _haproxy_apps.claim(params)
+        chosen = servers(params["servers"])
+        options = {"health_path": _validate_path(params["health_path"]), "colour_header": params["colour_header"],
+                   "check_inter": _haproxy_apps.duration(params["check_inter"], "check_inter"),
+                   "check_fall": _validate.at_least(params["check_fall"], 1, "check_fall"),
+                   "check_rise": _validate.at_least(params["check_rise"], 1, "check_rise")}
+        claims[app] = claim
+        reserved = {"stats page": (claim["bind_address"], params["stats_port"])} if params["stats_port"] and params["manage"] == "full" else {}
+        _haproxy_apps.check_claims(claims, app, reserved)
+        pem = certificate(module, params)
+        changes.append(Change(own_path, read(own_path), _haproxy_apps.app_config(claim, chosen, paths, options), 0o640))
+        if params["manage"] == "full" and params["main_config"] is not None:
+            changes.append(Change(params["config"], read(params["config"]), params["main_config"], 0o640))
+    else:
+        pem = None
+        changes.append(Change(own_path, read(own_path), None, 0o640))
+    cert_before = read(cert_path) if os.path.exists(cert_path) else None
+    changes.append(Change(cert_path, cert_before, pem, 0o600, secret=True))
+    shared_path = os.path.join(params["conf_dir"], _haproxy_apps.SHARED_FILE)
+    changes.append(Change(shared_path, read(shared_path), _haproxy_apps.shared_config(claims, paths), 0o640))
+    changes.append(Change(paths["routes_file"], read(paths["routes_file"]), _haproxy_apps.routes_file(claims), 0o644))
+    legacy_path = os.path.join(params["map_dir"], f"{app}.map")
+    legacy = read(legacy_path) if os.path.exists(legacy_path) else None
+    map_before = read(paths["map_file"])
+    seed = _haproxy.map_file_values(legacy) if legacy is not None else None
+    changes.append(Change(paths["map_file"], map_before, _haproxy_apps.map_with_app(map_before, app, present, seed), 0o644))
+    if legacy is not None:
+        # The map of the single-file layout: its entries moved into the shared map above.
+        changes.append(Change(legacy_path, legacy, None, 0o644))
+    return claims, paths, [change for change in changes if change.changed]
+
+
+def _validate_path(value: str) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or any(c.isspace() or not c.isprintable() for c in value):
+        raise _validate.ValidationError(f"health_path must be a path starting with '/' without spaces, got {value!r}", "health_path")
+    return value
+
+
+def write(params: dict, changes: list) -> None:
+    for directory, mode in ((params["conf_dir"], 0o755), (params["map_dir"], 0o755), (params["cert_dir"], 0o700)):
+        os.makedirs(directory, mode=mode, exist_ok=True)
+    # Certificates and maps first: a configuration is never on disk before what it loads.
+    order = sorted(changes, key=lambda c: (not c.secret, not c.path.endswith(".map"), c.path))
+    for change in order:
+        if change.after is None:
+            try:
+                os.unlink(change.path)
+            except FileNotFoundError:
+                pass
+        else:
+            _fs.atomic_write(change.path, change.after, mode=change.mode)
+            if change.mode == 0o640 and os.geteuid() == 0:
+                _chgrp_haproxy(change.path)
+
+
+def _chgrp_haproxy(path: str) -> None:
+    try:
+        os.chown(path, 0, grp.getgrnam("haproxy").gr_gid)
+    except KeyError:
+        pass
+
+
+def run(module: AnsibleModule) -> dict:
+    params = dict(module.params)
+    params["router"] = params["router"] or socket.gethostname()
+    map_file = os.path.join(params["map_dir"], _haproxy_apps.MAP_FILE)
+    # A router never provisioned has no map directory yet; check mode then has nothing to lock.
+    lock = _fs.locked(_haproxy.map_lock_path(map_file)) if os.path.isdir(params["map_dir"]) else contextlib.nullcontext()
+    with lock:
+        claims, paths, changes = plan(module, params)
+        if changes:
+            haproxy_check(module, params, changes, paths)
+            if not module.check_mode:
+                write(params, changes)
+    routes = [line for line in _haproxy_apps.routes_file(claims).splitlines() if not line.startswith("#")]
+    result = {"changed": bool(changes), "app": params["app"], "files": [change.path for change in changes],
+              "apps": claims, "routes": routes}
+    if module._diff:
+        result["diff"] = [change.diff() for change in changes]
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                           mutually_exclusive=[("tls_certificate", "tls_certificate_content")])
+    try:
+        result = run(module)
+    except (BluegreenError, OSError) as exc:
+        text = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
+        where = f"{module.params['app']} on the HAProxy router {module.params['router'] or socket.gethostname()}"
+        module.fail_json(msg=f"Cannot route {where}: {text}", app=module.params["app"], param=getattr(exc, "param", None), files=[])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

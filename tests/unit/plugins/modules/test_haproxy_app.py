@@ -1,0 +1,208 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""haproxy_app against the real ``haproxy -c`` and ``openssl`` of this machine, on files in a temporary directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+from ansible_collections.bluegreen.core.plugins.module_utils import _haproxy_apps
+from ansible_collections.bluegreen.core.plugins.modules import haproxy_app
+from ansible_collections.bluegreen.core.tests.unit.plugins.modules.module_helpers import run_module
+
+pytestmark = pytest.mark.skipif(not (shutil.which("haproxy") and shutil.which("openssl")), reason="needs haproxy and openssl")
+
+MAIN = """global
+    stats socket /run/haproxy/admin.sock mode 660 level admin
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+"""
+
+
+def make_pem(directory: str, name: str) -> str:
+    key, cert = os.path.join(directory, f"{name}.key"), os.path.join(directory, f"{name}.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj", f"/CN={name}"], check=True, capture_output=True)
+    with open(cert, encoding="ascii") as c, open(key, encoding="ascii") as k:
+        return c.read() + k.read()
+
+
+@pytest.fixture(scope="module")
+def pems(tmp_path_factory):
+    directory = str(tmp_path_factory.mktemp("pems"))
+    return {name: make_pem(directory, name) for name in ("shop.example.test", "other.example.test")}
+
+
+class Router:
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.paths = {"config": f"{root}/haproxy.cfg", "conf_dir": f"{root}/bluegreen.d", "map_dir": f"{root}/maps",
+                      "cert_dir": f"{root}/certs"}
+
+    def run(self, app: str, check_mode: bool = False, diff: bool = False, **args):
+        full = dict(self.paths, app=app, router="lb1", main_config=MAIN,
+                    servers={"blue": [{"name": "web1", "address": "10.0.0.11", "port": 8001}],
+                             "green": [{"name": "web1", "address": "10.0.0.11", "port": 8002}]})
+        full.update(args)
+        if diff:
+            full["_ansible_diff"] = True
+        return run_module(haproxy_app.main, full, check_mode=check_mode)
+
+    def text(self, *parts: str) -> str | None:
+        path = os.path.join(self.root, *parts)
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+
+    def snapshot(self) -> dict:
+        files = {}
+        for folder, _dirs, names in os.walk(self.root):
+            for name in names:
+                if name.endswith(".lock"):
+                    continue
+                with open(os.path.join(folder, name), "rb") as handle:
+                    files[os.path.relpath(os.path.join(folder, name), self.root)] = handle.read()
+        return files
+
+    def check(self) -> None:
+        subprocess.run(["haproxy", "-c", "-q", "-f", self.paths["config"], "-f", self.paths["conf_dir"]], check=True)
+
+
+@pytest.fixture
+def router(tmp_path):
+    return Router(str(tmp_path))
+
+
+def shop(router, pems, **args):
+    return router.run("shop", hostnames=["shop.example.test", "www.shop.example.test"], tls_certificate_content=pems["shop.example.test"],
+                      tls_redirect=True, preview_port=0, preview_hostnames=["preview.shop.example.test"], **args)
+
+
+def test_apps_side_by_side_each_keeps_its_part_byte_identical(router, pems):
+    first = shop(router, pems)
+    assert not first.failed, first.msg
+    shop_part = {k: v for k, v in router.snapshot().items() if "shop" in k}
+    cart = router.run("cart", listen_port=8081, preview_port=8082)
+    assert not cart.failed and cart["changed"], cart.msg
+    api = router.run("api", hostnames=["shop.example.test"], path_prefix="/api/", preview_port=9090)
+    assert not api.failed, api.msg
+    assert {k: v for k, v in router.snapshot().items() if "shop" in k} == shop_part
+    assert router.text("maps", "routes.map").splitlines()[1:] == [
+        "preview.shop.example.test shop.preview", "shop.example.test/api api", "www.shop.example.test shop", "shop.example.test shop",
+    ]
+    assert router.text("maps", "bluegreen.map") == (
+        "shop shop_green\nshop.preview shop_blue\ncart cart_green\ncart.preview cart_blue\napi api_green\napi.preview api_blue\n"
+    )
+    shared = router.text("bluegreen.d", "00-bluegreen.cfg")
+    assert f"bind *:443 ssl crt {router.root}/certs/ alpn h2,http/1.1" in shared and "bind *:80\n" in shared
+    assert "redirect prefix https://%[var(txn.bg_host)] code 301 if !{ ssl_fc } { var(txn.bg_app) -m str shop shop.preview }" in shared
+    assert "frontend cart_live" in router.text("bluegreen.d", "cart.cfg") and "frontend shop_live" not in router.text("bluegreen.d", "shop.cfg")
+    assert oct(os.stat(f"{router.root}/certs/shop.pem").st_mode & 0o777) == "0o600"
+    router.check()
+    again = shop(router, pems)
+    assert not again.failed and not again["changed"] and again["files"] == []
+
+
+def test_a_provision_never_undoes_a_switch_and_moves_a_single_file_layout_map_over(router):
+    os.makedirs(f"{router.root}/maps")
+    with open(f"{router.root}/maps/cart.map", "w", encoding="utf-8") as handle:
+        handle.write("cart cart_blue\ncart.preview cart_green\n")
+    result = router.run("cart")
+    assert not result.failed, result.msg
+    assert router.text("maps", "bluegreen.map") == "cart cart_blue\ncart.preview cart_green\n"
+    assert router.text("maps", "cart.map") is None
+    with open(f"{router.root}/maps/bluegreen.map", "w", encoding="utf-8") as handle:
+        handle.write("cart cart_green\ncart.preview cart_blue\n")
+    assert not router.run("cart")["changed"]
+    assert router.text("maps", "bluegreen.map") == "cart cart_green\ncart.preview cart_blue\n"
+
+
+@pytest.mark.parametrize(("args", "param", "words"), [
+    ({"hostnames": ["shop.example.test"]}, "hostnames", "apps shop and cart both claim the host name and path shop.example.test/"),
+    ({"preview_port": 8080, "listen_port": 9000}, "preview_port", "port 8080, which cart wants for its own listener, is already used by shop"),
+    ({"listen_port": 443}, "listen_port", "used by shop for the shared TLS listener"),
+    ({"hostnames": ["Not_A_Host"]}, "hostnames", "'Not_A_Host' is not a valid DNS host name"),
+    ({"hostnames": ["shop.example.test:8443"]}, "hostnames", "is not a valid DNS host name"),
+    ({"hostnames": ["cart.example.test"], "path_prefix": "/a b"}, "path_prefix", "must be '/' or '/'-separated segments"),
+    ({"tls_certificate": "/nonexistent/cart.pem", "hostnames": ["cart.example.test"], "preview_port": 9001}, "tls_certificate",
+     "cannot read /nonexistent/cart.pem"),
+    ({"tls_certificate_content": "hello", "hostnames": ["cart.example.test"], "preview_port": 9001}, "tls_certificate_content", "has no certificate"),
+    ({"listen_port": 8081, "preview_port": 8081}, "preview_port", "also the live listener's port"),
+])
+def test_bad_input_names_the_parameter_the_app_and_the_router_and_writes_nothing(router, pems, args, param, words):
+    assert not router.run("shop", hostnames=["shop.example.test"], tls_certificate_content=pems["shop.example.test"]).failed
+    before = router.snapshot()
+    result = router.run("cart", **args)
+    assert result.failed and result["param"] == param, result.result
+    assert result.msg.startswith("Cannot route cart on the HAProxy router lb1: ") and words in result.msg, result.msg
+    assert router.snapshot() == before
+
+
+def test_a_certificate_without_its_key_or_with_another_key_is_refused(router, pems, tmp_path):
+    certificate_only = pems["shop.example.test"].split("-----BEGIN PRIVATE KEY-----")[0]
+    result = router.run("shop", hostnames=["shop.example.test"], tls_certificate_content=certificate_only)
+    assert result.failed and "has no private key" in result.msg
+    mixed = certificate_only + "-----BEGIN PRIVATE KEY-----" + pems["other.example.test"].split("-----BEGIN PRIVATE KEY-----")[1]
+    result = router.run("shop", hostnames=["shop.example.test"], tls_certificate_content=mixed)
+    assert result.failed and "the private key in the content of tls_certificate is not the certificate's" in result.msg
+    assert pems["shop.example.test"][:30] not in result.msg
+    unreadable = tmp_path / "garbage.pem"
+    unreadable.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nx\n")
+    result = router.run("shop", hostnames=["shop.example.test"], tls_certificate=str(unreadable))
+    assert result.failed and "openssl cannot read the certificate in the file" in result.msg
+    assert not os.path.exists(f"{router.root}/certs")
+
+
+def test_haproxy_refusing_the_candidate_writes_nothing_and_quotes_haproxy(router):
+    assert not router.run("cart").failed
+    before = router.snapshot()
+    result = router.run("cart", main_config=MAIN + "    frobnicate on\n")
+    assert result.failed and "HAProxy refuses the new configuration, so nothing was written" in result.msg
+    assert "frobnicate" in result.msg and router.root + "/haproxy.cfg" in result.msg
+    assert router.snapshot() == before
+
+
+def test_check_mode_writes_nothing_and_the_diff_never_shows_the_key(router, pems):
+    result = shop(router, pems, check_mode=True, diff=True)
+    assert not result.failed and result["changed"], result.msg
+    assert router.snapshot() == {}
+    shown = repr(result["diff"])
+    assert "PRIVATE KEY" not in shown and "(certificate and key, sha256 " in shown
+    assert any(d["after_header"].endswith("routes.map") for d in result["diff"])
+
+
+def test_absent_takes_one_app_off_and_leaves_the_others(router, pems):
+    assert not shop(router, pems).failed
+    assert not router.run("cart", listen_port=8081, preview_port=8082).failed
+    cart_part = router.text("bluegreen.d", "cart.cfg")
+    result = router.run("shop", state="absent")
+    assert not result.failed and result["changed"], result.msg
+    assert router.text("bluegreen.d", "shop.cfg") is None and router.text("certs", "shop.pem") is None
+    assert router.text("bluegreen.d", "00-bluegreen.cfg") is None
+    assert router.text("maps", "bluegreen.map") == "cart cart_green\ncart.preview cart_blue\n"
+    assert router.text("bluegreen.d", "cart.cfg") == cart_part
+    assert list(result["apps"]) == ["cart"]
+    router.check()
+    assert not router.run("shop", state="absent")["changed"]
+
+
+def test_manage_app_writes_only_the_apps_part(router):
+    os.makedirs(router.root, exist_ok=True)
+    operator = MAIN + "\nfrontend www\n    bind *:80\n" + "\n".join(_haproxy_apps.operator_lines({"routes_file": f"{router.root}/maps/routes.map"})) + (
+        f"\n    use_backend %[var(txn.bg_app),map({router.root}/maps/bluegreen.map)] if {{ var(txn.bg_app) -m found }}\n")
+    with open(router.paths["config"], "w", encoding="utf-8") as handle:
+        handle.write(operator)
+    result = router.run("shop", manage="app", main_config=None, hostnames=["shop.example.test"])
+    assert not result.failed, result.msg
+    assert router.text("haproxy.cfg") == operator
+    assert router.text("bluegreen.d", "00-bluegreen.cfg") is None
+    part = router.text("bluegreen.d", "shop.cfg")
+    assert "frontend shop_live" not in part and "frontend shop_preview" in part and "backend shop_green" in part
+    router.check()
