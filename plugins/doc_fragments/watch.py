@@ -11,7 +11,7 @@ class ModuleDocFragment:
 options:
   watch:
     description:
-      - After the change, watch the colour it gives more of the traffic (or the one O(colour) names), inside this call,
+      - After the change, watch the colour it gives more of the traffic (or the one C(colour) names), inside this call,
         while it still holds the lock; on a breach, switch all the traffic back at once and fail.
       - The watch samples the router's own counts of the colour (HAProxy's requests, 5xx responses and average
         response time per backend, read every 0.2 seconds, or every O(watch.interval) if that is shorter; an ALB's
@@ -19,7 +19,7 @@ options:
         O(watch.checks) every O(watch.interval) seconds. It ends at the first breach, not at the end of
         O(watch.seconds).
       - The switch back is recorded in the history as an C(auto-rollback) with what broke, and the colour's release
-        is then refused live traffic (see O(versions)) until another release is deployed to it, or O(force=true).
+        is then refused live traffic (see C(versions)) until another release is deployed to it, or O(force=true).
       - Skipped in check mode. Without O(watch), or with O(watch.seconds=0), nothing is watched.
     type: dict
     suboptions:

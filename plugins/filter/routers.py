@@ -101,8 +101,26 @@ def status_lines(states: list, versions: dict) -> list:
     return lines
 
 
+def apps_to_switch(requested: list, versions: dict) -> list:
+    """For a step that switches several apps: each app ({app, version}) with the colour that holds its release and the
+    release in each colour (``versions``: {app: {blue, green}}), for haproxy_apps_traffic. A release in neither colour
+    (or in both, which says nothing about where to go) fails, naming the app."""
+    apps = []
+    for item in requested:
+        app, version = item["app"], str(item["version"])
+        held = (versions or {}).get(app) or {}
+        colours = [colour for colour in COLOURS if held.get(colour) == version]
+        if len(colours) != 1:
+            where = ", ".join(f"{colour} {held.get(colour) or 'none'}" for colour in COLOURS)
+            raise AnsibleFilterError(
+                f"{app}: release {version} is in {'both colours' if colours else 'neither colour'} ({where}); deploy it "
+                "to the idle colour first (bluegreen.core.deploy), then switch. Nothing was changed")
+        apps.append({"app": app, "colour": colours[0], "versions": {colour: held.get(colour) for colour in COLOURS}})
+    return apps
+
+
 class FilterModule:
     def filters(self) -> dict:
-        return {"router": router, "router_states": router_states,
+        return {"router": router, "router_states": router_states, "apps_to_switch": apps_to_switch,
                 "colour_versions": colour_versions, "probe_targets": probe_targets, "endpoint_targets": endpoint_targets,
                 "status_lines": status_lines}

@@ -43,6 +43,7 @@ _UNSAFE_ARG_RE = re.compile(r"[\s;\\\x00-\x1f\x7f]")
 _TCP_RE = re.compile(r"^(?:(?P<family>ipv4|ipv6)@)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):(?P<port>[0-9]{1,5})$")
 _MAP_ENTRY_RE = re.compile(r"^(?P<id>0x[0-9a-fA-F]+) (?P<key>\S+) ?(?P<value>.*)$")
 _MAP_LIST_RE = re.compile(r"^(?P<id>-?[0-9]+) \((?P<file>.*?)\) ?(?P<description>.*)$")
+_NEW_VERSION_RE = re.compile(r"^New version created: (\d+)$")
 _GET_MAP_FIELD_RE = re.compile(r'(?P<name>[a-z_]+)=(?P<value>"(?:[^"\\]|\\.)*"|[^,]*)')
 
 
@@ -352,6 +353,22 @@ class RuntimeAPI:
 
     def del_map(self, map_file: str, key: str) -> None:
         self._expect_empty(("del", "map", map_file, key))
+
+    def prepare_map(self, map_file: str) -> int:
+        """``prepare map``: a new, empty version of the map to fill with ``add map @<version>``; returns its number."""
+        command = ("prepare", "map", map_file)
+        reply = self.run(*command)
+        found = _NEW_VERSION_RE.match(reply.strip())
+        if not found:
+            self.fail_on_error_reply(command, reply)
+        return int(found.group(1))
+
+    def add_map_version(self, map_file: str, version: int, key: str, value: str) -> None:
+        self._expect_empty(("add", "map", f"@{version}", map_file, key, value))
+
+    def commit_map(self, map_file: str, version: int) -> None:
+        """``commit map``: the prepared version replaces every entry of the map, in one step for every request."""
+        self._expect_empty(("commit", "map", f"@{version}", map_file))
 
     def _expect_empty(self, command: tuple) -> None:
         reply = self.run(*command)
@@ -692,6 +709,79 @@ def verify_routing(api: RuntimeAPI, layout: Layout, desired: dict) -> None:
     looked_up = api.get_map(layout.map_file, layout.live_key)
     if looked_up != desired[layout.live_key]:
         raise HAProxyError(f"after the switch `get map` resolves {layout.live_key} to {looked_up!r}, expected {desired[layout.live_key]!r}")
+
+
+# --------------------------------------------------------------------------- several apps in one step
+
+
+def group_desired(plans: list) -> dict:
+    desired: dict = {}
+    for plan in plans:
+        desired.update(plan.desired)
+    return desired
+
+
+def replace_entries(entries: list, desired: dict) -> list:
+    """The map's entries (key, value) with each desired key set, in their order; desired keys it lacks go last."""
+    result = [(entry["key"], desired.get(entry["key"], entry["value"])) for entry in entries]
+    present = {entry["key"] for entry in entries}
+    return result + [(key, value) for key, value in desired.items() if key not in present and value is not None]
+
+
+def commit_entries(api: RuntimeAPI, map_file: str, entries: list, clock=time.perf_counter) -> float:
+    """Replace every entry of the runtime map in one step (``prepare map``, ``add map @v`` per entry, ``commit map``);
+    returns the milliseconds the commit took, the moment every request sees the new entries."""
+    version = api.prepare_map(map_file)
+    for key, value in entries:
+        api.add_map_version(map_file, version, key, value)
+    before = clock()
+    api.commit_map(map_file, version)
+    return round((clock() - before) * 1000, 3)
+
+
+def apply_group(api: RuntimeAPI, plans: list, write=None, clock=time.perf_counter) -> dict:
+    """Switch several apps sharing one map in one step: their lines of the map file first, then one map transaction
+    (so no request sees one app switched and another not), then verify each. All of it under the map's lock. Any
+    failure puts back the previous lines and entries, then raises SwitchFailed."""
+    write = write or _fs.atomic_write
+    map_file = plans[0].layout.map_file
+    desired = group_desired(plans)
+    started = clock()
+    file_written = committed = False
+    with _fs.locked(map_lock_path(map_file)):
+        entries = api.map_entries(map_file)
+        before_text = read_map_file(map_file)
+        try:
+            if any(plan.file_changed for plan in plans):
+                write(map_file, render_map_file(before_text, desired))
+                file_written = True
+            cutover_ms = commit_entries(api, map_file, replace_entries(entries, desired), clock)
+            committed = True
+            for plan in plans:
+                verify_routing(api, plan.layout, plan.desired)
+        except (HAProxyError, OSError) as exc:
+            problems = []
+            if committed:
+                try:
+                    commit_entries(api, map_file, [(entry["key"], entry["value"]) for entry in entries], clock)
+                except HAProxyError as undo:
+                    problems.append(f"could not put HAProxy's previous map entries back: {undo}")
+            if file_written:
+                try:
+                    previous = map_file_values(before_text)
+                    write(map_file, render_map_file(read_map_file(map_file), {key: previous.get(key) for key in desired}))
+                except (OSError, HAProxyError) as undo:
+                    problems.append(f"could not restore {map_file}: {getattr(undo, 'strerror', None) or undo}")
+            apps = ", ".join(plan.layout.app for plan in plans)
+            text = f"switching {apps} together failed: {getattr(exc, 'strerror', None) or exc}"
+            if problems:
+                text += ". Restoring the previous routing ALSO failed, check HAProxy by hand: " + "; ".join(problems)
+            elif committed or file_written:
+                text += ". The previous routing of every app and the map file were restored"
+            else:
+                text += ". Nothing was changed"
+            raise SwitchFailed(text, cutover_attempted=committed, restored=not problems) from None
+    return {"cutover_ms": cutover_ms, "total_ms": round((clock() - started) * 1000, 3)}
 
 
 def restore(api: RuntimeAPI, plan: SwitchPlan, file_written: bool, attempted: list, write=None) -> list:

@@ -201,12 +201,14 @@ def judge(counts: Counts, limits: Limits, colour: str, final: bool, patience: in
 
 
 def watch(limits: Limits, sample: Callable[[float], Sample | None], colour: str, baseline: Sample | None,
-          context_factory: Callable[[bool], object] = _http.ssl_context, every: float | None = None) -> Verdict:
+          context_factory: Callable[[bool], object] = _http.ssl_context, every: float | None = None,
+          halt: threading.Event | None = None) -> Verdict:
     """Probe the checks every ``limits.interval`` seconds and sample the router every ``every`` seconds (a router whose
     counters are cheap to read is sampled more often than the interval), for ``limits.seconds``; return at the
     first breach (the probes' failures in a row, or the counts judged by ``judge``). ``sample(at)`` returns the
     router's counts of ``colour`` at ``at`` seconds into the watch; ``baseline`` is its counts just before the change
-    (None when the router counts none: then only the probes are watched)."""
+    (None when the router counts none: then only the probes are watched). ``halt``, when set by another watch (of an
+    app switched in the same step), ends this one at its next sample, with no verdict of its own."""
     every = min(limits.interval, every or limits.interval)
     # The router unread, or with no server able to serve, for as long as `failures` intervals (not samples).
     patience = limits.failures * max(1, round(limits.interval / every))
@@ -241,7 +243,7 @@ def watch(limits: Limits, sample: Callable[[float], Sample | None], colour: str,
     reason = None
     tick = 0
     at = 0.0
-    while reason is None and at < limits.seconds:
+    while reason is None and at < limits.seconds and not (halt is not None and halt.is_set()):
         tick += 1
         delay = min(tick * every, limits.seconds) - (time.monotonic() - started)
         if delay > 0:
@@ -265,7 +267,7 @@ def watch(limits: Limits, sample: Callable[[float], Sample | None], colour: str,
                     reason = judge(counts, limits, colour, final=False, patience=patience)
         reason = reason or probes_broke()
     decided = round(time.monotonic() - started, 3)
-    if reason is None and counted:
+    if reason is None and counted and not (halt is not None and halt.is_set()):
         reason = judge(counts, limits, colour, final=True, patience=patience)
     stop.set()
     if prober is not None:

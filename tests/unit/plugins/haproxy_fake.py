@@ -83,6 +83,8 @@ class FakeHAProxy:
         self.commands: list = []
         self.hang = False
         self.ignore_sets = False
+        self.versions: dict = {}  # map file -> {version: entries} prepared and not yet committed
+        self.next_version: dict = {}
         self.on_command = None
         self._failures: list = []
         self._lock = threading.Lock()
@@ -176,6 +178,7 @@ class FakeHAProxy:
         handlers = {
             ("show", "map"): self._show_map, ("get", "map"): self._get_map, ("set", "map"): self._set_map,
             ("add", "map"): self._add_map, ("del", "map"): self._del_map, ("show", "stat"): self._show_stat,
+            ("prepare", "map"): self._prepare_map, ("commit", "map"): self._commit_map,
         }
         handler = handlers.get(tuple(words[:2]))
         return handler(words[2:]) if handler else UNKNOWN_COMMAND
@@ -214,9 +217,36 @@ class FakeHAProxy:
         return "\n"
 
     def _add_map(self, args: list) -> str:
+        if args[0].startswith("@"):
+            version, path = int(args[0][1:]), args[1]
+            if path not in self.maps:
+                return UNKNOWN_MAP
+            if version not in self.versions.get(path, {}):
+                return "Version number in the future, please use 'prepare map' before.\n\n"
+            self.versions[path][version].append([args[2], " ".join(args[3:])])
+            return "\n"
         if args[0] not in self.maps:
             return UNKNOWN_MAP
         self.maps[args[0]].append([args[1], " ".join(args[2:])])
+        return "\n"
+
+    def _prepare_map(self, args: list) -> str:
+        if args[0] not in self.maps:
+            return UNKNOWN_MAP
+        version = self.next_version.get(args[0], 0) + 1
+        self.next_version[args[0]] = version
+        self.versions.setdefault(args[0], {})[version] = []
+        return f"New version created: {version}\n\n"
+
+    def _commit_map(self, args: list) -> str:
+        version, path = int(args[0][1:]), args[1]
+        if path not in self.maps:
+            return UNKNOWN_MAP
+        if version not in self.versions.get(path, {}):
+            return "Version number out of range.\n\n"
+        if not self.ignore_sets:
+            self.maps[path] = self.versions[path].pop(version)
+        self.versions[path] = {}
         return "\n"
 
     def _del_map(self, args: list) -> str:

@@ -12,6 +12,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.bluegreen.core.plugins.filter import routers
 from ansible_collections.bluegreen.core.plugins.filter.routers import (
     FilterModule,
+    apps_to_switch,
     colour_versions,
     endpoint_targets,
     probe_targets,
@@ -26,7 +27,18 @@ ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles")
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {"router", "router_states", "colour_versions", "probe_targets",
-                                             "endpoint_targets", "status_lines"}
+                                             "endpoint_targets", "status_lines", "apps_to_switch"}
+
+
+def test_apps_to_switch_sends_each_app_to_the_colour_holding_its_release():
+    versions = {"a": {"blue": "1.0.0", "green": "1.1.0"}, "b": {"blue": "2.1.0", "green": "2.0.0"}}
+    assert apps_to_switch([{"app": "a", "version": "1.1.0"}, {"app": "b", "version": "2.1.0"}], versions) == [
+        {"app": "a", "colour": "green", "versions": versions["a"]}, {"app": "b", "colour": "blue", "versions": versions["b"]},
+    ]
+    with pytest.raises(AnsibleFilterError, match=r"b: release 3.0.0 is in neither colour \(blue 2.1.0, green 2.0.0\); deploy it"):
+        apps_to_switch([{"app": "b", "version": "3.0.0"}], versions)
+    with pytest.raises(AnsibleFilterError, match="c: release 1.0.0 is in neither colour .blue none, green none."):
+        apps_to_switch([{"app": "c", "version": "1.0.0"}], versions)
 
 
 def test_router_gives_each_kinds_traits():

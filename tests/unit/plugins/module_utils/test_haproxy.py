@@ -390,3 +390,54 @@ def test_render_map_file_removes_keys_set_to_none():
 def test_fake_server_answers_unknown_commands_like_haproxy():
     with FakeHAProxy() as fake:
         assert RuntimeAPI(fake.address).run("frobnicate").startswith("Unknown command")
+
+
+# --------------------------------------------------------------------------- several apps in one step
+
+TWO_APPS = "shop shop_blue\nshop.preview shop_green\ncart cart_green\ncart.preview cart_blue\nother other_blue\n"
+
+
+@pytest.fixture
+def two_apps(tmp_path):
+    backends = dict(haproxy_fake.default_backends(), cart_blue=[server("c1", addr="10.0.0.1:8101")],
+                    cart_green=[server("c2", addr="10.0.0.1:8102")])
+    with Lab(str(tmp_path), map_text=TWO_APPS, backends=backends) as running:
+        yield running
+
+
+def group_plans(lab: Lab, api: RuntimeAPI, colours: dict) -> list:
+    return [_haproxy.plan_switch(api, _haproxy.Layout(app, lab.map_file), colour, True) for app, colour in colours.items()]
+
+
+def test_apply_group_switches_several_apps_in_one_commit_and_keeps_every_other_entry(two_apps):
+    api = api_for(two_apps)
+    plans = group_plans(two_apps, api, {"shop": "green", "cart": "blue"})
+    timing = _haproxy.apply_group(api, plans)
+    assert two_apps.fake.sent("set map") == [] and len(two_apps.fake.sent("commit map")) == 1
+    assert two_apps.runtime() == {"shop": "shop_green", "shop.preview": "shop_blue", "cart": "cart_blue",
+                                  "cart.preview": "cart_green", "other": "other_blue"}
+    assert two_apps.map_text() == "shop shop_green\nshop.preview shop_blue\ncart cart_blue\ncart.preview cart_green\nother other_blue\n"
+    assert timing["cutover_ms"] is not None
+
+
+def test_apply_group_puts_everything_back_when_the_commit_does_not_take(two_apps):
+    api = api_for(two_apps)
+    plans = group_plans(two_apps, api, {"shop": "green", "cart": "blue"})
+    before_file, before_runtime = two_apps.map_bytes(), two_apps.runtime()
+    two_apps.fake.ignore_sets = True  # HAProxy acknowledges the commit but keeps the old entries
+    with pytest.raises(_haproxy.SwitchFailed) as caught:
+        _haproxy.apply_group(api, plans)
+    assert caught.value.cutover_attempted and caught.value.restored
+    assert "switching shop, cart together failed" in str(caught.value) and "were restored" in str(caught.value)
+    assert two_apps.map_bytes() == before_file and two_apps.runtime() == before_runtime
+
+
+def test_apply_group_changes_nothing_when_haproxy_refuses_the_prepare(two_apps):
+    api = api_for(two_apps)
+    plans = group_plans(two_apps, api, {"shop": "green", "cart": "blue"})
+    before_file = two_apps.map_bytes()
+    two_apps.fake.fail_next("prepare map", "Permission denied\n\n")
+    with pytest.raises(_haproxy.SwitchFailed) as caught:
+        _haproxy.apply_group(api, plans)
+    assert not caught.value.cutover_attempted and "Permission denied" in str(caught.value)
+    assert two_apps.map_bytes() == before_file and two_apps.fake.sent("commit map") == []
