@@ -297,6 +297,14 @@ def default_backends() -> dict:
     }
 
 
+# Two apps (and a third one's line) sharing one map, as on a router with many apps.
+TWO_APPS_MAP = "shop shop_blue\nshop.preview shop_green\ncart cart_green\ncart.preview cart_blue\nother other_blue\n"
+
+
+def two_apps_backends() -> dict:
+    return dict(default_backends(), cart_blue=[server("c1", addr="10.0.0.1:8101")], cart_green=[server("c2", addr="10.0.0.1:8102")])
+
+
 class Lab:
     """A fake HAProxy that knows one map file on disk, plus the state dir of the app ``shop``."""
 

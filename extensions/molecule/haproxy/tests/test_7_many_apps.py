@@ -226,7 +226,8 @@ def test_a_service_that_claims_what_another_has_is_refused_and_changes_nothing(p
     router = host(ROUTER)
     files = "/etc/haproxy/haproxy.cfg /etc/haproxy/bluegreen.d/* /etc/haproxy/maps/*.map"
     before = router.check_output(f"sha256sum {files}")
-    extra = dict({"bluegreen_app": "service-d", "bluegreen_ports": {"blue": 8401, "green": 8402}}, **override)
+    extra = dict({"bluegreen_app": "service-d", "bluegreen_ports": {"blue": 8401, "green": 8402},
+                  "bluegreen_preview_hostnames": ["preview.d.example.com"]}, **override)
     result = run("provision", "service-a", pki, json.dumps(extra))
     assert result.returncode != 0
     said = " ".join(result.output.split())  # Ansible wraps long messages

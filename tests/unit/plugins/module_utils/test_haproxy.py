@@ -394,14 +394,9 @@ def test_fake_server_answers_unknown_commands_like_haproxy():
 
 # --------------------------------------------------------------------------- several apps in one step
 
-TWO_APPS = "shop shop_blue\nshop.preview shop_green\ncart cart_green\ncart.preview cart_blue\nother other_blue\n"
-
-
 @pytest.fixture
 def two_apps(tmp_path):
-    backends = dict(haproxy_fake.default_backends(), cart_blue=[server("c1", addr="10.0.0.1:8101")],
-                    cart_green=[server("c2", addr="10.0.0.1:8102")])
-    with Lab(str(tmp_path), map_text=TWO_APPS, backends=backends) as running:
+    with Lab(str(tmp_path), map_text=haproxy_fake.TWO_APPS_MAP, backends=haproxy_fake.two_apps_backends()) as running:
         yield running
 
 

@@ -11,18 +11,16 @@ import time
 import pytest
 from ansible_collections.bluegreen.core.plugins.modules import haproxy_apps_traffic
 from ansible_collections.bluegreen.core.tests.unit.plugins import haproxy_fake
-from ansible_collections.bluegreen.core.tests.unit.plugins.haproxy_fake import Lab, run_module, server
+from ansible_collections.bluegreen.core.tests.unit.plugins.haproxy_fake import Lab, run_module
 from ansible_collections.bluegreen.core.tests.unit.plugins.modules.test_haproxy_traffic import WATCH, _answer_5xx_on
 
-TWO_APPS = "shop shop_blue\nshop.preview shop_green\ncart cart_green\ncart.preview cart_blue\nother other_blue\n"
+TWO_APPS = haproxy_fake.TWO_APPS_MAP
 VERSIONS = {"shop": {"blue": "1.0.0", "green": "2.0.0"}, "cart": {"blue": "5.1.0", "green": "5.0.0"}}
 
 
 @pytest.fixture
 def lab(tmp_path):
-    backends = dict(haproxy_fake.default_backends(), cart_blue=[server("c1", addr="10.0.0.1:8101")],
-                    cart_green=[server("c2", addr="10.0.0.1:8102")])
-    with Lab(str(tmp_path), map_text=TWO_APPS, backends=backends) as running:
+    with Lab(str(tmp_path), map_text=TWO_APPS, backends=haproxy_fake.two_apps_backends()) as running:
         yield running
 
 
