@@ -178,14 +178,14 @@ def test_releasing_one_service_drops_nothing_on_the_others(pki):
 
 def test_services_released_together_switch_in_one_step_and_no_client_sees_a_mixed_pair(pki):
     for app in ("service-a", "service-b"):
-        for name, *extra in (("deploy", "bluegreen_version=4.0.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-4.0.0.tar.gz"),
+        for name, *extra in (("deploy", "bluegreen_version=6.0.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-6.0.0.tar.gz"),
                              ("smoke_test",)):
             result = run(name, app, pki, *extra)
             assert result.returncode == 0, (name, app, result.output)
     old = {app: answer(f"https://{NAMES[app]}/")["version"] for app in ("service-a", "service-b")}
     handles = {app: load(app, pki, seconds=90) for app in ("service-a", "service-b")}
     time.sleep(3)
-    step = [{"app": "service-a", "version": "4.0.0"}, {"app": "service-b", "version": "4.0.0"}]
+    step = [{"app": "service-a", "version": "6.0.0"}, {"app": "service-b", "version": "6.0.0"}]
     result = playbook("switch_apps", json.dumps({"bluegreen_switch_apps": step}))
     time.sleep(3)
     records: dict = {}
@@ -194,12 +194,12 @@ def test_services_released_together_switch_in_one_step_and_no_client_sees_a_mixe
     assert result.returncode == 0, result.output
     served = [rec for recs in records.values() for rec in recs if rec.status == 200]
     before = [rec for app, recs in records.items() for rec in recs if rec.status == 200 and rec.version == old[app]]
-    after = [rec for rec in served if rec.version == "4.0.0"]
+    after = [rec for rec in served if rec.version == "6.0.0"]
     assert before and after and len(before) + len(after) == len(served)
-    # One commit for both: no request of either app that began after a client had a 4.0.0 answer got an old release.
+    # One commit for both: no request of either app that began after a client had a 6.0.0 answer got an old release.
     assert max(rec.start for rec in before) < min(rec.start + rec.latency for rec in after)
     for app in ("service-a", "service-b"):
-        assert answer(f"https://{NAMES[app]}/")["version"] == "4.0.0"
+        assert answer(f"https://{NAMES[app]}/")["version"] == "6.0.0"
         lines = host(ROUTER).file(f"/var/lib/bluegreen/{app}/history.jsonl").content_string.splitlines()
         (record,) = [r for r in map(json.loads, lines) if r.get("together")]
         assert record["together"] == ["service-a", "service-b"] and record["result"] == "ok"
