@@ -658,6 +658,13 @@ def read_backend(api: RuntimeAPI, layout: Layout, colour: str) -> dict:
         raise HAProxyError(f"backends.{colour}: {exc}", param="backends") from None
 
 
+def read_counts(api: RuntimeAPI, layout: Layout, colour: str) -> dict:
+    """What the watch samples of one colour: its backend's cumulative requests and 5xx, response time, and health."""
+    backend = read_backend(api, layout, colour)
+    return {"requests": backend["requests"], "http_5xx": backend["http_5xx"], "response_ms": backend["response_ms"],
+            "healthy": backend["up"] > 0}
+
+
 def refuse_unhealthy(layout: Layout, colour: str, target: dict) -> str:
     servers = target["servers"]
     return (
@@ -767,11 +774,8 @@ def apply_group(api: RuntimeAPI, plans: list, write=None, clock=time.perf_counte
                 except HAProxyError as undo:
                     problems.append(f"could not put HAProxy's previous map entries back: {undo}")
             if file_written:
-                try:
-                    previous = map_file_values(before_text)
-                    write(map_file, render_map_file(read_map_file(map_file), {key: previous.get(key) for key in desired}))
-                except (OSError, HAProxyError) as undo:
-                    problems.append(f"could not restore {map_file}: {getattr(undo, 'strerror', None) or undo}")
+                problem = restore_lines(map_file, before_text, desired, write)
+                problems += [problem] if problem else []
             apps = ", ".join(plan.layout.app for plan in plans)
             text = f"switching {apps} together failed: {getattr(exc, 'strerror', None) or exc}"
             if problems:
@@ -782,6 +786,17 @@ def apply_group(api: RuntimeAPI, plans: list, write=None, clock=time.perf_counte
                 text += ". Nothing was changed"
             raise SwitchFailed(text, cutover_attempted=committed, restored=not problems) from None
     return {"cutover_ms": cutover_ms, "total_ms": round((clock() - started) * 1000, 3)}
+
+
+def restore_lines(map_file: str, before_text: str | None, keys, write) -> str | None:
+    """Put the given keys' lines of the map file back as ``before_text`` had them (other apps' lines as they are now);
+    return what went wrong, or None."""
+    try:
+        previous = map_file_values(before_text)
+        write(map_file, render_map_file(read_map_file(map_file), {key: previous.get(key) for key in keys}))
+    except (OSError, HAProxyError) as exc:
+        return f"could not restore {map_file}: {getattr(exc, 'strerror', None) or exc}"
+    return None
 
 
 def restore(api: RuntimeAPI, plan: SwitchPlan, file_written: bool, attempted: list, write=None) -> list:
@@ -798,15 +813,14 @@ def restore(api: RuntimeAPI, plan: SwitchPlan, file_written: bool, attempted: li
                 api.del_map(layout.map_file, key)
         except HAProxyError as exc:
             problems.append(f"could not restore {key} -> {previous[0] if previous else '(no entry)'} in HAProxy: {exc}")
-    if file_written:
+    if file_written and plan.file_before is None:
         try:
-            if plan.file_before is None:
-                os.unlink(layout.map_file)
-            else:
-                before = map_file_values(plan.file_before)
-                write(layout.map_file, render_map_file(read_map_file(layout.map_file), {key: before.get(key) for key in plan.desired}))
-        except (OSError, HAProxyError) as exc:
-            problems.append(f"could not restore {layout.map_file}: {getattr(exc, 'strerror', None) or exc}")
+            os.unlink(layout.map_file)
+        except OSError as exc:
+            problems.append(f"could not restore {layout.map_file}: {exc.strerror or exc}")
+    elif file_written:
+        problem = restore_lines(layout.map_file, plan.file_before, plan.desired, write)
+        problems += [problem] if problem else []
     return problems
 
 

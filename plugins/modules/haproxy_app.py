@@ -443,13 +443,12 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
     else:
         pem = None
         changes.append(Change(own_path, read(own_path), None, 0o640))
-    cert_before = read(cert_path) if os.path.exists(cert_path) else None
-    changes.append(Change(cert_path, cert_before, pem, 0o600, secret=True))
+    changes.append(Change(cert_path, read(cert_path), pem, 0o600, secret=True))
     shared_path = os.path.join(params["conf_dir"], _haproxy_apps.SHARED_FILE)
     changes.append(Change(shared_path, read(shared_path), _haproxy_apps.shared_config(claims, paths), 0o640))
     changes.append(Change(paths["routes_file"], read(paths["routes_file"]), _haproxy_apps.routes_file(claims), 0o644))
     legacy_path = os.path.join(params["map_dir"], f"{app}.map")
-    legacy = read(legacy_path) if os.path.exists(legacy_path) else None
+    legacy = read(legacy_path)
     map_before = read(paths["map_file"])
     seed = _haproxy.map_file_values(legacy) if legacy is not None else None
     changes.append(Change(paths["map_file"], map_before, _haproxy_apps.map_with_app(map_before, app, present, seed), 0o644))

@@ -219,7 +219,8 @@ class Group:
 
     def plans(self, back: bool = False) -> list:
         """Each app's plan: to its colour, or (``back``) to the colour it had before this step (when it had one)."""
-        return [_haproxy.plan_switch(self.api, entry["layout"], entry["before"] if back else entry["colour"], True)
+        entries, text = self.api.map_entries(self.map_file), _haproxy.read_map_file(self.map_file)
+        return [_haproxy.SwitchPlan(entry["layout"], entry["before"] if back else entry["colour"], True, entries, text)
                 for entry in self.apps if not back or entry.get("before")]
 
     def check(self, plans: list) -> None:
@@ -274,21 +275,16 @@ class Group:
 
             def sample(at: float) -> _watch.Sample:
                 try:
-                    backend = _haproxy.read_backend(self.api, layout, colour)
+                    return _watch.Sample(at=at, **_haproxy.read_counts(self.api, layout, colour))
                 except (BluegreenError, OSError) as exc:
                     raise _watch.SampleFailed(str(exc)) from None
-                return _watch.Sample(at=at, requests=backend["requests"], http_5xx=backend["http_5xx"],
-                                     response_ms=backend["response_ms"], healthy=backend["up"] > 0)
             verdict = _watch.watch(limits, sample, f"{entry['app']} {colour}", baselines[entry["app"]], every=SAMPLE_EVERY_S, halt=halt)
             verdicts[entry["app"]] = verdict
             if not verdict.ok:
                 halt.set()
 
-        baselines = {}
-        for entry, plan in watched:
-            backend = _haproxy.read_backend(self.api, entry["layout"], plan.colour)
-            baselines[entry["app"]] = _watch.Sample(at=0.0, requests=backend["requests"], http_5xx=backend["http_5xx"],
-                                                    response_ms=backend["response_ms"], healthy=backend["up"] > 0)
+        baselines = {entry["app"]: _watch.Sample(at=0.0, **_haproxy.read_counts(self.api, entry["layout"], plan.colour))
+                     for entry, plan in watched}
         threads = [threading.Thread(target=one, args=(entry, plan, index == 0), daemon=True)
                    for index, (entry, plan) in enumerate(watched)]
         for thread in threads:

@@ -71,9 +71,7 @@ class HAProxy(base.Router):
                     preview_colour=routing["preview_colour"], backends=backends)
 
     def sample(self, colour: str) -> dict:
-        backend = _haproxy.read_backend(self.api, self.layout, colour)
-        return {"requests": backend["requests"], "http_5xx": backend["http_5xx"], "response_ms": backend["response_ms"],
-                "healthy": backend["up"] > 0}
+        return _haproxy.read_counts(self.api, self.layout, colour)
 
     # ---- changing
 
