@@ -16,7 +16,7 @@ The layout on a router (HAProxy loads ``-f haproxy.cfg -f <conf_dir>``, files in
   <map_dir>/routes.map        ``host/path -> app`` for the shared listener, longest first (``map_dir`` matching)
   <cert_dir>/<app>.pem        the app's certificate and key, 0600; the shared TLS listener loads the directory
 
-Everything here is pure: it turns claims and file texts into file texts, and claims into errors.
+Everything here is pure: it turns claims (``_apps``) and file texts into file texts.
 """
 
 from __future__ import annotations
@@ -25,56 +25,13 @@ import json
 import re
 
 from ansible_collections.bluegreen.core.plugins.module_utils import _haproxy, _validate
-from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
+from ansible_collections.bluegreen.core.plugins.module_utils._apps import CLAIM_PREFIX, routes
 
 SHARED_FILE = "00-bluegreen.cfg"
 MAP_FILE = "bluegreen.map"
 ROUTES_FILE = "routes.map"
 NO_APP_BACKEND = "bluegreen_no_app"
-CLAIM_PREFIX = "# bluegreen-claim: "
-
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
-_PATH_SEGMENT_RE = re.compile(r"^[A-Za-z0-9._~!$&'()*+,=:@%-]+$")
 _DURATION_RE = re.compile(r"^[0-9]+(?:us|ms|s|m|h|d)?$")
-_ADDRESS_RE = re.compile(r"^(?:\*|[0-9.]+|\[[0-9A-Fa-f:.]+\])$")
-
-
-class ConflictError(BluegreenError):
-    """Two apps on one router claim the same host name and path, or the same port."""
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-def hostname(value: object, param: str) -> str:
-    """A DNS name as users type it; HAProxy compares it lower-cased."""
-    text = value.lower().rstrip(".") if isinstance(value, str) else value
-    if not isinstance(text, str) or not _HOSTNAME_RE.fullmatch(text) or "." not in text and text != "localhost":
-        raise _validate.ValidationError(
-            f"{param} {value!r} is not a valid DNS host name: use labels of 1-63 letters, digits and '-' (not at "
-            "either end), joined by dots, at most 253 characters, with no port, scheme, path or wildcard", param,
-        )
-    return text
-
-
-def path_prefix(value: object, param: str = "path_prefix") -> str:
-    """``/`` or ``/a/b`` (no trailing slash): the route matches the path and everything below it."""
-    if not isinstance(value, str) or not value.startswith("/"):
-        raise _validate.ValidationError(f"{param} must be a path starting with '/', got {value!r}", param)
-    segments = [segment for segment in value.split("/") if segment]
-    if "//" in value.rstrip("/") or any(not _PATH_SEGMENT_RE.fullmatch(s) or s in (".", "..") for s in segments):
-        raise _validate.ValidationError(
-            f"{param} {value!r} must be '/' or '/'-separated segments of letters, digits and URL punctuation "
-            "(no spaces, '?', '#', '.' or '..' segments, or empty segments)", param,
-        )
-    return "/" + "/".join(segments) if segments else "/"
-
-
-def address(value: object, param: str = "bind_address") -> str:
-    if not isinstance(value, str) or not _ADDRESS_RE.fullmatch(value):
-        raise _validate.ValidationError(f"{param} must be '*', an IPv4 address or an IPv6 address in brackets, got {value!r}", param)
-    return value
 
 
 def duration(value: object, param: str) -> str:
@@ -84,130 +41,7 @@ def duration(value: object, param: str) -> str:
     return text
 
 
-def claim(params: dict) -> dict:
-    """The app's claim on the router, from the module's parameters: what it routes and which ports it binds."""
-    app = _validate.name(params["app"], "app")
-    hostnames = [hostname(name, "hostnames") for name in params.get("hostnames") or []]
-    previews = [hostname(name, "preview_hostnames") for name in params.get("preview_hostnames") or []]
-    prefix = path_prefix(params.get("path_prefix") or "/")
-    for name in previews:
-        if name in hostnames:
-            raise _validate.ValidationError(f"preview_hostnames lists {name}, which is also one of hostnames", "preview_hostnames")
-    if previews and not hostnames:
-        raise _validate.ValidationError("preview_hostnames needs hostnames: the preview host names share their listener", "preview_hostnames")
-    tls = bool(params.get("tls_certificate") or params.get("tls_certificate_content"))
-    if tls and not hostnames:
-        raise _validate.ValidationError(
-            "tls_certificate needs hostnames: TLS is served by the shared listener, which picks the app by host name", "tls_certificate"
-        )
-    if params.get("tls_redirect") and not tls:
-        raise _validate.ValidationError("tls_redirect needs a tls_certificate to redirect to", "tls_redirect")
-    preview_port = int(params.get("preview_port") or 0)
-    if preview_port:
-        _validate.port(preview_port, "preview_port")
-    elif not previews:
-        raise _validate.ValidationError("the preview needs preview_port or preview_hostnames: set one of them", "preview_port")
-    listen_port = _validate.port(params["listen_port"], "listen_port")
-    tls_port = _validate.port(params["tls_port"], "tls_port") if tls else None
-    if tls_port == listen_port:
-        raise _validate.ValidationError(f"tls_port and listen_port are both {listen_port}: use two ports", "tls_port")
-    if preview_port and preview_port in (listen_port, tls_port):
-        raise _validate.ValidationError(f"preview_port {preview_port} is also the live listener's port: use another", "preview_port")
-    return {
-        "app": app,
-        "manage": params.get("manage", "full"),
-        "bind_address": address(params.get("bind_address") or "*"),
-        "hostnames": hostnames,
-        "path_prefix": prefix,
-        "preview_hostnames": previews,
-        "listen_port": listen_port,
-        "preview_port": preview_port,
-        "tls_port": tls_port,
-        "tls_redirect": bool(params.get("tls_redirect")) and tls,
-    }
-
-
-def routes(app_claim: dict) -> dict:
-    """route key (``host`` or ``host/path``) -> map key (``<app>`` or ``<app>.preview``)."""
-    suffix = "" if app_claim["path_prefix"] == "/" else app_claim["path_prefix"]
-    keys = {f"{name}{suffix}": app_claim["app"] for name in app_claim["hostnames"]}
-    keys.update({f"{name}{suffix}": app_claim["app"] + _haproxy.PREVIEW_SUFFIX for name in app_claim["preview_hostnames"]})
-    return keys
-
-
-def binds(app_claim: dict) -> list:
-    """(address, port, kind) this app binds: kind ``own`` (its listener alone) or ``http`` / ``tls`` (shared)."""
-    address_ = app_claim["bind_address"]
-    result = []
-    if app_claim["hostnames"]:
-        if app_claim["manage"] == "full":
-            result.append((address_, app_claim["listen_port"], "http"))
-            if app_claim["tls_port"]:
-                result.append((address_, app_claim["tls_port"], "tls"))
-    elif app_claim["manage"] == "full":
-        result.append((address_, app_claim["listen_port"], "own"))
-    if app_claim["preview_port"]:
-        result.append((address_, app_claim["preview_port"], "own"))
-    return result
-
-
-def _same_socket(a: str, b: str) -> bool:
-    return a == b or "*" in (a, b)
-
-
-def check_claims(claims: dict, app: str, reserved: dict | None = None) -> None:
-    """Refuse ``app``'s claim when it takes a route, or a port outside a shared listener, that another app of the
-    router (or the router itself, ``reserved``) already has. The others are taken as they are, ``app`` last."""
-    order = [*sorted(name for name in claims if name != app), app]
-    owner: dict = {}
-    for name in order:
-        for key in routes(claims[name]):
-            if key in owner and owner[key] != name:
-                raise ConflictError(
-                    f"apps {owner[key]} and {name} both claim the host name and path {_route_words(key)}: "
-                    f"give {name} another host name or bluegreen_path_prefix", "hostnames",
-                )
-            owner[key] = name
-    seen: list = [(address_, port, "own", f"the router's own {what}") for what, (address_, port) in (reserved or {}).items()]
-    for name in order:
-        for address_, port, kind in binds(claims[name]):
-            for other_address, other_port, other_kind, other_app in seen:
-                if port != other_port or not _same_socket(address_, other_address) or other_app == name:
-                    continue
-                if kind == other_kind != "own" and address_ == other_address:
-                    continue
-                raise ConflictError(
-                    f"{_port_words(name, port, kind)} is already {_port_words(other_app, port, other_kind, taken=True)}: "
-                    f"give {name} another port (apps share a port only through the listener chosen by host name, "
-                    "bluegreen_hostnames)", "listen_port" if kind != "own" or port == claims[name]["listen_port"] else "preview_port",
-                )
-            seen.append((address_, port, kind, name))
-
-
-def _route_words(key: str) -> str:
-    return key if "/" in key else key + "/"
-
-
-def _port_words(app: str, port: int, kind: str, taken: bool = False) -> str:
-    what = {"own": "its own listener", "http": "the shared HTTP listener", "tls": "the shared TLS listener"}[kind]
-    if taken:
-        return f"used by {app} for {what}" if not app.startswith("the router") else f"used by {app}"
-    return f"port {port}, which {app} wants for {what},"
-
-
 # --------------------------------------------------------------------------- files
-
-
-def read_claim(text: str | None) -> dict | None:
-    """The claim an app's file carries on a line of its own; None when there is none (not ours, or damaged)."""
-    for line in (text or "").splitlines()[:5]:
-        if line.startswith(CLAIM_PREFIX):
-            try:
-                value = json.loads(line[len(CLAIM_PREFIX):])
-            except ValueError:
-                return None
-            return value if isinstance(value, dict) and isinstance(value.get("app"), str) else None
-    return None
 
 
 def app_config(app_claim: dict, servers: dict, paths: dict, options: dict) -> str:

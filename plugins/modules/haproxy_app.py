@@ -221,7 +221,6 @@ param:
 
 import contextlib
 import grp
-import hashlib
 import os
 import re
 import shutil
@@ -229,7 +228,8 @@ import socket
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.bluegreen.core.plugins.module_utils import _fs, _haproxy, _haproxy_apps, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _fs, _haproxy, _haproxy_apps, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils._apps import Change, read
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError, os_error_text
 
 _SERVER_ADDRESS = r"^(?:[A-Za-z0-9][A-Za-z0-9.-]*|[0-9A-Fa-f:.]+|\[[0-9A-Fa-f:.]+\])$"
@@ -265,26 +265,6 @@ ARGUMENT_SPEC = {
 }
 
 
-class Change:
-    """One file of the router: what it holds now and what it should hold (None: absent)."""
-
-    def __init__(self, path: str, before: str | None, after: str | None, mode: int, secret: bool = False) -> None:
-        self.path, self.before, self.after, self.mode, self.secret = path, before, after, mode, secret
-
-    @property
-    def changed(self) -> bool:
-        return self.before != self.after
-
-    def diff(self) -> dict:
-        def shown(text: str | None) -> str:
-            if text is None:
-                return ""
-            if self.secret:
-                return f"(certificate and key, sha256 {hashlib.sha256(text.encode()).hexdigest()})\n"
-            return text
-        return {"before": shown(self.before), "after": shown(self.after), "before_header": self.path, "after_header": self.path}
-
-
 def servers(value: dict | None) -> dict:
     result = {}
     for colour in _validate.COLOURS:
@@ -299,72 +279,6 @@ def servers(value: dict | None) -> dict:
             result[colour].append({"name": _validate.name(server.get("name"), f"{where}.name"), "address": address,
                                    "port": _validate.port(server.get("port"), f"{where}.port")})
     return result
-
-
-def read(path: str) -> str | None:
-    try:
-        return _fs.read_text(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        text = os_error_text(exc) if isinstance(exc, OSError) else "not text"
-        raise BluegreenError(f"cannot read {path}: {text}") from None
-
-
-def other_claims(conf_dir: str, app: str) -> dict:
-    """Every other app's claim, from the second line of its file in the directory (files without one are not ours)."""
-    claims = {}
-    try:
-        names = sorted(os.listdir(conf_dir))
-    except FileNotFoundError:
-        return claims
-    except OSError as exc:
-        raise BluegreenError(f"cannot list {conf_dir}: {os_error_text(exc)}", "conf_dir") from None
-    for name in names:
-        if not name.endswith(".cfg") or name in (_haproxy_apps.SHARED_FILE, f"{app}.cfg"):
-            continue
-        claim = _haproxy_apps.read_claim(read(os.path.join(conf_dir, name)))
-        if claim and claim["app"] == name[:-4]:
-            claims[claim["app"]] = claim
-    return claims
-
-
-def certificate(module: AnsibleModule, params: dict) -> str | None:
-    """The app's PEM, checked to hold a certificate and the private key that goes with it."""
-    if params["tls_certificate_content"]:
-        text, where, param = params["tls_certificate_content"], "the content of tls_certificate", "tls_certificate_content"
-    elif params["tls_certificate"]:
-        path = params["tls_certificate"]
-        where, param = f"the file {path}", "tls_certificate"
-        try:
-            with open(path, encoding="ascii") as handle:
-                text = handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = os_error_text(exc) if isinstance(exc, OSError) else "it is not a PEM text file"
-            raise BluegreenError(f"tls_certificate: cannot read {path}: {reason}", param) from None
-    else:
-        return None
-    if "-----BEGIN CERTIFICATE-----" not in text or "PRIVATE KEY-----" not in text:
-        missing = "certificate" if "-----BEGIN CERTIFICATE-----" not in text else "private key"
-        raise BluegreenError(
-            f"tls_certificate: {where} has no {missing}: give one PEM with the certificate "
-            "(its chain after it) and its private key", param,
-        )
-    openssl = module.get_bin_path("openssl", required=not module.check_mode)
-    if openssl is None:
-        module.warn("openssl is not installed yet, so the certificate was not checked")
-        return text if text.endswith("\n") else text + "\n"
-    keys = []
-    for command in ([openssl, "x509", "-noout", "-pubkey"], [openssl, "pkey", "-pubout"]):
-        rc, out, err = module.run_command(command, data=text, binary_data=True)
-        if rc != 0:
-            what = "certificate" if "x509" in command else "private key"
-            raise BluegreenError(
-                f"tls_certificate: openssl cannot read the {what} in {where}: "
-                f"{(err or out).strip().splitlines()[0] if (err or out).strip() else 'rc ' + str(rc)}", param,
-            )
-        keys.append(out.strip())
-    if keys[0] != keys[1]:
-        raise BluegreenError(f"tls_certificate: the private key in {where} is not the certificate's", param)
-    return text if text.endswith("\n") else text + "\n"
 
 
 def haproxy_check(module: AnsibleModule, params: dict, changes: list, paths: dict) -> None:
@@ -422,12 +336,12 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
     present = params["state"] == "present"
     paths = {"map_file": os.path.join(params["map_dir"], _haproxy_apps.MAP_FILE),
              "routes_file": os.path.join(params["map_dir"], _haproxy_apps.ROUTES_FILE), "cert_dir": params["cert_dir"]}
-    claims = other_claims(params["conf_dir"], app)
+    claims = _apps.other_claims(params["conf_dir"], app, "", ".cfg")
     own_path = os.path.join(params["conf_dir"], f"{app}.cfg")
     cert_path = os.path.join(params["cert_dir"], f"{app}.pem")
     changes = []
     if present:
-        claim = _haproxy_apps.claim(params)
+        claim = _apps.claim(params)
         chosen = servers(params["servers"])
         options = {"health_path": _validate_path(params["health_path"]), "colour_header": params["colour_header"],
                    "check_inter": _haproxy_apps.duration(params["check_inter"], "check_inter"),
@@ -435,8 +349,8 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
                    "check_rise": _validate.at_least(params["check_rise"], 1, "check_rise")}
         claims[app] = claim
         reserved = {"stats page": (claim["bind_address"], params["stats_port"])} if params["stats_port"] and params["manage"] == "full" else {}
-        _haproxy_apps.check_claims(claims, app, reserved)
-        pem = certificate(module, params)
+        _apps.check_claims(claims, app, reserved)
+        pem = _apps.certificate(module, params)
         changes.append(Change(own_path, read(own_path), _haproxy_apps.app_config(claim, chosen, paths, options), 0o640))
         if params["manage"] == "full" and params["main_config"] is not None:
             changes.append(Change(params["config"], read(params["config"]), params["main_config"], 0o640))

@@ -19,7 +19,7 @@ import re
 import tarfile
 import zipfile
 
-from ansible_collections.bluegreen.core.plugins.module_utils import _haproxy_apps, _http, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _http, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._routers import kinds
 
 PLAYBOOKS = ("provision", "deploy", "release", "smoke_test", "switch", "rollback", "status", "unlock")
@@ -152,7 +152,7 @@ def host_names(value: object) -> list:
     names = []
     for index, item in enumerate(value):
         try:
-            names.append(_haproxy_apps.hostname(item, "it"))
+            names.append(_apps.hostname(item, "it"))
         except _validate.ValidationError as exc:
             raise InputError(f"item {index}: {str(exc).replace('it ', '', 1)}") from None
     if len(set(names)) != len(names):
@@ -160,7 +160,7 @@ def host_names(value: object) -> list:
     return names
 
 
-path_prefix = _validated(_haproxy_apps.path_prefix)
+path_prefix = _validated(_apps.path_prefix)
 
 
 def certificate(value: object) -> str:
