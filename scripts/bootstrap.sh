@@ -5,6 +5,9 @@
 #     openssh-client to reach it (ssh, scp, ssh-keygen); haproxy
 #     (unit tests run `haproxy -c` on generated configs); shellcheck (a sanity
 #     test that ansible-test would otherwise skip).
+#     Debian's nginx binary, unpacked into .cache/nginx without installing the
+#     package (which would start a web server on this machine's port 80): unit
+#     tests run `nginx -t` on generated configs.
 #  2. A virtualenv in .venv with requirements.txt (reinstalled only when the
 #     requirements files or the Python version change).
 #  3. .cache/collections/ansible_collections/bluegreen/core -> the repository
@@ -56,6 +59,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
     done
 else
     log "Debian packages present: ${APT_PACKAGES[*]}"
+fi
+
+NGINX_BIN="$ROOT/.cache/nginx/usr/sbin/nginx"
+if [ ! -x "$NGINX_BIN" ]; then
+    log "unpacking Debian's nginx into .cache/nginx (for nginx -t in unit tests; not installed, not started)"
+    rm -rf "$ROOT/.cache/nginx" "$ROOT/.cache/nginx-deb"
+    mkdir -p "$ROOT/.cache/nginx-deb"
+    (cd "$ROOT/.cache/nginx-deb" && apt-get download -q nginx </dev/null 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+    deb=("$ROOT"/.cache/nginx-deb/nginx_*.deb)
+    [ -f "${deb[0]}" ] || die "apt-get download nginx fetched nothing"
+    dpkg-deb -x "${deb[0]}" "$ROOT/.cache/nginx"
+    rm -rf "$ROOT/.cache/nginx-deb"
+    "$NGINX_BIN" -v >/dev/null 2>&1 || die "the unpacked nginx does not run: $("$NGINX_BIN" -v 2>&1 || true)"
 fi
 
 # --- 2. Python virtualenv -----------------------------------------------------

@@ -55,6 +55,8 @@ POLL_INTERVAL = 0.05
 SETTLE_SECONDS = 1.0
 PROC_ROOT = "/proc"
 
+# The router's lock in conf_dir: a switch holds it while it tests and reloads, a provision while it writes and tests.
+LOCK_FILE = ".nginx.lock"
 LIVE_LINK = "live.conf"
 PREVIEW_LINK = "preview.conf"
 WEIGHTED_FILE = "upstream-weighted.conf"
@@ -859,8 +861,15 @@ def describe_unreachable(results: list) -> str:
 
 
 def apply_switch(plan: SwitchPlan, nginx: Nginx, write=None) -> dict:
-    """Write, test, reload, prove; on any failure put everything back (and reload again if nginx was reloaded)."""
-    write = write or _fs.atomic_write
+    """Write, test, reload, prove; on any failure put everything back (and reload again if nginx was reloaded).
+
+    All of it holds the router's lock: a reload loads every app's files, so none may be half-way through a provision.
+    """
+    with _fs.locked(os.path.join(plan.layout.conf_dir, LOCK_FILE)):
+        return _apply_switch(plan, nginx, write or _fs.atomic_write)
+
+
+def _apply_switch(plan: SwitchPlan, nginx: Nginx, write) -> dict:
     layout = plan.layout
     if nginx.master() is None:
         raise SwitchFailed(

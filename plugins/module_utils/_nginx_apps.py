@@ -1,0 +1,209 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Many apps on one Nginx router: each app's own server part, and the server blocks they share.
+
+PRIVATE to the bluegreen.core collection: may change without notice.
+
+The layout on a router (nginx.conf includes ``<site_dir>/*.conf`` in its ``http`` block, as Debian's does):
+
+  <site_dir>/bluegreen-<app>.conf   the app's own part: its claim (second line), the includes of its live.conf and
+                                    preview.conf links, its colour map, its own listeners (a live one when it is not
+                                    chosen by host name, a preview one when it has a preview port)
+  <site_dir>/bluegreen.conf         the server blocks of the apps chosen by host name (``manage: full`` only), one per
+                                    host name, made from every app's claim; a default server answers 404 to any other
+  <conf_dir>/<app>/locations.conf          the app's live location(s): ``location /`` or ``location /p/`` and
+                                           ``location = /p``, proxying to ``<app>_live``; included by the server
+                                           blocks of its host names (or, with ``manage: app``, by the operator's)
+  <conf_dir>/<app>/preview-locations.conf  the same for ``<app>_preview``
+  <cert_dir>/<app>.pem              the app's certificate and key, 0600, for the server blocks of its host names
+
+The upstream files and the live.conf / preview.conf links in ``<conf_dir>/<app>/`` are the bluegreen.core.nginx role's
+and the switch's (``_nginx``). Everything here is pure: it turns claims into file texts and conflicts into errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+
+from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _validate
+
+SHARED_FILE = "bluegreen.conf"
+LOCATIONS_FILE = "locations.conf"
+PREVIEW_LOCATIONS_FILE = "preview-locations.conf"
+NOT_ROUTED = "No app is routed here for this host name and path.\\n"
+
+_TIME_RE = re.compile(r"^[0-9]{1,9}(?:ms|s|m|h|d)?$")
+_WORDS_RE = re.compile(r"^[a-z_0-9 ]+$")
+
+
+def site_file(app: str) -> str:
+    return f"bluegreen-{app}.conf"
+
+
+def colour_variable(app: str) -> str:
+    return "$bluegreen_" + re.sub(r"[^A-Za-z0-9_]", "_", app) + "_colour"
+
+
+def time(value: object, param: str) -> str:
+    text = str(value)
+    if isinstance(value, bool) or not _TIME_RE.fullmatch(text):
+        raise _validate.ValidationError(f"{param} must be an nginx time such as 500ms, 60s or 5m, got {value!r}", param)
+    return text
+
+
+def words(value: object, param: str) -> str:
+    if not isinstance(value, str) or not _WORDS_RE.fullmatch(value):
+        raise _validate.ValidationError(f"{param} must be nginx's words separated by spaces, such as 'error timeout', got {value!r}", param)
+    return value
+
+
+def _listen(bind: str, port: int) -> str:
+    return f"{port}" if bind == "*" else f"{bind}:{port}"
+
+
+# --------------------------------------------------------------------------- conflicts
+
+
+def fingerprint(pem: str | None) -> str | None:
+    return hashlib.sha256(pem.encode()).hexdigest() if pem else None
+
+
+def check_certificates(claims: dict, app: str, fingerprints: dict) -> None:
+    """Nginx serves one certificate per host name: apps sharing a host name with TLS must give the same one."""
+    mine = fingerprints.get(app)
+    if not mine:
+        return
+    own_hosts = set(claims[app]["hostnames"]) | set(claims[app]["preview_hostnames"])
+    for other in sorted(name for name in claims if name != app):
+        theirs = fingerprints.get(other)
+        shared = own_hosts & (set(claims[other]["hostnames"]) | set(claims[other]["preview_hostnames"]))
+        if theirs and theirs != mine and shared:
+            raise _apps.ConflictError(
+                f"apps {other} and {app} both serve {', '.join(sorted(shared))} with TLS, with different certificates: Nginx "
+                f"serves one certificate per host name, so give {app} the certificate {other} has (bluegreen_tls_certificate), "
+                "or another host name", "tls_certificate",
+            )
+
+
+# --------------------------------------------------------------------------- files
+
+
+def locations(app_claim: dict, role: str, options: dict) -> str:
+    """The app's live (or preview) locations, for the server blocks of its host names or its own listener."""
+    app = app_claim["app"]
+    prefix = app_claim["path_prefix"]
+    body = []
+    if app_claim["tls_redirect"]:
+        port = "" if app_claim["tls_port"] == 443 else f":{app_claim['tls_port']}"
+        body += ["if ($scheme = http) {", f"    return 301 https://$host{port}$request_uri;", "}"]
+    body += [
+        f"proxy_pass http://{app}_{role};",
+        "# HTTP/1.1 without \"Connection: close\" keeps the connections to the app servers open.",
+        "proxy_http_version 1.1;",
+        'proxy_set_header Connection "";',
+        "proxy_set_header Host $host;",
+        "proxy_set_header X-Real-IP $remote_addr;",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "proxy_set_header X-Forwarded-Proto $scheme;",
+        f"proxy_next_upstream {options['proxy_next_upstream']};",
+        f"proxy_connect_timeout {options['proxy_connect_timeout']};",
+        f"proxy_send_timeout {options['proxy_send_timeout']};",
+        f"proxy_read_timeout {options['proxy_read_timeout']};",
+    ]
+    if options["colour_header"]:
+        body.append(f"add_header X-Bluegreen-Colour {colour_variable(app)} always;")
+    what = "live colour" if role == "live" else "idle colour, for smoke tests before a switch"
+    lines = [f"# {app}'s {what}, written by bluegreen.core: included by the server blocks that route to it."]
+    blocks = [f"location {prefix}"] if prefix == "/" else [f"location {prefix}/", f"location = {prefix}"]
+    for block in blocks:
+        lines += [block + " {", *("    " + line for line in body), "}"]
+    return "\n".join(lines) + "\n"
+
+
+def app_site(app_claim: dict, servers: dict, paths: dict, options: dict) -> str:
+    """The app's own file in the site directory: its claim, its upstream includes, colour map and own listeners."""
+    app = app_claim["app"]
+    app_dir = os.path.join(paths["conf_dir"], app)
+    lines = [
+        f"# Blue-green routing of {app}, written by bluegreen.core (provision rewrites it; changes here are lost).",
+        _apps.CLAIM_PREFIX + json.dumps(app_claim, sort_keys=True, separators=(",", ":")),
+        f"# The live colour is the target of {app_dir}/live.conf (upstream-blue.conf or upstream-green.conf, or",
+        "# upstream-weighted.conf during a weighted step), switched by bluegreen.core.nginx_traffic; preview.conf points",
+        "# at the idle colour.",
+        f"include {app_dir}/live.conf;",
+        f"include {app_dir}/preview.conf;",
+    ]
+    if options["colour_header"]:
+        lines += [
+            "",
+            '# The colour of the server that answered. After a retry $upstream_addr lists every server tried ("a:1, b:2");',
+            "# the last one answered.",
+            f"map $upstream_addr {colour_variable(app)} {{",
+            '    default "";',
+        ]
+        for colour in _validate.COLOURS:
+            for address in dict.fromkeys(servers.get(colour) or []):
+                lines.append(f'    "~(?:^|\\s){re.escape(address)}$" {colour};')
+        lines.append("}")
+    bind = app_claim["bind_address"]
+    if not app_claim["hostnames"] and app_claim["manage"] == "full":
+        lines += ["", "# Users' traffic: the live colour.", "server {", f"    listen {_listen(bind, app_claim['listen_port'])};",
+                  f"    include {app_dir}/{LOCATIONS_FILE};", "}"]
+    if app_claim["preview_port"]:
+        lines += ["", "# The idle colour, for smoke tests before a switch.", "server {",
+                  f"    listen {_listen(bind, app_claim['preview_port'])};", f"    include {app_dir}/{PREVIEW_LOCATIONS_FILE};", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def shared_config(claims: dict, paths: dict, tls_apps: set) -> str | None:
+    """The server blocks of the apps chosen by host name (``manage: full``), or None when no app is.
+
+    Every host name's server listens on every shared port, as one listener would; a host name with a certificate (an
+    app on it has TLS) on the TLS ports too. Unknown host names reach the default server: 404, and no TLS handshake.
+    """
+    chosen = {app: c for app, c in claims.items() if c["hostnames"] and c["manage"] == "full"}
+    if not chosen:
+        return None
+    http = sorted({(c["bind_address"], c["listen_port"]) for c in chosen.values()}, key=lambda b: (b[1], b[0]))
+    tls = sorted({(c["bind_address"], c["tls_port"]) for c in chosen.values() if c["tls_port"]}, key=lambda b: (b[1], b[0]))
+    hosts: dict = {}
+    for app, c in sorted(chosen.items()):
+        for role, names in (("live", c["hostnames"]), ("preview", c["preview_hostnames"])):
+            for name in names:
+                hosts.setdefault(name, []).append((app, role, c["path_prefix"]))
+    lines = [
+        "# The server blocks of the apps chosen by host name, written by bluegreen.core from every app's claim (the",
+        "# second line of each app's bluegreen-<app>.conf); provision rewrites it, changes here are lost.",
+        "",
+        "# A host name no app claims: 404 over HTTP, and no TLS handshake (no certificate is given away).",
+        "server {",
+        *(f"    listen {_listen(bind, port)} default_server;" for bind, port in http),
+        *(f"    listen {_listen(bind, port)} ssl http2 default_server;" for bind, port in tls),
+    ]
+    if tls:
+        lines.append("    ssl_reject_handshake on;")
+    lines += ["    default_type text/plain;", f'    return 404 "{NOT_ROUTED}";', "}"]
+    for name in sorted(hosts):
+        routed = hosts[name]
+        certified = [app for app, _role, _prefix in routed if app in tls_apps]
+        lines += ["", "server {", *(f"    listen {_listen(bind, port)};" for bind, port in http)]
+        if certified:
+            pem = os.path.join(paths["cert_dir"], f"{certified[0]}.pem")
+            lines += [*(f"    listen {_listen(bind, port)} ssl http2;" for bind, port in tls),
+                      f"    ssl_certificate {pem};", f"    ssl_certificate_key {pem};"]
+        lines.append(f"    server_name {name};")
+        for app, role, _prefix in routed:
+            file = LOCATIONS_FILE if role == "live" else PREVIEW_LOCATIONS_FILE
+            lines.append(f"    include {os.path.join(paths['conf_dir'], app, file)};")
+        if all(prefix != "/" for _app, _role, prefix in routed):
+            lines += ["    location / {", "        default_type text/plain;", f'        return 404 "{NOT_ROUTED}";', "    }"]
+        lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def operator_lines(paths: dict, app: str) -> list:
+    """What an operator's own server block adds to serve the app (``manage: app``)."""
+    return [f"include {os.path.join(paths['conf_dir'], app, LOCATIONS_FILE)};"]
