@@ -276,6 +276,7 @@ RULES: dict = {
     "bluegreen_state_dir": (None, absolute_path, False),
     "bluegreen_haproxy_map_dir": (None, absolute_path, False),
     "bluegreen_nginx_conf_dir": (None, absolute_path, False),
+    "bluegreen_nginx_cert_dir": (None, absolute_path, False),
     "bluegreen_status_history": (None, integer(0, 1000), False),
     "bluegreen_become": (None, boolean, False),
     "bluegreen_lock_wait": (None, integer(0, unit=" seconds"), False),
