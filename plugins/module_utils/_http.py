@@ -349,9 +349,27 @@ def probe(check: Check, context: ssl.SSLContext | None = None) -> Attempt:
     )
 
 
+class _NamedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to an address with another TLS server name: the name sent by SNI (which picks the router's certificate
+    and server) and checked against the certificate is the request's Host, as a browser would send it."""
+
+    def __init__(self, host: str, port: int, server_name: str, **kwargs: object) -> None:
+        super().__init__(host, port, **kwargs)
+        self.server_name = server_name
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.server_name)
+
+
 def _connection(check: Check, context: ssl.SSLContext | None) -> http.client.HTTPConnection:
     if check.scheme == "https":
-        return http.client.HTTPSConnection(check.host, check.port, timeout=check.timeout, context=context or ssl.create_default_context())
+        context = context or ssl.create_default_context()
+        named = next((value for name, value in check.headers.items() if name.lower() == "host"), None)
+        if named:
+            server_name = named.rsplit(":", 1)[0] if not named.endswith("]") else named
+            return _NamedHTTPSConnection(check.host, check.port, server_name.strip("[]"), timeout=check.timeout, context=context)
+        return http.client.HTTPSConnection(check.host, check.port, timeout=check.timeout, context=context)
     return http.client.HTTPConnection(check.host, check.port, timeout=check.timeout)
 
 

@@ -11,11 +11,13 @@ Runs last in the scenario: it takes the router's port 80 from the demo app's own
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
+import yaml
 from lab_helpers import APP, APP_CFG, APPS, MAP_FILE, ROUTER, host, playbook
-from many_apps import ARTIFACTS, NAMES, answer, load, make_pki, no_failures, release, run
+from many_apps import ARTIFACTS, EXAMPLES, NAMES, ROUTER_VARS, answer, load, make_pki, no_failures, release, run
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +116,43 @@ def test_services_released_together_switch_in_one_step_and_no_client_sees_a_mixe
         lines = host(ROUTER).file(f"/var/lib/bluegreen/{app}/history.jsonl").content_string.splitlines()
         (record,) = [r for r in map(json.loads, lines) if r.get("together")]
         assert record["together"] == ["service-a", "service-b"] and record["result"] == "ok"
+
+
+def release_apps(pki, *apps: tuple):
+    """bluegreen.core.release_apps with each app's own variables (its file in examples/many-apps/) in its vars."""
+    listed = []
+    for app, version in apps:
+        with open(os.path.join(EXAMPLES, f"{app}.yml"), encoding="utf-8") as handle:
+            own = yaml.safe_load(handle)
+        own.pop("bluegreen_app")
+        listed.append({"app": app, "version": version, "artifact": f"{ARTIFACTS}/demo-app-{version}.tar.gz", "vars": own})
+    return playbook("release_apps", json.dumps({"bluegreen_release_apps": listed}), json.dumps(ROUTER_VARS), f"@{pki['vault']}")
+
+
+def test_release_apps_deploys_and_tests_each_then_switches_them_together(pki):
+    result = release_apps(pki, ("service-a", "2.0.0"), ("service-b", "1.0.0"))
+    assert result.returncode == 0, result.output
+    for app, version in (("service-a", "2.0.0"), ("service-b", "1.0.0")):
+        assert answer(f"https://{NAMES[app]}/")["version"] == version
+        lines = host(ROUTER).file(f"/var/lib/bluegreen/{app}/history.jsonl").content_string.splitlines()
+        assert json.loads(lines[-1])["together"] == ["service-a", "service-b"], lines[-1]
+
+
+def test_release_apps_switches_none_when_one_fails_its_smoke_test(pki):
+    before = host(ROUTER).file(MAP_FILE).content_string
+    b_history = host(ROUTER).file("/var/lib/bluegreen/service-b/history.jsonl").content_string.splitlines()
+    result = release_apps(pki, ("service-a", "1.0.0"), ("service-b", "3.0.0"))
+    said = " ".join(result.output.split())
+    assert result.returncode != 0 and "service-b 3.0.0 failed in" in said and "No app was switched" in said, said
+    assert host(ROUTER).file(MAP_FILE).content_string == before
+    assert answer("https://a.example.com/")["version"] == "2.0.0" and answer("https://b.example.com/")["version"] == "1.0.0"
+    lines = host(ROUTER).file("/var/lib/bluegreen/service-b/history.jsonl").content_string.splitlines()
+    assert lines[:len(b_history)] == b_history
+    (smoke,) = map(json.loads, lines[len(b_history):])
+    assert (smoke["action"], smoke["result"], smoke["versions"][smoke["colour"]]) == ("smoke-test", "failed", "3.0.0"), smoke
+    # service-b's idle colour is back on the release it had; service-a's waits, deployed and unswitched.
+    assert answer("https://preview.b.example.com/")["version"] == "6.0.0"
+    assert answer("https://preview.a.example.com/")["version"] == "1.0.0"
 
 
 def test_a_step_with_a_release_in_neither_colour_switches_nothing(pki):

@@ -467,3 +467,20 @@ def test_a_probe_that_never_returns_is_left_behind_in_a_daemon_thread(monkeypatc
         assert all(t.daemon for t in left_behind)
     finally:
         release.set()
+
+
+def test_tls_sends_the_host_header_as_the_server_name(tmp_path):
+    """A router with several apps on one TLS port picks the certificate (and Nginx the server) by SNI: a probe to the
+    router's address for an app's host name must ask for that name, as a browser would."""
+    context = self_signed_tls(str(tmp_path))
+    if context is None:
+        pytest.skip("the openssl command is not installed")
+    asked = []
+    context.sni_callback = lambda _socket, name, _context: asked.append(name)
+    with fake_app(context) as server:
+        assert one(server.url("/ok"), headers={"Host": "shop.example.test:8443"}, context=ssl_context(validate_certs=False))["ok"]
+        assert one(server.url("/ok"), context=ssl_context(validate_certs=False))["ok"]
+        refused = one(server.url("/ok"), headers={"Host": "shop.example.test"}, context=ssl_context(True, str(tmp_path / "cert.pem")))
+    # No name for an address: the server's default certificate, as before.
+    assert asked == ["shop.example.test", None, "shop.example.test"]
+    assert refused["ok"] is False and "shop.example.test" in refused["error"], refused
