@@ -66,7 +66,9 @@ if [ ! -x "$NGINX_BIN" ]; then
     log "unpacking Debian's nginx into .cache/nginx (for nginx -t in unit tests; not installed, not started)"
     rm -rf "$ROOT/.cache/nginx" "$ROOT/.cache/nginx-deb"
     mkdir -p "$ROOT/.cache/nginx-deb"
-    (cd "$ROOT/.cache/nginx-deb" && apt-get download -q nginx </dev/null 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+    if ! (cd "$ROOT/.cache/nginx-deb" && apt-get download -q nginx </dev/null >download.log 2>&1); then
+        die "apt-get download nginx failed: $(tail -n 3 "$ROOT/.cache/nginx-deb/download.log")"
+    fi
     deb=("$ROOT"/.cache/nginx-deb/nginx_*.deb)
     [ -f "${deb[0]}" ] || die "apt-get download nginx fetched nothing"
     dpkg-deb -x "${deb[0]}" "$ROOT/.cache/nginx"

@@ -108,5 +108,3 @@ def no_failures(handle: probe.ProbeHandle, app: str, records: dict | None = None
         assert counts["requests"] > 10, (app, counts)
         assert counts["failed"] == 0, (app, kind, counts, [r.to_dict() for r in result.failures()][:5])
     return summary
-
-

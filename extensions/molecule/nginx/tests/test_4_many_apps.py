@@ -153,6 +153,6 @@ def test_removing_a_service_leaves_the_others_serving_and_clears_its_hosts(pki):
 def test_the_reload_figures():
     """What every step's reload did to the other apps' clients (printed for docs/nginx.md and the release notes)."""
     for step, apps in FIGURES.items():
-        print(f"nginx reload, {step}: " + "; ".join(f"{app} keep-alive {f['keepalive']} failed, new connections {f['newconn']} failed"
-                                                   for app, f in apps.items()))
+        said = [f"{app} keep-alive {f['keepalive']} failed, new connections {f['newconn']} failed" for app, f in apps.items()]
+        print(f"nginx reload, {step}: " + "; ".join(said))
     assert set(FIGURES) == {"provision service-b", "release service-a", "remove service-c"}
