@@ -132,6 +132,7 @@ def release_apps(pki, *apps: tuple):
 def test_release_apps_deploys_and_tests_each_then_switches_them_together(pki):
     result = release_apps(pki, ("service-a", "2.0.0"), ("service-b", "1.0.0"))
     assert result.returncode == 0, result.output
+    assert pki["pems"]["service-a"].split("-----BEGIN PRIVATE KEY-----")[1][:40] not in result.output
     for app, version in (("service-a", "2.0.0"), ("service-b", "1.0.0")):
         assert answer(f"https://{NAMES[app]}/")["version"] == version
         lines = host(ROUTER).file(f"/var/lib/bluegreen/{app}/history.jsonl").content_string.splitlines()
