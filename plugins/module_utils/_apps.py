@@ -24,6 +24,25 @@ CLAIM_PREFIX = "# bluegreen-claim: "
 # The key of an app's preview in a router's routes (``<app>.preview``).
 PREVIEW_SUFFIX = ".preview"
 
+# The options of the claim that haproxy_app and nginx_app share (documented in doc_fragments/app_claim.py).
+CLAIM_ARGUMENTS = {
+    "app": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "manage": {"type": "str", "choices": ["full", "app"], "default": "full"},
+    "router": {"type": "str"},
+    "colour_header": {"type": "bool", "default": True},
+    "bind_address": {"type": "str", "default": "*"},
+    "listen_port": {"type": "int", "default": 80},
+    "preview_port": {"type": "int", "default": 8080},
+    "hostnames": {"type": "list", "elements": "str", "default": []},
+    "preview_hostnames": {"type": "list", "elements": "str", "default": []},
+    "path_prefix": {"type": "str", "default": "/"},
+    "tls_certificate": {"type": "path"},
+    "tls_certificate_content": {"type": "str", "no_log": True},
+    "tls_port": {"type": "int", "default": 443},
+    "tls_redirect": {"type": "bool", "default": False},
+}
+
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 _PATH_SEGMENT_RE = re.compile(r"^[A-Za-z0-9._~!$&'()*+,=:@%-]+$")

@@ -30,6 +30,7 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - bluegreen.core.attributes
+  - bluegreen.core.app_claim
 attributes:
   check_mode:
     support: full
@@ -44,10 +45,6 @@ attributes:
     description: Runs on the HAProxy host, as root (C(become=true)); needs C(haproxy) and C(openssl) there.
     platforms: posix
 options:
-  app:
-    description: The app. Letters, digits, C(_), C(-) and C(.), starting with a letter or digit.
-    type: str
-    required: true
   state:
     description:
       - V(present) writes the app's part; V(absent) removes it (its file, map lines, routes and certificate) and leaves
@@ -65,9 +62,6 @@ options:
     type: str
     choices: [full, app]
     default: full
-  router:
-    description: The router's name in messages (the inventory name). Defaults to the host name.
-    type: str
   config:
     description: HAProxy's main configuration file.
     type: path
@@ -117,22 +111,6 @@ options:
     description: Passed checks that mark a server UP.
     type: int
     default: 2
-  colour_header:
-    description: Add C(X-Bluegreen-Colour) to every response.
-    type: bool
-    default: true
-  bind_address:
-    description: The address the app's listeners bind to.
-    type: str
-    default: "*"
-  listen_port:
-    description: The live listener's port, the app's own, or with O(hostnames) the shared one.
-    type: int
-    default: 80
-  preview_port:
-    description: The app's own preview listener (the idle colour); 0 for none, when O(preview_hostnames) are set.
-    type: int
-    default: 8080
   hostnames:
     description: The host names that choose the app on the shared listener. Empty, the app has a listener of its own.
     type: list
@@ -143,24 +121,10 @@ options:
     type: list
     elements: str
     default: []
-  path_prefix:
-    description: With O(hostnames), the path (and everything below it) the app serves on them; the longest prefix wins.
-    type: str
-    default: /
-  tls_certificate:
-    description: A PEM file on the router with the certificate (and its chain) and the private key.
-    type: path
-  tls_certificate_content:
-    description: The same PEM as text, for a certificate kept in a vault; never logged or shown in a diff.
-    type: str
   tls_port:
     description: The shared TLS listener's port, with HTTP/2 by ALPN.
     type: int
     default: 443
-  tls_redirect:
-    description: Answer the app's plain HTTP requests with a 301 to HTTPS (path and query kept).
-    type: bool
-    default: false
   stats_port:
     description: The port of the router's stats page (O(manage=full)), which no app may take; 0 for none.
     type: int
@@ -235,10 +199,7 @@ from ansible_collections.bluegreen.core.plugins.module_utils._errors import Blue
 _SERVER_ADDRESS = r"^(?:[A-Za-z0-9][A-Za-z0-9.-]*|[0-9A-Fa-f:.]+|\[[0-9A-Fa-f:.]+\])$"
 
 ARGUMENT_SPEC = {
-    "app": {"type": "str", "required": True},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "manage": {"type": "str", "choices": ["full", "app"], "default": "full"},
-    "router": {"type": "str"},
+    **_apps.CLAIM_ARGUMENTS,
     "config": {"type": "path", "default": "/etc/haproxy/haproxy.cfg"},
     "main_config": {"type": "str"},
     "conf_dir": {"type": "path", "default": "/etc/haproxy/bluegreen.d"},
@@ -250,17 +211,6 @@ ARGUMENT_SPEC = {
     "check_inter": {"type": "str", "default": "1s"},
     "check_fall": {"type": "int", "default": 2},
     "check_rise": {"type": "int", "default": 2},
-    "colour_header": {"type": "bool", "default": True},
-    "bind_address": {"type": "str", "default": "*"},
-    "listen_port": {"type": "int", "default": 80},
-    "preview_port": {"type": "int", "default": 8080},
-    "hostnames": {"type": "list", "elements": "str", "default": []},
-    "preview_hostnames": {"type": "list", "elements": "str", "default": []},
-    "path_prefix": {"type": "str", "default": "/"},
-    "tls_certificate": {"type": "path"},
-    "tls_certificate_content": {"type": "str", "no_log": True},
-    "tls_port": {"type": "int", "default": 443},
-    "tls_redirect": {"type": "bool", "default": False},
     "stats_port": {"type": "int", "default": 0},
 }
 

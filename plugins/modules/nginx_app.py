@@ -36,6 +36,7 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - bluegreen.core.attributes
+  - bluegreen.core.app_claim
 attributes:
   check_mode:
     support: full
@@ -50,10 +51,6 @@ attributes:
     description: Runs on the Nginx host, as root (C(become=true)); needs C(nginx) and C(openssl) there.
     platforms: posix
 options:
-  app:
-    description: The app. Letters, digits, C(_), C(-) and C(.), starting with a letter or digit.
-    type: str
-    required: true
   state:
     description:
       - V(present) writes the app's part; V(absent) removes it (its file, its folder in O(conf_dir) and its certificate)
@@ -68,9 +65,6 @@ options:
     type: str
     choices: [full, app]
     default: full
-  router:
-    description: The router's name in messages (the inventory name). Defaults to the host name.
-    type: str
   conf_dir:
     description: The directory of the apps' folders (upstream files, include links, locations).
     type: path
@@ -109,22 +103,6 @@ options:
         type: list
         elements: str
         default: []
-  colour_header:
-    description: Add C(X-Bluegreen-Colour) to every response.
-    type: bool
-    default: true
-  bind_address:
-    description: The address the app's listeners bind to.
-    type: str
-    default: "*"
-  listen_port:
-    description: The live listener's port, the app's own, or with O(hostnames) the shared one.
-    type: int
-    default: 80
-  preview_port:
-    description: The app's own preview listener (the idle colour); 0 for none, when O(preview_hostnames) are set.
-    type: int
-    default: 8080
   hostnames:
     description: The host names (C(server_name)) that reach the app. Empty, the app has a listener of its own.
     type: list
@@ -135,24 +113,10 @@ options:
     type: list
     elements: str
     default: []
-  path_prefix:
-    description: With O(hostnames), the path (and everything below it) the app serves on them; the longest prefix wins.
-    type: str
-    default: /
-  tls_certificate:
-    description: A PEM file on the router with the certificate (and its chain) and the private key.
-    type: path
-  tls_certificate_content:
-    description: The same PEM as text, for a certificate kept in a vault; never logged or shown in a diff.
-    type: str
   tls_port:
     description: The TLS port of the app's host names, with HTTP/2.
     type: int
     default: 443
-  tls_redirect:
-    description: Answer the app's plain HTTP requests with a 301 to HTTPS (path and query kept).
-    type: bool
-    default: false
   proxy_next_upstream:
     description: Which failures send a request on to the next server of the same colour.
     type: str
@@ -235,10 +199,7 @@ from ansible_collections.bluegreen.core.plugins.module_utils._apps import Change
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError, os_error_text
 
 ARGUMENT_SPEC = {
-    "app": {"type": "str", "required": True},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "manage": {"type": "str", "choices": ["full", "app"], "default": "full"},
-    "router": {"type": "str"},
+    **_apps.CLAIM_ARGUMENTS,
     "conf_dir": {"type": "path", "default": _nginx.DEFAULT_CONF_DIR},
     "site_dir": {"type": "path", "default": "/etc/nginx/conf.d"},
     "cert_dir": {"type": "path", "default": "/etc/nginx/bluegreen-certs"},
@@ -247,17 +208,6 @@ ARGUMENT_SPEC = {
     "test_config": {"type": "bool", "default": False},
     "servers": {"type": "dict", "options": {"blue": {"type": "list", "elements": "str", "default": []},
                                             "green": {"type": "list", "elements": "str", "default": []}}},
-    "colour_header": {"type": "bool", "default": True},
-    "bind_address": {"type": "str", "default": "*"},
-    "listen_port": {"type": "int", "default": 80},
-    "preview_port": {"type": "int", "default": 8080},
-    "hostnames": {"type": "list", "elements": "str", "default": []},
-    "preview_hostnames": {"type": "list", "elements": "str", "default": []},
-    "path_prefix": {"type": "str", "default": "/"},
-    "tls_certificate": {"type": "path"},
-    "tls_certificate_content": {"type": "str", "no_log": True},
-    "tls_port": {"type": "int", "default": 443},
-    "tls_redirect": {"type": "bool", "default": False},
     "proxy_next_upstream": {"type": "str", "default": "error timeout"},
     "proxy_connect_timeout": {"type": "str", "default": "5s"},
     "proxy_send_timeout": {"type": "str", "default": "60s"},
