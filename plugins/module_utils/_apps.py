@@ -16,7 +16,9 @@ import hashlib
 import json
 import os
 import re
+import socket
 
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.bluegreen.core.plugins.module_utils import _fs, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError, os_error_text
 
@@ -135,6 +137,14 @@ def routes(app_claim: dict) -> dict:
     keys = {f"{name}{suffix}": app_claim["app"] for name in app_claim["hostnames"]}
     keys.update({f"{name}{suffix}": app_claim["app"] + PREVIEW_SUFFIX for name in app_claim["preview_hostnames"]})
     return keys
+
+
+def all_routes(claims: dict) -> list:
+    """Every app's (route key, map key), longest first: the first that matches a request wins."""
+    entries = {}
+    for app in sorted(claims):
+        entries.update(routes(claims[app]))
+    return sorted(entries.items(), key=lambda item: (-len(item[0]), item[0]))
 
 
 def binds(app_claim: dict) -> list:
@@ -295,3 +305,16 @@ def certificate(module, params: dict) -> str | None:
     if keys[0] != keys[1]:
         raise BluegreenError(f"tls_certificate: the private key in {where} is not the certificate's", param)
     return text if text.endswith("\n") else text + "\n"
+
+
+def main(argument_spec: dict, run, router: str) -> None:
+    """An app module's main: ``run(module)`` with every failure said as ``Cannot route <app> on the <router> router <name>``."""
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[("tls_certificate", "tls_certificate_content")])
+    try:
+        result = run(module)
+    except (BluegreenError, OSError) as exc:
+        text = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
+        where = f"{module.params['app']} on the {router} router {module.params['router'] or socket.gethostname()}"
+        module.fail_json(msg=f"Cannot route {where}: {text}", app=module.params["app"], param=getattr(exc, "param", None), files=[])
+    module.exit_json(**result)

@@ -25,7 +25,7 @@ import json
 import re
 
 from ansible_collections.bluegreen.core.plugins.module_utils import _haproxy, _validate
-from ansible_collections.bluegreen.core.plugins.module_utils._apps import CLAIM_PREFIX, routes
+from ansible_collections.bluegreen.core.plugins.module_utils._apps import CLAIM_PREFIX, all_routes
 
 SHARED_FILE = "00-bluegreen.cfg"
 MAP_FILE = "bluegreen.map"
@@ -130,10 +130,7 @@ def operator_lines(paths: dict) -> list:
 
 def routes_file(claims: dict) -> str:
     """Every app's routes, longest first: HAProxy's ``map_dir`` takes the first line that matches."""
-    entries = {}
-    for app in sorted(claims):
-        entries.update(routes(claims[app]))
-    ordered = sorted(entries.items(), key=lambda item: (-len(item[0]), item[0]))
+    ordered = all_routes(claims)
     header = "# host[/path] -> app, written by bluegreen.core from every app's claim (longest first: the first match wins)\n"
     return header + "".join(f"{key} {value}\n" for key, value in ordered)
 

@@ -194,7 +194,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _fs, _haproxy, _haproxy_apps, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._apps import Change, read
-from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError, os_error_text
+from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
 
 _SERVER_ADDRESS = r"^(?:[A-Za-z0-9][A-Za-z0-9.-]*|[0-9A-Fa-f:.]+|\[[0-9A-Fa-f:.]+\])$"
 
@@ -373,15 +373,7 @@ def run(module: AnsibleModule) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                           mutually_exclusive=[("tls_certificate", "tls_certificate_content")])
-    try:
-        result = run(module)
-    except (BluegreenError, OSError) as exc:
-        text = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
-        where = f"{module.params['app']} on the HAProxy router {module.params['router'] or socket.gethostname()}"
-        module.fail_json(msg=f"Cannot route {where}: {text}", app=module.params["app"], param=getattr(exc, "param", None), files=[])
-    module.exit_json(**result)
+    _apps.main(ARGUMENT_SPEC, run, "HAProxy")
 
 
 if __name__ == "__main__":

@@ -354,8 +354,7 @@ def run(module: AnsibleModule) -> dict:
             said = nginx_test(params)
             if said is not None:
                 raise BluegreenError(f"nginx refuses the router's configuration (nginx -t says: {said}); the app's own part did not change")
-    routes = [f"{key} {value}" for key, value in sorted(
-        ((key, value) for app in sorted(claims) for key, value in _apps.routes(claims[app]).items()), key=lambda item: (-len(item[0]), item[0]))]
+    routes = [f"{key} {value}" for key, value in _apps.all_routes(claims)]
     files = [change.path for change in changes] + ([removed] if removed else [])
     result = {"changed": bool(files), "app": params["app"], "files": files, "apps": claims, "routes": routes}
     if module._diff:
@@ -365,15 +364,7 @@ def run(module: AnsibleModule) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                           mutually_exclusive=[("tls_certificate", "tls_certificate_content")])
-    try:
-        result = run(module)
-    except (BluegreenError, OSError) as exc:
-        text = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
-        where = f"{module.params['app']} on the Nginx router {module.params['router'] or socket.gethostname()}"
-        module.fail_json(msg=f"Cannot route {where}: {text}", app=module.params["app"], param=getattr(exc, "param", None), files=[])
-    module.exit_json(**result)
+    _apps.main(ARGUMENT_SPEC, run, "Nginx")
 
 
 if __name__ == "__main__":
