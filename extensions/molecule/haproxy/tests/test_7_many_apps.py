@@ -119,13 +119,15 @@ def test_services_released_together_switch_in_one_step_and_no_client_sees_a_mixe
 
 
 def release_apps(pki, *apps: tuple):
-    """bluegreen.core.release_apps with each app's own variables (its file in examples/many-apps/) in its vars."""
+    """bluegreen.core.release_apps with each app's own variables (its file in examples/many-apps/) in its vars; each app
+    is (app, version) or (app, version, artifact file name)."""
     listed = []
-    for app, version in apps:
+    for app, version, *artifact in apps:
         with open(os.path.join(EXAMPLES, f"{app}.yml"), encoding="utf-8") as handle:
             own = yaml.safe_load(handle)
         own.pop("bluegreen_app")
-        listed.append({"app": app, "version": version, "artifact": f"{ARTIFACTS}/demo-app-{version}.tar.gz", "vars": own})
+        name = artifact[0] if artifact else f"demo-app-{version}.tar.gz"
+        listed.append({"app": app, "version": version, "artifact": f"{ARTIFACTS}/{name}", "vars": own})
     return playbook("release_apps", json.dumps({"bluegreen_release_apps": listed}), json.dumps(ROUTER_VARS), f"@{pki['vault']}")
 
 
@@ -142,9 +144,10 @@ def test_release_apps_deploys_and_tests_each_then_switches_them_together(pki):
 def test_release_apps_switches_none_when_one_fails_its_smoke_test(pki):
     before = host(ROUTER).file(MAP_FILE).content_string
     b_history = host(ROUTER).file("/var/lib/bluegreen/service-b/history.jsonl").content_string.splitlines()
-    result = release_apps(pki, ("service-a", "1.0.0"), ("service-b", "3.0.0"))
+    result = release_apps(pki, ("service-a", "1.0.0"), ("service-b", "3.0.0", "demo-app-3.0.0-broken-500.tar.gz"))
     said = " ".join(result.output.split())
     assert result.returncode != 0 and "service-b 3.0.0 failed in" in said and "No app was switched" in said, said
+    assert "status 500" in said, said
     assert host(ROUTER).file(MAP_FILE).content_string == before
     assert answer("https://a.example.com/")["version"] == "2.0.0" and answer("https://b.example.com/")["version"] == "1.0.0"
     lines = host(ROUTER).file("/var/lib/bluegreen/service-b/history.jsonl").content_string.splitlines()
