@@ -92,9 +92,15 @@ def check_certificates(claims: dict, app: str, fingerprints: dict) -> None:
 
 
 def locations(app_claim: dict, role: str, options: dict) -> str:
-    """The app's live (or preview) locations, for the server blocks of its host names or its own listener."""
+    """The app's live (or preview) locations, for the server blocks of its host names (or the operator's)."""
+    what = "live colour" if role == "live" else "idle colour, for smoke tests before a switch"
+    lines = [f"# {app_claim['app']}'s {what}, written by bluegreen.core: included by the server blocks that route to it."]
+    return "\n".join(lines + _location_blocks(app_claim, role, options, app_claim["path_prefix"])) + "\n"
+
+
+def _location_blocks(app_claim: dict, role: str, options: dict, prefix: str) -> list:
+    """``location <prefix>`` (or ``location <prefix>/`` and ``location = <prefix>``) proxying to the colour."""
     app = app_claim["app"]
-    prefix = app_claim["path_prefix"]
     body = []
     if app_claim["tls_redirect"]:
         port = "" if app_claim["tls_port"] == 443 else f":{app_claim['tls_port']}"
@@ -115,12 +121,10 @@ def locations(app_claim: dict, role: str, options: dict) -> str:
     ]
     if options["colour_header"]:
         body.append(f"add_header X-Bluegreen-Colour {colour_variable(app)} always;")
-    what = "live colour" if role == "live" else "idle colour, for smoke tests before a switch"
-    lines = [f"# {app}'s {what}, written by bluegreen.core: included by the server blocks that route to it."]
-    blocks = [f"location {prefix}"] if prefix == "/" else [f"location {prefix}/", f"location = {prefix}"]
-    for block in blocks:
+    lines = []
+    for block in [f"location {prefix}"] if prefix == "/" else [f"location {prefix}/", f"location = {prefix}"]:
         lines += [block + " {", *("    " + line for line in body), "}"]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def app_site(app_claim: dict, servers: dict, paths: dict, options: dict) -> str:
@@ -148,13 +152,16 @@ def app_site(app_claim: dict, servers: dict, paths: dict, options: dict) -> str:
             for address in dict.fromkeys(servers.get(colour) or []):
                 lines.append(f'    "~(?:^|\\s){re.escape(address)}$" {colour};')
         lines.append("}")
+    # The app's own listeners serve every path: a path prefix chooses the app among others on a host name only.
     bind = app_claim["bind_address"]
+    own = []
     if not app_claim["hostnames"] and app_claim["manage"] == "full":
-        lines += ["", "# Users' traffic: the live colour.", "server {", f"    listen {_listen(bind, app_claim['listen_port'])};",
-                  f"    include {app_dir}/{LOCATIONS_FILE};", "}"]
+        own.append(("# Users' traffic: the live colour.", app_claim["listen_port"], "live"))
     if app_claim["preview_port"]:
-        lines += ["", "# The idle colour, for smoke tests before a switch.", "server {",
-                  f"    listen {_listen(bind, app_claim['preview_port'])};", f"    include {app_dir}/{PREVIEW_LOCATIONS_FILE};", "}"]
+        own.append(("# The idle colour, for smoke tests before a switch.", app_claim["preview_port"], "preview"))
+    for comment, port, role in own:
+        blocks = _location_blocks(dict(app_claim, tls_redirect=False), role, options, "/")
+        lines += ["", comment, "server {", f"    listen {_listen(bind, port)};", *("    " + line for line in blocks), "}"]
     return "\n".join(lines) + "\n"
 
 

@@ -127,6 +127,11 @@ def test_a_host_name_with_only_deeper_paths_answers_404_at_its_root(router):
     assert not router.run("api", hostnames=["api.example.test"], path_prefix="/v1").failed
     shared = router.text("conf.d", "bluegreen.conf")
     assert 'location / {\n        default_type text/plain;\n        return 404 "No app is routed here' in shared
+    # Its own preview port serves every path (the smoke test probes its health path there), its host name only /v1.
+    site = router.text("conf.d", "bluegreen-api.conf")
+    preview = site[site.index("listen 8080;"):]
+    assert preview.startswith("listen 8080;\n    location / {\n") and "proxy_pass http://api_preview;" in preview
+    assert "location /v1/ {" in router.text("bluegreen", "api", "preview-locations.conf")
     router.check()
 
 
