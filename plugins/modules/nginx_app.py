@@ -311,31 +311,36 @@ def nginx_test(params: dict) -> str | None:
     return " | ".join(said) or f"exit code {rc}"
 
 
-def apply(module: AnsibleModule, params: dict, changes: list, removed: str | None) -> None:
-    """Write, move the removed folder aside, test; on a refusal put everything back and say what nginx said."""
+def apply(params: dict, changes: list, removed: str | None) -> None:
+    """Write, move the removed folder aside, test; on a refusal (or a failed write) put everything back and say why."""
     aside = None
-    write(changes)
     try:
+        write(changes)
         if removed:
-            aside = os.path.join(os.path.dirname(removed), f".{os.path.basename(removed)}.removed")
-            shutil.rmtree(aside, ignore_errors=True)
-            os.rename(removed, aside)
-        said = nginx_test(params)
-    except (BluegreenError, OSError) as exc:
-        said = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
-    if said is None:
-        if aside:
-            shutil.rmtree(aside, ignore_errors=True)
-        return
+            target = os.path.join(os.path.dirname(removed), f".{os.path.basename(removed)}.removed")
+            shutil.rmtree(target, ignore_errors=True)
+            os.rename(removed, target)
+            aside = target
+    except OSError as exc:
+        why = f"writing the new files failed ({os_error_text(exc)})"
+    else:
+        try:
+            said = nginx_test(params)
+        except BluegreenError as exc:
+            said = str(exc)
+        if said is None:
+            if aside:
+                shutil.rmtree(aside, ignore_errors=True)
+            return
+        why = f"nginx refuses the new configuration (nginx -t says: {said})"
     failed = put_back(changes)
     if aside:
         try:
             os.rename(aside, removed)
         except OSError as exc:
             failed.append(f"{removed} ({os_error_text(exc)})")
-    back = ("Every file was put back as it was" if not failed else f"These could not be put back: {', '.join(failed)}")
-    raise BluegreenError(f"nginx refuses the new configuration (nginx -t says: {said}). {back}, and nginx was not reloaded: "
-                         "it keeps serving what it served")
+    back = "Every file was put back as it was" if not failed else f"These could not be put back: {', '.join(failed)}"
+    raise BluegreenError(f"{why}. {back}, and nginx was not reloaded: it keeps serving what it served")
 
 
 def run(module: AnsibleModule) -> dict:
@@ -349,7 +354,7 @@ def run(module: AnsibleModule) -> dict:
         if module.check_mode:
             pass
         elif changes or removed:
-            apply(module, params, changes, removed)
+            apply(params, changes, removed)
         elif params["test_config"]:
             said = nginx_test(params)
             if said is not None:

@@ -5,6 +5,7 @@ temporary directory."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -177,6 +178,23 @@ def test_what_nginx_refuses_is_put_back_and_nginx_says_why(router):
     result = router.run("cart", listen_port=8081, preview_port=8082, proxy_next_upstream="error bogus")
     assert result.failed and "nginx refuses the new configuration" in result.msg and 'invalid value "bogus"' in result.msg, result.msg
     assert "Every file was put back as it was" in result.msg
+    assert router.snapshot() == before
+
+
+def test_a_write_that_fails_half_way_is_put_back(router, monkeypatch):
+    assert not router.run("cart", listen_port=8081, preview_port=8082).failed
+    router.upstreams("api")
+    before = router.snapshot()
+    real = nginx_app._fs.atomic_write
+
+    def full_disk(path, text, mode=None):
+        if path.endswith("/bluegreen.conf"):  # the shared file, written after the app's own files
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, text, mode=mode)
+    monkeypatch.setattr(nginx_app._fs, "atomic_write", full_disk)
+    result = router.run("api", hostnames=["api.example.test"], preview_port=9090)
+    assert result.failed and "writing the new files failed (No space left on device" in result.msg, result.msg
+    assert "Every file was put back" in result.msg
     assert router.snapshot() == before
 
 
