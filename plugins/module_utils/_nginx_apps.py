@@ -209,8 +209,3 @@ def shared_config(claims: dict, paths: dict, tls_apps: set) -> str | None:
             lines += ["    location / {", "        default_type text/plain;", f'        return 404 "{NOT_ROUTED}";', "    }"]
         lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def operator_lines(paths: dict, app: str) -> list:
-    """What an operator's own server block adds to serve the app (``manage: app``)."""
-    return [f"include {os.path.join(paths['conf_dir'], app, LOCATIONS_FILE)};"]
