@@ -17,24 +17,35 @@ from __future__ import annotations
 import grp
 import json
 import os
+import pwd
+import re
+import shlex
 import shutil
+import signal
 import stat
-import tarfile
+import subprocess
 import tempfile
 import time
 
-from ansible_collections.bluegreen.core.plugins.module_utils import _command, _fs, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _artifact, _command, _fs, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
 
 STAGING_PREFIX = ".staging-"
+# A release being replaced (incomplete, or redeployed) waits here until the new one is in place.
+ASIDE_PREFIX = ".aside-"
+# Each release's record: its artifact's checksum, and whether its last step (the build, the check) is done.
+RECORD_FILE = ".bluegreen-release.json"
 COMMAND_TIMEOUT = 120.0
 JOURNAL_LINES = 20
-# Archive members of these kinds are refused: they have no place in a release.
-_REFUSED_TYPES = {tarfile.CHRTYPE: "a character device", tarfile.BLKTYPE: "a block device", tarfile.FIFOTYPE: "a FIFO"}
+BUILD_LINES = 40
 
 
 class ReleaseError(BluegreenError):
     """The release could not be put in place, or its colour did not start; the message says why, in the host's words."""
+
+
+class BuildError(ReleaseError):
+    """A build command failed or ran out of time; the message quotes its output."""
 
 
 # --------------------------------------------------------------------------- paths
@@ -46,6 +57,11 @@ def releases_dir(root: str) -> str:
 
 def release_path(root: str, version: str) -> str:
     return os.path.join(releases_dir(root), version)
+
+
+def shared_root(root: str) -> str:
+    """The app user's own folder, kept across releases: the shared dirs live in it."""
+    return os.path.join(root, "shared")
 
 
 def colour_link(root: str, colour: str) -> str:
@@ -67,70 +83,207 @@ def version_of(target: str | None) -> str | None:
     return None if target is None else os.path.basename(os.path.normpath(target))
 
 
-# --------------------------------------------------------------------------- unpacking
+# --------------------------------------------------------------------------- the release
 
 
-def check_members(archive: tarfile.TarFile, where: str) -> list:
-    """The archive's members, refusing any that would land outside the release (absolute paths, '..', links out of it)
-    or that are devices."""
-    members = []
-    for member in archive.getmembers():
-        name = member.name
-        parts = [part for part in name.split("/") if part not in ("", ".")]
-        if name.startswith("/") or ".." in parts:
-            raise ReleaseError(f"{where} holds {name!r}, a path outside the release: refusing to unpack it", "artifact")
-        if member.type in _REFUSED_TYPES:
-            raise ReleaseError(f"{where} holds {name!r}, {_REFUSED_TYPES[member.type]}: refusing to unpack it", "artifact")
-        if member.issym() or member.islnk():
-            target = member.linkname
-            base = os.path.dirname("/".join(parts)) if member.issym() else ""
-            resolved = os.path.normpath(os.path.join(base, target))
-            if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
-                raise ReleaseError(f"{where} holds the link {name!r} -> {target!r}, which points outside the release: "
-                                   "refusing to unpack it", "artifact")
-        members.append(member)
-    return members
-
-
-def unpack(artifact: str, root: str, version: str, group: str, executable: str) -> str:
-    """Unpack ``artifact`` into releases/.staging-*, check ``executable`` is there and executable, then rename it to
-    releases/<version> in one step. Files are owned by root and the app's group. Returns the release's path."""
-    target = release_path(root, version)
+def read_record(release: str) -> dict | None:
+    """What the deploy that made ``release`` recorded (its artifact's checksum, whether it is complete), or None for a
+    release made before releases had records (used as it is)."""
+    text = _fs.read_text(os.path.join(release, RECORD_FILE))
+    if text is None:
+        return None
     try:
-        gid = grp.getgrnam(group).gr_gid
+        data = json.loads(text)
+    except ValueError:
+        return {"complete": False}
+    return data if isinstance(data, dict) else {"complete": False}
+
+
+def write_record(release: str, record: dict, gid: int) -> None:
+    path = os.path.join(release, RECORD_FILE)
+    _fs.atomic_write(path, json.dumps(record, sort_keys=True) + "\n", mode=0o644)
+    os.chown(path, 0, gid)
+
+
+def is_complete(record: dict | None) -> bool:
+    return record is None or record.get("complete") is True
+
+
+def group_id(group: str) -> int:
+    try:
+        return grp.getgrnam(group).gr_gid
     except KeyError:
         raise ReleaseError(f"group {group!r} does not exist on this host: run the provision playbook first", "group") from None
+
+
+def user_id(user: str) -> int:
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        raise ReleaseError(f"user {user!r} does not exist on this host: run the provision playbook first", "user") from None
+
+
+def unpack(artifact: str, root: str, version: str, group: str, sha256: str, executable: str | None = None,
+           strip: str = "auto") -> tuple:
+    """Unpack ``artifact`` into releases/.staging-*, recorded as incomplete with its checksum, then rename it to
+    releases/<version> in one step. A release already there (incomplete, or redeployed) is moved aside first: the
+    caller removes it with ``settle`` once the new one is complete, or puts it back. ``executable``, when given, is the
+    file that starts the app: ``strip=auto`` keeps the archive's one top folder when that file is at the archive's
+    root. Returns the release's path and where the old one was moved (or None)."""
+    target = release_path(root, version)
+    gid = group_id(group)
     parent = releases_dir(root)
     if not os.path.isdir(parent):
         raise ReleaseError(f"{parent} does not exist on this host: run the provision playbook first", "root")
     for leftover in os.listdir(parent):
-        if leftover.startswith(STAGING_PREFIX + version + "."):
+        if leftover.startswith((STAGING_PREFIX + version + ".", ASIDE_PREFIX + version + ".")):
             shutil.rmtree(os.path.join(parent, leftover), ignore_errors=True)
     staging = tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{version}.", dir=parent)
+    aside = None
     try:
-        try:
-            archive = tarfile.open(artifact)  # noqa: SIM115 - closed below; the format comes from the file
-        except (tarfile.TarError, OSError) as exc:
-            raise ReleaseError(f"the artifact is not a tar archive this host can read ({exc})", "artifact") from None
-        with archive:
-            members = check_members(archive, "the artifact")
-            # Python 3.12+ (and 3.11.4+) also filter each member themselves; the checks above hold on every version.
-            options = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
-            archive.extractall(staging, members=members, **options)  # noqa: S202 - members checked above
-        for directory, dirs, files in os.walk(staging):
-            for name in [*dirs, *files]:
-                os.lchown(os.path.join(directory, name), 0, gid)
+        with _artifact.Archive(artifact) as archive:
+            archive.extract(staging, _artifact.strip_folder(archive, strip, executable), gid)
+        write_record(staging, {"version": version, "sha256": sha256, "complete": False}, gid)
         os.chown(staging, 0, gid)
         os.chmod(staging, 0o755)
-        started = os.path.join(staging, executable)
-        if not (os.path.isfile(started) and os.access(started, os.X_OK)):
-            raise ReleaseError(f"the artifact has no executable {executable} at its root (bluegreen_app_exec): found "
-                               f"{', '.join(sorted(os.listdir(staging))[:10]) or 'nothing'}", "executable")
+        if os.path.lexists(target):
+            aside = tempfile.mkdtemp(prefix=f"{ASIDE_PREFIX}{version}.", dir=parent)
+            os.rename(target, os.path.join(aside, version))
         os.rename(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if aside is not None:
+            settle(target, aside, ok=False)
         raise
-    return target
+    return target, aside
+
+
+def settle(target: str, aside: str | None, ok: bool) -> None:
+    """After an unpack: on success remove the release it replaced; else remove the new release, and put back the one it
+    replaced."""
+    if not ok:
+        shutil.rmtree(target, ignore_errors=True)
+        if aside is not None:
+            os.rename(os.path.join(aside, os.path.basename(target)), target)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def link_shared(release: str, root: str, shared_dirs: list, user: str, group: str) -> None:
+    """Link each of ``shared_dirs`` into the release, to <root>/shared/<dir> (made for the app's user when missing),
+    in place of anything the artifact holds at that path."""
+    uid, gid = user_id(user), group_id(group)
+    if shared_dirs and not os.path.isdir(shared_root(root)):
+        os.mkdir(shared_root(root), 0o750)
+        os.chown(shared_root(root), uid, gid)
+    for name in shared_dirs:
+        shared = os.path.join(shared_root(root), name)
+        if not os.path.isdir(shared):
+            path = shared_root(root)
+            for part in name.split("/"):
+                path = os.path.join(path, part)
+                if not os.path.isdir(path):
+                    os.mkdir(path, 0o750)
+                    os.chown(path, uid, gid)
+        link = os.path.join(release, name)
+        parent = os.path.dirname(link)
+        if not os.path.isdir(parent) or os.path.islink(parent):
+            os.makedirs(parent, 0o755, exist_ok=True)
+        if os.path.islink(link) or os.path.isfile(link):
+            os.unlink(link)
+        elif os.path.isdir(link):
+            shutil.rmtree(link)
+        os.symlink(shared, link)
+        os.lchown(link, 0, gid)
+
+
+def build_env(release: str, app: str, version: str, user: str, env: dict) -> dict:
+    return dict({key: str(value) for key, value in env.items()}, PATH="/usr/local/bin:/usr/bin:/bin", HOME=release,
+                LANG="C.UTF-8", USER=user, LOGNAME=user, BLUEGREEN_APP=app, BLUEGREEN_VERSION=version,
+                BLUEGREEN_RELEASE_DIR=release)
+
+
+def build(release: str, commands: list, user: str, group: str, env: dict, timeout: float) -> list:
+    """Run the build commands, in order, as the app's user in the release (made the user's for the while), each with
+    /bin/sh; stop at the first that fails or when ``timeout`` seconds have passed in all. Returns each command's
+    outcome. Raises BuildError with the output's last lines. Then the release is made root's again (normalize)."""
+    uid, gid = user_id(user), group_id(group)
+    _chown_tree(release, uid, gid)
+    done = []
+    deadline = time.monotonic() + timeout
+    try:
+        for command in commands:
+            left = deadline - time.monotonic()
+            started = time.monotonic()
+            rc, output = _run_as(command, release, uid, gid, env, max(left, 0.0))
+            outcome = {"command": command, "rc": rc, "seconds": round(time.monotonic() - started, 1),
+                       "output": tail(output, BUILD_LINES)}
+            done.append(outcome)
+            if rc != 0:
+                why = (f"did not finish within bluegreen_app_build_timeout ({timeout:g}s in all)" if rc is None
+                       else f"exited with {rc}")
+                raise BuildError(f"the build step `{command}` {why}, as {user} in {release}. Its output ends with:\n"
+                                 f"{outcome['output'] or '(nothing)'}", "build", fields={"build": done})
+    finally:
+        normalize(release, gid)
+    return done
+
+
+def _run_as(command: str, cwd: str, uid: int, gid: int, env: dict, timeout: float) -> tuple:
+    """(rc, output) of one build command; rc None when it ran out of time (its whole process group is killed)."""
+    process = subprocess.Popen(  # noqa: S603 - the user's own build command, as the app's user
+        ["/bin/sh", "-c", command], cwd=cwd, env=env, user=uid, group=gid, extra_groups=[], stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, _err = process.communicate()
+        return None, out.decode("utf-8", "replace")
+    return process.returncode, out.decode("utf-8", "replace")
+
+
+def tail(text: str, lines: int) -> str:
+    kept = text.rstrip().splitlines()[-lines:]
+    return "\n".join(line[:500] for line in kept)
+
+
+def _chown_tree(path: str, uid: int, gid: int) -> None:
+    for directory, dirs, files in os.walk(path):
+        os.lchown(directory, uid, gid)
+        for name in [*dirs, *files]:
+            os.lchown(os.path.join(directory, name), uid, gid)
+
+
+def normalize(release: str, gid: int) -> None:
+    """Every file of the release root's and the app group's, writable by root only: folders 0755, files 0755 when
+    executable for anyone, else 0644 (no setuid, whatever a build made). Links are not followed."""
+    for directory, dirs, files in os.walk(release):
+        os.lchown(directory, 0, gid)
+        os.chmod(directory, 0o755)
+        for name in [*dirs, *files]:
+            path = os.path.join(directory, name)
+            mode = os.lstat(path).st_mode
+            os.lchown(path, 0, gid)
+            if stat.S_ISREG(mode):
+                os.chmod(path, 0o755 if mode & 0o111 else 0o644)
+            elif not stat.S_ISDIR(mode) and not stat.S_ISLNK(mode):
+                os.unlink(path)  # a socket or FIFO a build left behind has no place in a release
+
+
+def check_program(release: str, program: str | None, param: str) -> None:
+    """``program`` (the file that starts the app, inside the release) is there and executable."""
+    if program is not None:
+        started = os.path.join(release, program)
+        if not (os.path.isfile(started) and os.access(started, os.X_OK)):
+            found = ", ".join(sorted(name for name in os.listdir(release) if name != RECORD_FILE)[:10]) or "nothing"
+            raise ReleaseError(f"the release has no executable {program} ({param}): its root holds {found}", param)
+
+
+def complete(release: str, group: str) -> None:
+    """Record the release as complete: its last step."""
+    record = read_record(release) or {}
+    write_record(release, dict(record, complete=True), group_id(group))
 
 
 # --------------------------------------------------------------------------- the colour
@@ -157,10 +310,13 @@ def masked(text: str | None) -> str:
 
 
 def hide_env(arguments: dict) -> dict:
-    """app_release's arguments as a result may show them (its invocation, which -vvv prints): the names in env and
-    secrets with their values hidden, as in the diff."""
-    return dict(arguments, **{option: dict.fromkeys(arguments[option], HIDDEN) for option in ("env", "secrets")
-                              if isinstance(arguments.get(option), dict)})
+    """app_release's arguments as a result may show them (its invocation, which -vvv prints): the names in env,
+    secrets and the download's headers with their values hidden, as in the diff, and no password."""
+    hidden = {option: dict.fromkeys(arguments[option], HIDDEN) for option in ("env", "secrets", "headers")
+              if isinstance(arguments.get(option), dict)}
+    if arguments.get("url_password"):
+        hidden["url_password"] = HIDDEN
+    return dict(arguments, **hidden)
 
 
 def write_env(path: str, text: str, group: str) -> None:
@@ -173,6 +329,118 @@ def point(root: str, colour: str, version: str) -> None:
 
 
 # --------------------------------------------------------------------------- systemd
+
+# The [Service] settings bluegreen_app_unit_settings may give. The ones the collection manages itself (User, Group,
+# ExecStart, WorkingDirectory, EnvironmentFile) are not among them.
+UNIT_SETTINGS = frozenset((
+    "AmbientCapabilities", "CPUQuota", "CPUWeight", "CapabilityBoundingSet", "Environment", "ExecReload",
+    "ExecStartPost", "ExecStartPre", "ExecStop", "ExecStopPost", "FinalKillSignal", "IOWeight", "KillMode",
+    "KillSignal", "LimitAS", "LimitCORE", "LimitDATA", "LimitFSIZE", "LimitMEMLOCK", "LimitNOFILE", "LimitNPROC",
+    "LimitSTACK", "LogLevelMax", "MemoryHigh", "MemoryMax", "MemorySwapMax", "Nice", "NoNewPrivileges",
+    "OOMScoreAdjust", "PrivateDevices", "PrivateTmp", "ProtectControlGroups", "ProtectHome", "ProtectKernelModules",
+    "ProtectKernelTunables", "ProtectSystem", "ReadOnlyPaths", "ReadWritePaths", "Restart", "RestartSec",
+    "RestartPreventExitStatus", "RuntimeDirectory", "RuntimeMaxSec", "SendSIGKILL", "StandardError",
+    "StandardOutput", "SuccessExitStatus", "SyslogIdentifier", "TasksMax", "TimeoutStartSec", "TimeoutStopSec",
+    "UMask", "WatchdogSec",
+))
+MANAGED_SETTINGS = ("User", "Group", "ExecStart", "WorkingDirectory", "EnvironmentFile")
+UNIT_DIR = "/etc/systemd/system"
+DROPIN = "bluegreen-release.conf"
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_@+=:,./${}-]+")
+
+
+def unit_settings(settings: dict, param: str = "unit_settings") -> dict:
+    """The settings as systemd lines' values, checked: a known [Service] key each, one line, true/false as yes/no."""
+    if not isinstance(settings, dict):
+        raise ReleaseError(f"{param} must be a dict of [Service] settings, such as {{LimitNOFILE: 65536}}", param)
+    checked = {}
+    for key, value in settings.items():
+        if key in MANAGED_SETTINGS:
+            raise ReleaseError(f"{param} sets {key}, which bluegreen.core manages itself (the app's user, its command, "
+                               "its release folder, its environment file)", param)
+        if key not in UNIT_SETTINGS:
+            raise ReleaseError(f"{param} has {str(key)[:40]!r}, which is not a [Service] setting this collection knows: "
+                               f"use one of {', '.join(sorted(UNIT_SETTINGS))}", param)
+        if not isinstance(value, (str, int, float)):
+            raise ReleaseError(f"{param}.{key} must be text or a number, got {type(value).__name__}", param)
+        text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+        if not text.strip() or any(ch in text for ch in "\n\r\0"):
+            raise ReleaseError(f"{param}.{key} must be one non-empty line", param)
+        checked[key] = text
+    return checked
+
+
+def command_words(command: str, param: str = "command") -> list:
+    """The command line split as a shell would (quotes kept together); refuses newlines and unbalanced quotes."""
+    if not isinstance(command, str) or not command.strip():
+        raise ReleaseError(f"{param} must be a command line, such as `bin/server --port=${{PORT}}`", param)
+    if any(ch in command for ch in "\n\r\0"):
+        raise ReleaseError(f"{param} holds a newline or NUL: give one command line", param)
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise ReleaseError(f"{param} cannot be split into words ({exc}): {command[:80]!r}", param) from None
+    if not words:
+        raise ReleaseError(f"{param} must be a command line, got only quotes", param)
+    return words
+
+
+def program_in_release(words: list) -> str | None:
+    """The program the command starts, when it is a file of the release (a relative path): it must be there."""
+    program = words[0]
+    if program.startswith("/") or "/" not in program:
+        return None
+    return os.path.normpath(program)
+
+
+def _quoted(word: str) -> str:
+    word = word.replace("%", "%%")
+    if _PLAIN_WORD.fullmatch(word):
+        return word
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def exec_start(words: list, release_dir: str) -> str:
+    """ExecStart's value: a relative program is taken from the colour's release folder; ${VAR} is systemd's, from the
+    colour's environment (PORT); a program without a slash is looked up on systemd's PATH."""
+    program = words[0]
+    if "/" in program and not program.startswith("/"):
+        program = os.path.join(release_dir, os.path.normpath(program))
+    return " ".join(_quoted(word) for word in [program, *words[1:]])
+
+
+def render_unit(unit: str, release_dir: str, words: list, settings: dict) -> str:
+    """The colour's drop-in: how it starts, written with each release, so the command may change between releases.
+    Line 2 records what it was made from, to put a colour back on its previous release as it ran then."""
+    source = json.dumps({"command": shlex.join(words), "unit_settings": settings}, sort_keys=True)
+    lines = [f"# Managed by bluegreen.core: how {unit} starts, written with each release.", f"# bluegreen: {source}",
+             "[Service]", "ExecStart=", f"ExecStart={exec_start(words, release_dir)}"]
+    lines += [f"{key}={value}" for key, value in sorted(settings.items())]
+    return "\n".join(lines) + "\n"
+
+
+def unit_source(text: str | None) -> dict | None:
+    """What a drop-in was made from (its line 2), or None."""
+    for line in (text or "").splitlines()[:3]:
+        if line.startswith("# bluegreen: "):
+            try:
+                data = json.loads(line[len("# bluegreen: "):])
+            except ValueError:
+                return None
+            return data if isinstance(data, dict) else None
+    return None
+
+
+def dropin_path(unit_dir: str, unit: str) -> str:
+    return os.path.join(unit_dir, f"{unit}.service.d", DROPIN)
+
+
+def write_unit(path: str, text: str) -> None:
+    os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+    _fs.atomic_write(path, text, mode=0o644)
+    rc, out, err = run(["systemctl", "daemon-reload"])
+    if rc != 0:
+        raise ReleaseError(f"`systemctl daemon-reload` failed: {err or out}")
 
 
 def run(args: list) -> tuple:
@@ -229,7 +497,7 @@ def prune(root: str, keep: int, clock=time.time) -> list:
     for entry in os.scandir(parent):
         if not entry.is_dir(follow_symlinks=False):
             continue
-        if entry.name.startswith(STAGING_PREFIX):
+        if entry.name.startswith((STAGING_PREFIX, ASIDE_PREFIX)):
             if clock() - entry.stat(follow_symlinks=False).st_mtime > 3600:
                 shutil.rmtree(entry.path, ignore_errors=True)
                 removed.append(entry.path)

@@ -19,7 +19,8 @@ import re
 import tarfile
 import zipfile
 
-from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _http, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _artifact, _http, _release, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
 from ansible_collections.bluegreen.core.plugins.module_utils._routers import kinds
 
 PLAYBOOKS = ("provision", "deploy", "release", "smoke_test", "switch", "rollback", "status", "unlock")
@@ -251,6 +252,80 @@ def artifact_path(value: object) -> str:
     return value
 
 
+def artifact_checksum(value: object) -> str:
+    if value in ("", None):
+        return ""
+    try:
+        return _artifact.checksum(value, "it")
+    except BluegreenError as exc:
+        raise InputError(str(exc).replace("it ", "", 1)) from None
+
+
+def strip(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.lower() in ("auto", "true", "false", "yes", "no"):
+        return {"yes": "true", "no": "false"}.get(value.lower(), value.lower())
+    raise InputError(f"must be auto, true or false, got {_kind(value)} {_shown(value)}")
+
+
+def command_line(value: object) -> str:
+    if value in ("", None):
+        return ""
+    try:
+        _release.command_words(value, "it")
+    except BluegreenError as exc:
+        raise InputError(str(exc).replace("it ", "", 1)) from None
+    return value
+
+
+def unit_settings(value: object) -> dict:
+    try:
+        return _release.unit_settings(value, "it")
+    except BluegreenError as exc:
+        raise InputError(str(exc).replace("it ", "", 1).replace("it.", "", 1)) from None
+
+
+def relative_dirs(value: object) -> list:
+    if not isinstance(value, list):
+        raise InputError(f"must be a list of folders relative to the release (uploads, var/cache), got {_kind(value)}")
+    for index, item in enumerate(value):
+        parts = item.split("/") if isinstance(item, str) else []
+        if not parts or item.startswith("/") or any(part in ("", ".", "..") for part in parts) or not item.isprintable():
+            raise InputError(f"item {index} must be a folder relative to the release, without '..', got {_shown(item)}")
+    return value
+
+
+def strings(what: str):
+    def check(value: object) -> list:
+        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() and "\0" not in item for item in value):
+            raise InputError(f"must be a list of {what}, got {_kind(value)} {_shown(value)}")
+        return value
+    return check
+
+
+def headers(value: object) -> dict:
+    """Request headers: names as HTTP takes them, values one line of text, never shown."""
+    if not isinstance(value, dict):
+        raise InputError(f"must be a dict of header names to values, got {_kind(value)}")
+    for key, item in value.items():
+        if not isinstance(key, str) or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", key):
+            raise InputError(f"has the header name {_shown(key)}, which HTTP does not allow")
+        if not isinstance(item, str) or any(ch in item for ch in "\r\n\0"):
+            raise InputError(f"{key} must be one line of text (its value is not shown)")
+    return value
+
+
+def secret_text(value: object) -> str:
+    if not isinstance(value, str) or any(ch in value for ch in "\r\n\0"):
+        raise InputError("must be one line of text (its value is not shown)")
+    return value
+
+
+def optional_path(value: object) -> str:
+    return "" if value == "" else absolute_path(value)
+
+
 # --------------------------------------------------------------------------- the rules
 
 # variable -> (the playbooks that take it, or None for every one; its check; whether it must be set)
@@ -284,6 +359,21 @@ RULES: dict = {
     "bluegreen_force": (None, boolean, False),
     "bluegreen_version": (DEPLOYS, safe_version, True),
     "bluegreen_artifact": (DEPLOYS, artifact_path, True),
+    "bluegreen_artifact_checksum": (DEPLOYS, artifact_checksum, False),
+    "bluegreen_artifact_strip": (DEPLOYS, strip, False),
+    "bluegreen_artifact_fetch": (DEPLOYS, choice("host", "controller"), False),
+    "bluegreen_artifact_validate_certs": (DEPLOYS, boolean, False),
+    "bluegreen_artifact_ca_path": (DEPLOYS, optional_path, False),
+    "bluegreen_artifact_headers": (DEPLOYS, headers, False),
+    "bluegreen_artifact_username": (DEPLOYS, secret_text, False),
+    "bluegreen_artifact_password": (DEPLOYS, secret_text, False),
+    "bluegreen_redeploy": (DEPLOYS, boolean, False),
+    "bluegreen_app_command": (DEPLOYS, command_line, False),
+    "bluegreen_app_unit_settings": (DEPLOYS, unit_settings, False),
+    "bluegreen_app_shared_dirs": (DEPLOYS, relative_dirs, False),
+    "bluegreen_app_packages": (("provision", *DEPLOYS), strings("Debian package names"), False),
+    "bluegreen_app_build": (DEPLOYS, strings("shell commands"), False),
+    "bluegreen_app_build_timeout": (DEPLOYS, integer(1, unit=" seconds"), False),
     "bluegreen_app_env": (("provision", *DEPLOYS), environment, False),
     "bluegreen_app_secrets": (("provision", *DEPLOYS), environment, False),
     "bluegreen_app_user": (("provision", *DEPLOYS), safe_name, False),
@@ -339,6 +429,12 @@ def check(playbook: str, values: dict) -> dict:
             checked[variable] = rule(values[variable])
         except InputError as exc:
             raise InputError(f"{variable} {exc}") from None
+    artifact, expected = checked.get("bluegreen_artifact"), checked.get("bluegreen_artifact_checksum")
+    if artifact and expected and "://" not in artifact:
+        try:
+            _artifact.verify(os.path.expanduser(artifact), expected, "bluegreen_artifact_checksum")
+        except BluegreenError as exc:
+            raise InputError(f"bluegreen_artifact_checksum: {artifact} on the controller: {exc}") from None
     if "bluegreen_switch_steps" in checked and checked["bluegreen_switch_steps"] != [100]:
         kind = checked.get("bluegreen_router", "haproxy")
         if not kinds.KINDS[kind]["steps"]:

@@ -68,7 +68,8 @@ def lab(tmp_path, monkeypatch):
 def args(lab: dict, **overrides: object) -> dict:
     base = {"app": "shop", "colour": "green", "version": "2.0.0", "artifact": lab["artifact"], "remote_artifact": True,
             "root": str(lab["root"]), "group": GROUP, "env_file": str(lab["tmp"] / "green.env"),
-            "env": {"PORT": 8002, "DB_PASSWORD": "s3cret value"}, "health_url": lab["app"].url("/ok"), "start_timeout": 5}
+            "env": {"PORT": 8002, "DB_PASSWORD": "s3cret value"}, "health_url": lab["app"].url("/ok"), "start_timeout": 5,
+            "unit_dir": str(lab["tmp"] / "units")}
     base.update(overrides)
     return base
 
@@ -125,7 +126,7 @@ def test_not_an_archive_is_refused(lab):
     path = lab["tmp"] / "notes.txt"
     path.write_text("hello")
     done = run_module(app_release.main, args(lab, artifact=str(path)))
-    assert done.failed and "not a tar archive" in done.msg
+    assert done.failed and "not a tar archive (plain, gz, xz or bz2) nor a zip archive" in done.msg
 
 
 def test_a_colour_that_does_not_come_up_is_explained_with_its_journal(lab):
@@ -194,3 +195,171 @@ def test_the_action_plugin_hides_the_env_values_in_the_invocation():
     result = {"invocation": {"module_args": {"env": {"DB_PASSWORD": "s3cret", "PORT": 8002}, "version": "2.0.0"}}}
     assert hide_env(result)["invocation"]["module_args"] == {"env": {"DB_PASSWORD": "********", "PORT": "********"}, "version": "2.0.0"}
     assert hide_env({"failed": True}) == {"failed": True}
+
+
+# --------------------------------------------------------------------------- artifacts as CI builds them
+
+USER = __import__("pwd").getpwuid(os.getuid()).pw_name
+
+
+def ci_tarball(lab, name: str, files: dict, top_mode: int = 0o700) -> str:
+    """A CI-style archive: everything in one top folder (git archive --prefix), its root entry 0700."""
+    path = lab["tmp"] / name
+    top = name.split(".tar", 1)[0]
+    with tarfile.open(path, "w:gz") as archive:
+        info = tarfile.TarInfo(top)
+        info.type, info.mode = tarfile.DIRTYPE, top_mode
+        archive.addfile(info)
+        for member, data in files.items():
+            info = tarfile.TarInfo(f"{top}/{member}")
+            info.size, info.mode = len(data), 0o600
+            archive.addfile(info, io.BytesIO(data))
+    return str(path)
+
+
+def test_a_ci_archive_with_one_top_folder_and_a_0700_root_runs_a_command(lab):
+    artifact = ci_tarball(lab, "shop-3.1.0.tar.gz", {"shop.py": b"print('hi')\n"})
+    done = run_module(app_release.main, args(lab, version="3.1.0", artifact=artifact, _ansible_diff=True,
+                                             command="/usr/bin/python3 shop.py --port=${PORT}",
+                                             unit_settings={"LimitNOFILE": 4096, "NoNewPrivileges": True}))
+    assert done.failed is False, done.result
+    release = lab["root"] / "releases" / "3.1.0"
+    assert sorted(os.listdir(release)) == [".bluegreen-release.json", "shop.py"]
+    assert stat.S_IMODE(release.stat().st_mode) == 0o755 and stat.S_IMODE((release / "shop.py").stat().st_mode) == 0o644
+    record = json.loads((release / ".bluegreen-release.json").read_text())
+    assert record == {"version": "3.1.0", "sha256": done["checksum"], "complete": True}
+    dropin = (lab["tmp"] / "units" / "shop@green.service.d" / "bluegreen-release.conf").read_text()
+    assert "ExecStart=\nExecStart=/usr/bin/python3 shop.py --port=${PORT}\n" in dropin
+    assert "LimitNOFILE=4096\nNoNewPrivileges=yes\n" in dropin and "systemctl daemon-reload" in lab["systemd"].calls
+    assert done["diff"][1]["after"] == dropin and done["previous_unit"] is None
+    again = run_module(app_release.main, args(lab, version="3.1.0", artifact=artifact, command="bin/server --port=${PORT}"))
+    assert again.failed and "no executable bin/server (command)" in again.msg
+    assert json.loads((release / ".bluegreen-release.json").read_text())["complete"] is True
+
+
+def test_the_executable_relative_to_the_colour_is_started_when_no_command_is_given(lab):
+    run_module(app_release.main, args(lab))
+    dropin = (lab["tmp"] / "units" / "shop@green.service.d" / "bluegreen-release.conf").read_text()
+    assert f"ExecStart={lab['root']}/green/bin/start\n" in dropin
+
+
+def test_a_wrong_checksum_is_refused_before_anything_changes(lab):
+    done = run_module(app_release.main, args(lab, checksum="sha256:" + "a" * 64))
+    assert done.failed and done["param"] == "checksum" and "not the sha256:aaaa" in done.msg
+    assert os.listdir(lab["root"] / "releases") == [] and lab["systemd"].calls == []
+    bad = run_module(app_release.main, args(lab, checksum="md5:0123"))
+    assert bad.failed and bad["param"] == "checksum" and "64 hex digits" in bad.msg
+
+
+def test_the_same_version_with_another_artifact_is_refused_naming_both_checksums(lab):
+    first = run_module(app_release.main, args(lab))
+    other = tarball(lab["tmp"] / "other.tar.gz", {"bin/start": b"#!/bin/sh\n# fixed\n"})
+    done = run_module(app_release.main, args(lab, artifact=other, colour="blue"))
+    assert done.failed and first["checksum"] in done.msg and _artifact_sum(other) in done.msg
+    assert "green runs it now" in done.msg and done["param"] == "version"
+    # Not even with redeploy: green runs it.
+    forced = run_module(app_release.main, args(lab, artifact=other, colour="blue", redeploy=True))
+    assert forced.failed and "green runs it now" in forced.msg
+    assert (lab["root"] / "releases" / "2.0.0" / "bin" / "start").read_bytes() == b"#!/bin/sh\n"
+
+
+def _artifact_sum(path: str) -> str:
+    from ansible_collections.bluegreen.core.plugins.module_utils import _artifact
+
+    return _artifact.sha256_of(path)
+
+
+def test_redeploy_replaces_a_release_the_other_colour_does_not_run(lab):
+    run_module(app_release.main, args(lab))
+    other = tarball(lab["tmp"] / "other.tar.gz", {"bin/start": b"#!/bin/sh\n# fixed\n"})
+    refused = run_module(app_release.main, args(lab, artifact=other))
+    assert refused.failed and refused["param"] == "redeploy" and "set redeploy=true" in refused.msg
+    done = run_module(app_release.main, args(lab, artifact=other, redeploy=True))
+    assert done.failed is False and done["unpacked"] is True and done["unit"] == "restarted"
+    assert (lab["root"] / "releases" / "2.0.0" / "bin" / "start").read_bytes() == b"#!/bin/sh\n# fixed\n"
+    assert [p for p in os.listdir(lab["root"] / "releases") if p.startswith(".")] == []
+
+
+def test_an_incomplete_release_is_replaced(lab):
+    release = lab["root"] / "releases" / "2.0.0"
+    release.mkdir()
+    (release / ".bluegreen-release.json").write_text('{"complete": false, "sha256": "sha256:x"}')
+    (release / "half").write_text("an interrupted deploy")
+    done = run_module(app_release.main, args(lab))
+    assert done.failed is False and done["unpacked"] is True and not (release / "half").exists()
+    restore = run_module(app_release.main, args(lab, artifact=None, version="2.0.0"))
+    assert restore.failed is False
+    (release / ".bluegreen-release.json").write_text('{"complete": false}')
+    stuck = run_module(app_release.main, args(lab, artifact=None))
+    assert stuck.failed and "is incomplete" in stuck.msg
+
+
+def test_shared_dirs_are_linked_and_the_build_runs_as_the_app_user(lab):
+    build = b"mkdir -p .venv/bin && printf '#!/bin/sh\\n' > .venv/bin/run && chmod 700 .venv/bin/run && id -un > built-by && echo built"
+    artifact = ci_tarball(lab, "shop-4.0.0.tar.gz", {"build.sh": build, "data/.keep": b""})
+    done = run_module(app_release.main, args(lab, version="4.0.0", artifact=artifact, user=USER, shared_dirs=["data", "var/cache"],
+                                             build=["sh build.sh"], command=".venv/bin/run --port ${PORT}"))
+    assert done.failed is False, done.result
+    release = lab["root"] / "releases" / "4.0.0"
+    assert os.readlink(release / "data") == str(lab["root"] / "shared" / "data")
+    assert os.readlink(release / "var" / "cache") == str(lab["root"] / "shared" / "var" / "cache")
+    assert (lab["root"] / "shared" / "data").is_dir() and (release / "built-by").read_text().strip() == USER
+    assert stat.S_IMODE((release / ".venv" / "bin" / "run").stat().st_mode) == 0o755 and (release / ".venv").stat().st_uid == 0
+    assert done["build"] == [{"command": "sh build.sh", "rc": 0, "seconds": done["build"][0]["seconds"], "output": "built"}]
+
+
+def test_a_failing_build_keeps_no_release_and_shows_its_output(lab):
+    artifact = ci_tarball(lab, "shop-5.0.0.tar.gz", {"build.sh": b"echo collecting wheels; echo 'ERROR: no wheel for flask' >&2; exit 3"})
+    done = run_module(app_release.main, args(lab, version="5.0.0", artifact=artifact, user=USER, build=["true", "sh build.sh"],
+                                             command="/bin/true"))
+    assert done.failed and done["param"] == "build" and "exited with 3" in done.msg
+    assert "ERROR: no wheel for flask" in done.msg and "collecting wheels" in done.msg
+    assert os.listdir(lab["root"] / "releases") == [] and not (lab["root"] / "green").exists() and lab["systemd"].calls == []
+    slow = run_module(app_release.main, args(lab, version="5.0.0", artifact=artifact, user=USER, build=["sleep 30"],
+                                             build_timeout=1, command="/bin/true"))
+    assert slow.failed and "did not finish within bluegreen_app_build_timeout (1s in all)" in slow.msg
+    assert os.listdir(lab["root"] / "releases") == []
+
+
+def test_a_failed_redeploy_puts_the_release_it_replaced_back(lab):
+    run_module(app_release.main, args(lab))
+    broken = tarball(lab["tmp"] / "broken.tar.gz", {"bin/start": b"#!/bin/sh\n# new\n"})
+    done = run_module(app_release.main, args(lab, artifact=broken, redeploy=True, user=USER, build=["exit 1"]))
+    assert done.failed and (lab["root"] / "releases" / "2.0.0" / "bin" / "start").read_bytes() == b"#!/bin/sh\n"
+    assert os.readlink(lab["root"] / "green") == "releases/2.0.0"
+
+
+def test_the_unit_it_ran_before_is_returned_for_putting_it_back(lab):
+    run_module(app_release.main, args(lab, command="bin/start --old"))
+    done = run_module(app_release.main, args(lab, command="bin/start --new", unit_settings={"TimeoutStopSec": 5}))
+    assert done["previous_unit"] == {"command": "bin/start --old", "unit_settings": {}}
+    assert done["unit_changed"] is True and done["unit"] == "restarted"
+
+
+def test_the_health_wait_sends_the_health_host_and_takes_its_statuses(lab):
+    done = run_module(app_release.main, args(lab, health_url=lab["app"].url("/status/204"), health_status=[200, 204],
+                                             health_host="shop.example.test"))
+    assert done.failed is False, done.result
+    assert lab["app"].requests[-1][2]["Host"] == "shop.example.test"
+
+
+@pytest.mark.parametrize(("override", "param", "words"), [
+    ({"command": "bin/start\n--evil"}, "command", "newline"),
+    ({"command": "bin/start 'unclosed"}, "command", "cannot be split"),
+    ({"unit_settings": {"User": "root"}}, "unit_settings", "manages itself"),
+    ({"unit_settings": {"LimitNOFILEE": 1}}, "unit_settings", "not a [Service] setting"),
+    ({"unit_settings": {"MemoryMax": "1G\nUser=root"}}, "unit_settings", "one non-empty line"),
+    ({"shared_dirs": ["/var/data"]}, "shared_dirs", "relative path"),
+    ({"shared_dirs": ["data/../.."]}, "shared_dirs", "relative path"),
+    ({"build": [""]}, "build", "must be a command"),
+    ({"health_status": [999]}, "health_status", "100-599"),
+    ({"headers": {"Authorization": "Bearer x\r\nEvil: 1"}}, "headers", "one line"),
+    ({"strip": "maybe"}, None, "strip"),
+])
+def test_bad_release_settings_are_refused_naming_the_option(lab, override, param, words):
+    done = run_module(app_release.main, args(lab, **override))
+    assert done.failed and words in done.msg, done.result
+    if param:
+        assert done["param"] == param
+    assert os.listdir(lab["root"] / "releases") == [] and lab["systemd"].calls == []
+    assert "Bearer" not in json.dumps(done.result)

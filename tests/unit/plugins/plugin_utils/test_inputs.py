@@ -139,6 +139,29 @@ BAD = [
     ("release", "bluegreen_artifact", ""),
     ("release", "bluegreen_artifact", None),
     ("release", "bluegreen_artifact", ["a.tar.gz"]),
+    # artifacts as CI builds them, and how the app starts (issue 13's bad input)
+    ("release", "bluegreen_artifact_checksum", "md5:d41d8cd98f00b204e9800998ecf8427e"),
+    ("release", "bluegreen_artifact_checksum", "sha256:xyz"),
+    ("deploy", "bluegreen_artifact_strip", "sometimes"),
+    ("deploy", "bluegreen_artifact_fetch", "proxy"),
+    ("deploy", "bluegreen_artifact_headers", ["Authorization: x"]),
+    ("deploy", "bluegreen_artifact_headers", {"Authorization": {"token": "x"}}),
+    ("deploy", "bluegreen_artifact_headers", {"Bad Name": "x"}),
+    ("deploy", "bluegreen_artifact_ca_path", "certs/ca.pem"),
+    ("release", "bluegreen_app_command", "bin/start\n--evil"),
+    ("release", "bluegreen_app_command", "bin/start 'unclosed"),
+    ("release", "bluegreen_app_unit_settings", {"ExecStart": "/bin/sh"}),
+    ("release", "bluegreen_app_unit_settings", {"LimitNOFILEE": 4096}),
+    ("release", "bluegreen_app_unit_settings", {"MemoryMax": "1G\nUser=root"}),
+    ("release", "bluegreen_app_unit_settings", ["LimitNOFILE=4096"]),
+    ("release", "bluegreen_app_shared_dirs", ["/var/uploads"]),
+    ("release", "bluegreen_app_shared_dirs", ["uploads/../../etc"]),
+    ("release", "bluegreen_app_shared_dirs", "uploads"),
+    ("release", "bluegreen_app_build", "sh build.sh"),
+    ("release", "bluegreen_app_build", [""]),
+    ("release", "bluegreen_app_build_timeout", 0),
+    ("provision", "bluegreen_app_packages", "openjdk-17-jre-headless"),
+    ("release", "bluegreen_redeploy", "perhaps"),
 ]
 
 
@@ -148,6 +171,20 @@ def test_each_bad_input_is_refused_naming_its_variable(artifact, playbook, varia
     assert message.startswith(f"{variable} "), message
     # The one variable at fault, not a list of every rule.
     assert message.count("bluegreen_") == 1 or variable in ("bluegreen_switch_steps",), message
+
+
+def test_a_wrong_checksum_of_a_controller_file_is_refused_before_any_host_is_touched(artifact):
+    message = refused("release", dict(good(artifact), bluegreen_artifact_checksum="sha256:" + "0" * 64))
+    assert message.startswith("bluegreen_artifact_checksum: ") and "not the sha256:000" in message
+    actual = _inputs._artifact.sha256_of(artifact)
+    assert _inputs.check("release", dict(good(artifact), bluegreen_artifact_checksum=actual))["bluegreen_artifact_checksum"] == actual
+
+
+def test_header_values_and_the_download_password_are_never_shown(artifact):
+    message = refused("release", dict(good(artifact), bluegreen_artifact_headers={"Authorization": "Bearer tok-51\r\nX: 1"}))
+    assert "tok-51" not in message and "Authorization" in message
+    message = refused("release", dict(good(artifact), bluegreen_artifact_password="pw-77\n"))
+    assert "pw-77" not in message
 
 
 def test_the_battery_has_at_least_forty_inputs():
