@@ -323,8 +323,11 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
 
 
 def _validate_path(value: str) -> str:
-    if not isinstance(value, str) or not value.startswith("/") or any(c.isspace() or not c.isprintable() for c in value):
-        raise _validate.ValidationError(f"health_path must be a path starting with '/' without spaces, got {value!r}", "health_path")
+    # '#' starts a comment in HAProxy's configuration (and a URL's fragment, which no request carries); quotes and '\'
+    # would be read as HAProxy's quoting.
+    if not isinstance(value, str) or not value.startswith("/") or any(c.isspace() or not c.isprintable() or c in "#'\"\\" for c in value):
+        raise _validate.ValidationError(f"health_path must be a path starting with '/' without spaces, quotes, '\\' or '#', got {value!r}",
+                                        "health_path")
     return value
 
 

@@ -135,6 +135,7 @@ def test_a_provision_never_undoes_a_switch_and_moves_a_single_file_layout_map_ov
      "cannot read /nonexistent/cart.pem"),
     ({"tls_certificate_content": "hello", "hostnames": ["cart.example.test"], "preview_port": 9001}, "tls_certificate_content", "has no certificate"),
     ({"listen_port": 8081, "preview_port": 8081}, "preview_port", "also the live listener's port"),
+    ({"health_path": "/health#ok"}, "health_path", "without spaces, quotes, '\\' or '#'"),
 ])
 def test_bad_input_names_the_parameter_the_app_and_the_router_and_writes_nothing(router, pems, args, param, words):
     assert not router.run("shop", hostnames=["shop.example.test"], tls_certificate_content=pems["shop.example.test"]).failed
