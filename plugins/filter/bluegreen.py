@@ -27,7 +27,10 @@ def expand_checks(checks: list, targets: list) -> list:
     """Every check (health_check format, with a path) against every target.
 
     A target is {name, base_url, header (optional: merged into each check's expected response headers), headers
-    (optional: merged into each check's request headers, such as the Host a router picks the app by)}.
+    (optional: merged into each check's request headers, such as the Host a router picks the app by)}. A target's
+    request header replaces the check's of the same name in any case, so one Host is sent: a check's own Host (the
+    health check's bluegreen_health_host) where the target has none (an app server, a listener of the app's own), the
+    target's where the router picks the app by that name (another would reach another app, or none).
     """
     result = []
     for target in targets:
@@ -40,7 +43,9 @@ def expand_checks(checks: list, targets: list) -> list:
             if target.get("header"):
                 item["header"] = dict(check.get("header") or {}, **target["header"])
             if target.get("headers"):
-                item["headers"] = dict(check.get("headers") or {}, **target["headers"])
+                replaced = {name.lower() for name in target["headers"]}
+                own = {name: value for name, value in (check.get("headers") or {}).items() if name.lower() not in replaced}
+                item["headers"] = dict(own, **target["headers"])
             result.append(item)
     return result
 

@@ -69,6 +69,22 @@ def hostname(value: object, param: str) -> str:
     return text
 
 
+def health_host(value: object, param: str = "health_host") -> str:
+    """The Host header of an app's health checks: a DNS name, optionally with ``:port``; empty (or None) for none."""
+    if value is None or value == "":
+        return ""
+    name, _colon, port = value.rpartition(":") if isinstance(value, str) and ":" in value else (value, "", None)
+    try:
+        host = hostname(name, param)
+        return host if port is None else f"{host}:{_validate.port(port, param)}"
+    except _validate.ValidationError:
+        raise _validate.ValidationError(
+            f"{param} {value!r} is not a host name or host:port: use a DNS name such as shop.example.com (labels of "
+            "letters, digits and '-', joined by dots), optionally followed by ':' and a port from 1 to 65535, with no "
+            "scheme, path or spaces; or leave it empty for none", param,
+        ) from None
+
+
 def path_prefix(value: object, param: str = "path_prefix") -> str:
     """``/`` or ``/a/b`` (no trailing slash): the route matches the path and everything below it."""
     if not isinstance(value, str) or not value.startswith("/"):

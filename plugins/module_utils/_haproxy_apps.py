@@ -65,14 +65,25 @@ def app_config(app_claim: dict, servers: dict, paths: dict, options: dict) -> st
             "",
             f"backend {app}_{colour}",
             "    balance roundrobin",
-            f"    option httpchk GET {options['health_path']}",
-            "    http-check expect status 200",
+            *health_check(options),
             f"    default-server inter {options['check_inter']} fall {options['check_fall']} rise {options['check_rise']}",
         ]
         if options["colour_header"]:
             lines.append(f"    http-response set-header X-Bluegreen-Colour {colour}")
         lines += [f"    server {server['name']} {_host_port(server)} check" for server in servers.get(colour) or []]
     return "\n".join(lines) + "\n"
+
+
+def health_check(options: dict) -> list:
+    """HAProxy's check of each server: GET the health path, with the Host header ``health_host`` when there is one
+    (HTTP/1.1, which needs a Host), passing on a status of ``health_status`` (200 by default)."""
+    host = options.get("health_host")
+    codes = ",".join(str(code) for code in options.get("health_status") or (200,))
+    if host:
+        request = ["    option httpchk", f"    http-check send meth GET uri {options['health_path']} ver HTTP/1.1 hdr Host {host}"]
+    else:
+        request = [f"    option httpchk GET {options['health_path']}"]
+    return [*request, f"    http-check expect status {codes}"]
 
 
 def _host_port(server: dict) -> str:

@@ -167,6 +167,20 @@ def parse_checks(raw: object, default_timeout: float = 5.0) -> list:
     return [parse_check(item, index, default_timeout) for index, item in enumerate(raw)]
 
 
+def app_health_check(url: str, host: str | None = None, status: object = None, name: str | None = None) -> dict:
+    """The app's own health check, as a check for ``parse_checks``: GET ``url`` with ``host`` as its Host header (the
+    role variable bluegreen_health_host; none when empty) and ``status`` as the codes that pass (bluegreen_health_status;
+    200 when None). The Host also names the TLS server (SNI) of an https url."""
+    check: dict = {"url": url}
+    if name:
+        check["name"] = name
+    if host:
+        check["headers"] = {"Host": host}
+    if status is not None:
+        check["status"] = list(status)
+    return check
+
+
 def parse_check(raw: object, index: int, default_timeout: float = 5.0) -> Check:
     where = f"checks[{index}]"
     if not isinstance(raw, dict):
@@ -270,7 +284,13 @@ def _request_headers(value: object, param: str) -> dict:
         return {}
     if not isinstance(value, dict):
         raise CheckError(f"{param} must be a dictionary of header name to value, got {value!r}")
-    return {_header_name(k, param): _text_value(v, f"{param}.{k}") for k, v in value.items()}
+    headers = {_header_name(k, param): _text_value(v, f"{param}.{k}") for k, v in value.items()}
+    lower = [name.lower() for name in headers]
+    twice = sorted({name for name in headers if lower.count(name.lower()) > 1})
+    if twice:
+        # Both would be sent: two Host headers are a request a server must refuse (RFC 9112).
+        raise CheckError(f"{param} names one header twice, in another case: {', '.join(twice)} (header names are case-insensitive)")
+    return headers
 
 
 def _header_expectations(value: object, param: str) -> dict:

@@ -77,6 +77,22 @@ def port(value: object, param: str = "port") -> int:
     return number
 
 
+def status_codes(value: object, param: str = "status") -> list:
+    """The HTTP status codes a health check accepts: a non-empty list of whole numbers from 100 to 599, none twice."""
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValidationError(f"{param} must be a non-empty list of HTTP status codes such as [200] or [200, 204], got {_describe(value)}", param)
+    codes = []
+    for index, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, (int, str)) or not re.fullmatch(r"[0-9]{3}", str(item).strip()) \
+                or not 100 <= int(item) <= 599:
+            raise ValidationError(f"{param}[{index}] must be an HTTP status code from 100 to 599, got {_describe(item)}", param)
+        codes.append(int(item))
+    twice = sorted({code for code in codes if codes.count(code) > 1})
+    if twice:
+        raise ValidationError(f"{param} lists {', '.join(map(str, twice))} twice: give each status code once", param)
+    return codes
+
+
 def weight(value: object, param: str = "weight", maximum: int = 100) -> int:
     try:
         number = int(value)  # type: ignore[arg-type]

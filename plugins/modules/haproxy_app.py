@@ -99,6 +99,17 @@ options:
     description: The path of the servers' health check.
     type: str
     default: /health
+  health_host:
+    description:
+      - The C(Host) header of the servers' health check (a host name, or C(host:port)), for an app that answers only
+        the names it knows. Empty, the check is an HTTP/1.0 request without one.
+    type: str
+    default: ""
+  health_status:
+    description: The HTTP status codes that pass the servers' health check.
+    type: list
+    elements: int
+    default: [200]
   check_inter:
     description: Interval of the health checks.
     type: str
@@ -208,6 +219,8 @@ ARGUMENT_SPEC = {
     "servers": {"type": "dict", "options": {"blue": {"type": "list", "elements": "dict", "default": []},
                                             "green": {"type": "list", "elements": "dict", "default": []}}},
     "health_path": {"type": "str", "default": "/health"},
+    "health_host": {"type": "str", "default": ""},
+    "health_status": {"type": "list", "elements": "int", "default": [200]},
     "check_inter": {"type": "str", "default": "1s"},
     "check_fall": {"type": "int", "default": 2},
     "check_rise": {"type": "int", "default": 2},
@@ -294,6 +307,8 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
         claim = _apps.claim(params)
         chosen = servers(params["servers"])
         options = {"health_path": _validate_path(params["health_path"]), "colour_header": params["colour_header"],
+                   "health_host": _apps.health_host(params["health_host"], "health_host"),
+                   "health_status": _validate.status_codes(params["health_status"], "health_status"),
                    "check_inter": _haproxy_apps.duration(params["check_inter"], "check_inter"),
                    "check_fall": _validate.at_least(params["check_fall"], 1, "check_fall"),
                    "check_rise": _validate.at_least(params["check_rise"], 1, "check_rise")}
@@ -323,8 +338,11 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
 
 
 def _validate_path(value: str) -> str:
-    if not isinstance(value, str) or not value.startswith("/") or any(c.isspace() or not c.isprintable() for c in value):
-        raise _validate.ValidationError(f"health_path must be a path starting with '/' without spaces, got {value!r}", "health_path")
+    # '#' starts a comment in HAProxy's configuration (and a URL's fragment, which no request carries); quotes and '\'
+    # would be read as HAProxy's quoting.
+    if not isinstance(value, str) or not value.startswith("/") or any(c.isspace() or not c.isprintable() or c in "#'\"\\" for c in value):
+        raise _validate.ValidationError(f"health_path must be a path starting with '/' without spaces, quotes, '\\' or '#', got {value!r}",
+                                        "health_path")
     return value
 
 

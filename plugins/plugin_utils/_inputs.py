@@ -162,6 +162,24 @@ def host_names(value: object) -> list:
 
 
 path_prefix = _validated(_apps.path_prefix)
+health_host = _validated(_apps.health_host)
+
+
+def status_codes(value: object) -> list:
+    """HTTP status codes a health check accepts: a non-empty list of codes from 100 to 599, none twice."""
+    items = value if isinstance(value, list) else None
+    if not items:
+        raise InputError(f"must be a non-empty list of HTTP status codes such as [200] or [200, 204], got {_kind(value)} {_shown(value)}")
+    codes = []
+    for index, item in enumerate(items):
+        try:
+            codes.append(integer(100, 599)(item))
+        except InputError:
+            raise InputError(f"item {index} must be an HTTP status code, a whole number from 100 to 599, got {_kind(item)} {_shown(item)}") from None
+    twice = sorted({code for code in codes if codes.count(code) > 1})
+    if twice:
+        raise InputError(f"lists {', '.join(map(str, twice))} twice: give each status code once")
+    return codes
 
 
 def certificate(value: object) -> str:
@@ -347,6 +365,8 @@ RULES: dict = {
     "bluegreen_haproxy_conf_dir": (None, absolute_path, False),
     "bluegreen_haproxy_cert_dir": (None, absolute_path, False),
     "bluegreen_health_path": (None, url_path, False),
+    "bluegreen_health_host": (None, health_host, False),
+    "bluegreen_health_status": (None, status_codes, False),
     "bluegreen_app_root": (None, absolute_path, False),
     "bluegreen_state_dir": (None, absolute_path, False),
     "bluegreen_haproxy_map_dir": (None, absolute_path, False),

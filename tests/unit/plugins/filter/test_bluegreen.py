@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.bluegreen.core.plugins.filter.bluegreen import FilterModule, app_address, colour_servers, expand_checks, fleets
+from ansible_collections.bluegreen.core.plugins.module_utils import _http
 
 
 def test_filters_are_registered():
@@ -58,6 +59,21 @@ def test_expand_checks_adds_a_targets_request_headers_to_each_check():
     checks = [{"path": "/", "headers": {"Accept": "text/plain"}}]
     (item,) = expand_checks(checks, [{"name": "lb live", "base_url": "http://10.0.0.1", "headers": {"Host": "a.example.com"}}])
     assert item["headers"] == {"Accept": "text/plain", "Host": "a.example.com"}
+
+
+def test_the_health_host_is_the_host_of_a_direct_probe_and_a_routers_name_picks_the_app():
+    """One Host per request: the health check's own where the target has none (an app server, a listener of the app's
+    own), the router's name where the router picks the app by it (the health host there would reach no app)."""
+    health = {"path": "/health", "headers": {"host": "shop.internal:8000"}, "status": [200, 204]}
+    direct, named = expand_checks([health], [
+        {"name": "app1 green", "base_url": "http://10.0.0.5:8002"},
+        {"name": "lb1 live", "base_url": "https://127.0.0.1:443", "headers": {"Host": "shop.example.com"}},
+    ])
+    assert direct["headers"] == {"host": "shop.internal:8000"} and direct["status"] == [200, 204]
+    assert named["headers"] == {"Host": "shop.example.com"} and named["status"] == [200, 204]
+    assert health["headers"] == {"host": "shop.internal:8000"}
+    parsed = _http.parse_checks([direct, named])
+    assert [_http._connection(check, None).server_name for check in parsed[1:]] == ["shop.example.com"]
 
 
 @pytest.mark.parametrize("check", [{"url": "http://x/"}, {"path": "health"}, "not a dict"])

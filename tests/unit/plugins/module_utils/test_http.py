@@ -83,6 +83,8 @@ def attempt(url: str, context=None, **options):
             "checks[0].headers.Host must not contain a newline",
         ),
         ({"url": "http://h/", "headers": {"X;y": "1"}}, "checks[0].headers has an invalid header name"),
+        ({"url": "http://h/", "headers": {"Host": "a.example", "host": "b.example"}},
+         "checks[0].headers names one header twice, in another case: Host, host"),
         ({"url": "http://h/", "json_value": "ok"}, "checks[0].json_value needs json_path"),
         ({"url": "http://h/", "json_path": "a..b"}, "checks[0].json_path must be a dot path"),
         ({"url": "http://h/", "method": "HEAD", "body_regex": "x"}, "use method GET instead of HEAD"),
@@ -253,6 +255,22 @@ def test_request_headers_are_sent_and_can_override_host(app):
     sent = [r[2] for r in app.requests if r[1] == "/echo-host"][-1]
     assert sent["X-Trace"] == "42"
     assert sent["User-Agent"] == "bluegreen.core-health_check"
+
+
+def test_the_apps_health_check_sends_its_host_instead_of_the_address_and_passes_its_codes(app):
+    check = _http.app_health_check(app.url("/status/204"), "shop.example.test:8443", [200, 204], "shop@green")
+    assert check == {"url": app.url("/status/204"), "name": "shop@green", "headers": {"Host": "shop.example.test:8443"},
+                     "status": [200, 204]}
+    (parsed,) = parse_checks([check])
+    assert [name for name in _http._outgoing_headers(parsed) if name.lower() == "host"] == ["Host"]
+    report = run_checks([parsed], parse_settings({}))
+    assert report.ok, report.message()
+    assert [r[2]["Host"] for r in app.requests if r[1] == "/status/204"][-1] == "shop.example.test:8443"
+    # Without a host, the request names the address it goes to; without codes, 200 alone passes.
+    (plain,) = parse_checks([_http.app_health_check(app.url("/status/204"), "", None)])
+    result = run_checks([plain], parse_settings({})).results[0]
+    assert result["error"] == "status 204 not in [200]"
+    assert [r[2]["Host"] for r in app.requests if r[1] == "/status/204"][-1] == f"127.0.0.1:{app.server_address[1]}"
 
 
 def test_head_sends_a_head_request(app):

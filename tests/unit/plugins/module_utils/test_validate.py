@@ -176,3 +176,19 @@ def test_weights_accepts_both_colours_in_range(value, maximum, expected):
 def test_weights_rejects_out_of_range_bools_and_all_zero(value, message):
     with pytest.raises(ValidationError, match=message):
         _validate.weights(value, maximum=999)
+
+
+@pytest.mark.parametrize(("value", "expected"), [([200], [200]), ([200, 204, "301"], [200, 204, 301]), ((100, 599), [100, 599])])
+def test_status_codes_accepts_codes_from_100_to_599(value, expected):
+    assert _validate.status_codes(value, "health_status") == expected
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ([], "health_status must be a non-empty list"), (200, "health_status must be a non-empty list"),
+    ([99], r"health_status\[0\] must be an HTTP status code"), ([200, 600], r"health_status\[1\]"), ([True], r"health_status\[0\]"),
+    ([200.0], r"health_status\[0\]"), (["2xx"], r"health_status\[0\]"), ([200, 204, 200], "health_status lists 200 twice"),
+])
+def test_status_codes_refuses_junk_naming_the_parameter(value, message):
+    with pytest.raises(_validate.ValidationError, match=message) as caught:
+        _validate.status_codes(value, "health_status")
+    assert caught.value.param == "health_status"

@@ -135,6 +135,12 @@ def test_a_provision_never_undoes_a_switch_and_moves_a_single_file_layout_map_ov
      "cannot read /nonexistent/cart.pem"),
     ({"tls_certificate_content": "hello", "hostnames": ["cart.example.test"], "preview_port": 9001}, "tls_certificate_content", "has no certificate"),
     ({"listen_port": 8081, "preview_port": 8081}, "preview_port", "also the live listener's port"),
+    ({"health_host": "shop.example.test/health"}, "health_host", "'shop.example.test/health' is not a host name or host:port"),
+    ({"health_host": "shop.example.test:99999"}, "health_host", "is not a host name or host:port"),
+    ({"health_status": [200, 700]}, "health_status", "health_status[1] must be an HTTP status code from 100 to 599"),
+    ({"health_status": [200, 204, 200]}, "health_status", "health_status lists 200 twice"),
+    ({"health_status": []}, "health_status", "health_status must be a non-empty list"),
+    ({"health_path": "/health#ok"}, "health_path", "without spaces, quotes, '\\' or '#'"),
 ])
 def test_bad_input_names_the_parameter_the_app_and_the_router_and_writes_nothing(router, pems, args, param, words):
     assert not router.run("shop", hostnames=["shop.example.test"], tls_certificate_content=pems["shop.example.test"]).failed
@@ -143,6 +149,24 @@ def test_bad_input_names_the_parameter_the_app_and_the_router_and_writes_nothing
     assert result.failed and result["param"] == param, result.result
     assert result.msg.startswith("Cannot route cart on the HAProxy router lb1: ") and words in result.msg, result.msg
     assert router.snapshot() == before
+
+
+def test_the_servers_health_check_sends_the_health_host_and_takes_the_health_status(router):
+    assert not router.run("cart").failed
+    # Without a host and with the one status 200, the check is the one every earlier provision wrote.
+    assert "    option httpchk GET /health\n    http-check expect status 200\n" in router.text("bluegreen.d", "cart.cfg")
+    result = router.run("cart", health_path="/healthz?deep=1", health_host="Cart.Example.test:8443", health_status=[200, 204])
+    assert not result.failed and result["changed"], result.msg
+    text = router.text("bluegreen.d", "cart.cfg")
+    for colour in ("blue", "green"):
+        backend = text.split(f"backend cart_{colour}\n", 1)[1].split("\n\n", 1)[0]
+        assert backend.splitlines()[1:4] == [
+            "    option httpchk",
+            "    http-check send meth GET uri /healthz?deep=1 ver HTTP/1.1 hdr Host cart.example.test:8443",
+            "    http-check expect status 200,204",
+        ], backend
+    router.check()
+    assert not router.run("cart", health_path="/healthz?deep=1", health_host="cart.example.test:8443", health_status=[200, 204])["changed"]
 
 
 def test_a_certificate_without_its_key_or_with_another_key_is_refused(router, pems, tmp_path):

@@ -122,6 +122,23 @@ BAD = [
     ("switch", "bluegreen_monitor_checks", [{"path": "/", "body_regex": "["}]),
     ("switch", "bluegreen_health_path", "health"),
     ("switch", "bluegreen_health_path", "/health\n"),
+    ("switch", "bluegreen_health_host", "shop"),
+    ("release", "bluegreen_health_host", "https://shop.example.com"),
+    ("provision", "bluegreen_health_host", "shop.example.com/health"),
+    ("provision", "bluegreen_health_host", "shop.example.com:0"),
+    ("provision", "bluegreen_health_host", "shop.example.com:"),
+    ("switch", "bluegreen_health_host", "shop.example.com\n"),
+    ("switch", "bluegreen_health_host", "shop .example.com"),
+    ("switch", "bluegreen_health_host", ["shop.example.com"]),
+    ("switch", "bluegreen_health_status", []),
+    ("switch", "bluegreen_health_status", [200, 200]),
+    ("release", "bluegreen_health_status", [99]),
+    ("release", "bluegreen_health_status", [600]),
+    ("provision", "bluegreen_health_status", ["ok"]),
+    ("provision", "bluegreen_health_status", [True]),
+    ("smoke_test", "bluegreen_health_status", "200,204"),
+    ("smoke_test", "bluegreen_health_status", {"200": "ok"}),
+    ("switch", "bluegreen_health_status", 204),
     # paths
     ("release", "bluegreen_app_root", "opt/shop"),
     ("release", "bluegreen_app_root", "/opt/../etc"),
@@ -220,6 +237,16 @@ def test_a_certificate_is_never_shown_and_host_names_come_back_lower_case(artifa
     checked = _inputs.check("provision", {"bluegreen_app": "shop", "bluegreen_hostnames": ["Shop.Example.com."], "bluegreen_preview_port": 0,
                                           "bluegreen_path_prefix": "/api/", "bluegreen_tls_certificate": "-----BEGIN CERTIFICATE-----..."})
     assert checked["bluegreen_hostnames"] == ["shop.example.com"] and checked["bluegreen_path_prefix"] == "/api"
+
+
+def test_the_health_host_and_status_come_back_checked(artifact):
+    for host, expected in (("Shop.Example.com.", "shop.example.com"), ("shop.example.com:8443", "shop.example.com:8443"),
+                           ("localhost:8000", "localhost:8000"), ("", "")):
+        assert _inputs.check("release", dict(good(artifact), bluegreen_health_host=host))["bluegreen_health_host"] == expected
+    for status, expected in (([200], [200]), ([200, "204"], [200, 204]), ([301.0], [301])):
+        assert _inputs.check("release", dict(good(artifact), bluegreen_health_status=status))["bluegreen_health_status"] == expected
+    assert "lists 200, 204 twice" in refused("switch", {"bluegreen_app": "shop", "bluegreen_health_status": [200, 204, 200, 204]})
+    assert "item 1 must be an HTTP status code" in refused("switch", {"bluegreen_app": "shop", "bluegreen_health_status": [200, 700]})
 
 
 def test_an_env_value_never_appears_in_the_message(artifact):
