@@ -307,7 +307,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import fetch_url
-from ansible_collections.bluegreen.core.plugins.module_utils import _artifact, _fs, _http, _release, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _artifact, _fs, _http, _release, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError, os_error_text
 
 ARGUMENT_SPEC = {
@@ -383,9 +383,8 @@ def validate(params: dict) -> None:
     for index, command in enumerate(params["build"]):
         if not command.strip() or "\0" in command:
             raise _validate.ValidationError(f"build[{index}] must be a command, got {command!r}", "build")
-    for code in params["health_status"]:
-        if not 100 <= code <= 599:
-            raise _validate.ValidationError(f"health_status must list HTTP status codes (100-599), got {code}", "health_status")
+    params["health_status"] = _validate.status_codes(params["health_status"], "health_status")
+    params["health_host"] = _apps.health_host(params["health_host"], "health_host")
     for key, value in params["headers"].items():
         if not isinstance(value, str) or any(ch in value + key for ch in "\r\n\0"):
             raise _validate.ValidationError(f"headers.{key} must be one line of text (its value is not shown)", "headers")
@@ -405,10 +404,8 @@ def download(module: AnsibleModule, url: str, directory: str) -> str:
 
 
 def health(params: dict) -> dict:
-    check = {"name": f"{params['app']}@{params['colour']}", "url": params["health_url"], "status": params["health_status"]}
-    if params["health_host"]:
-        check["headers"] = {"Host": params["health_host"]}
-    checks = _http.parse_checks([check])
+    checks = _http.parse_checks([_http.app_health_check(params["health_url"], params["health_host"], params["health_status"],
+                                                        f"{params['app']}@{params['colour']}")])
     timeout = params["start_timeout"]
     settings = _http.parse_settings({"retries": timeout * 2, "interval": 0.5, "consecutive_successes": 2, "deadline": timeout})
     return _http.run_checks(checks, settings)

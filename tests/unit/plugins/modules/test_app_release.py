@@ -352,7 +352,8 @@ def test_the_health_wait_sends_the_health_host_and_takes_its_statuses(lab):
     ({"shared_dirs": ["/var/data"]}, "shared_dirs", "relative path"),
     ({"shared_dirs": ["data/../.."]}, "shared_dirs", "relative path"),
     ({"build": [""]}, "build", "must be a command"),
-    ({"health_status": [999]}, "health_status", "100-599"),
+    ({"health_status": [999]}, "health_status", "from 100 to 599"),
+    ({"health_host": "http://shop"}, "health_host", "not a host name"),
     ({"headers": {"Authorization": "Bearer x\r\nEvil: 1"}}, "headers", "one line"),
     ({"strip": "maybe"}, None, "strip"),
 ])
