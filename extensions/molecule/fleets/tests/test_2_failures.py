@@ -34,18 +34,18 @@ def _router_files() -> dict:
 
 def test_broken_release_to_the_blue_fleet_fails_its_smoke_test_and_switches_nothing():
     before_files, before_history = _router_files(), history()
-    result = playbook("release", "bluegreen_version=3.0.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-3.0.0-broken-500.tar.gz")
+    result = playbook("release", "bluegreen_version=3.1.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-3.1.0-broken-500.tar.gz")
     assert result.returncode != 0, result.output
     assert "stopped before the switch" in result.output
     assert "status 500" in result.output
     assert {(a["colour"], a["version"]) for a in live(8)} == {("green", "2.0.0")}
     assert _router_files() == before_files
-    assert "status 500" in only_a_failed_smoke_test_recorded(before_history, "blue", "3.0.0")["error"]
+    assert "status 500" in only_a_failed_smoke_test_recorded(before_history, "blue", "3.1.0")["error"]
     for app_host in BLUE:
         assert get(f"http://{address(app_host)}:8001/")["version"] == "1.0.0"
     # The green fleet was never touched.
     for app_host in GREEN:
-        assert not host(app_host).file(f"/opt/bluegreen/{APP}/releases/3.0.0").exists
+        assert not host(app_host).file(f"/opt/bluegreen/{APP}/releases/3.1.0").exists
 
 
 @pytest.mark.parametrize("extra, message", [

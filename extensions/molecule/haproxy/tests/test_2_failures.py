@@ -38,13 +38,13 @@ def _router_files() -> dict:
 
 def test_broken_release_fails_its_smoke_test_and_switches_nothing():
     before_files, before_history = _router_files(), history()
-    result = playbook("release", "bluegreen_version=3.0.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-3.0.0-broken-500.tar.gz")
+    result = playbook("release", "bluegreen_version=3.1.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-3.1.0-broken-500.tar.gz")
     assert result.returncode != 0, result.output
     assert "stopped before the switch" in result.output
     assert "status 500" in result.output
     assert {(a["colour"], a["version"]) for a in live(10)} == {("green", "2.0.0")}
     assert _router_files() == before_files
-    assert "status 500" in only_a_failed_smoke_test_recorded(before_history, "blue", "3.0.0")["error"]
+    assert "status 500" in only_a_failed_smoke_test_recorded(before_history, "blue", "3.1.0")["error"]
     # The idle colour went back to the release it had, so rollback stays instant and safe.
     for app_host in APPS:
         assert get(f"http://{address(app_host)}:8001/")["version"] == "1.0.0"
@@ -132,7 +132,9 @@ def test_rollback_refuses_when_blue_no_longer_holds_what_it_ran_when_live():
     deployed = playbook("deploy", "bluegreen_version=3.0.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-3.0.0.tar.gz")
     assert deployed.returncode == 0, deployed.output
     for app_host in APPS:
-        assert get(f"http://{address(app_host)}:8001/")["version"] == "3.0.0"
+        # The good 3.0.0 answers: the broken build an earlier test released has a version of its own (3.1.0).
+        got = get(f"http://{address(app_host)}:8001/")
+        assert (got["status"], got["colour"], got["version"]) == (200, "blue", "3.0.0"), got
     result = playbook("rollback")
     assert result.returncode != 0, result.output
     assert "it ran 1.0.0 when it was live, but now holds 3.0.0" in result.output

@@ -144,16 +144,16 @@ def test_release_apps_deploys_and_tests_each_then_switches_them_together(pki):
 def test_release_apps_switches_none_when_one_fails_its_smoke_test(pki):
     before = host(ROUTER).file(MAP_FILE).content_string
     b_history = host(ROUTER).file("/var/lib/bluegreen/service-b/history.jsonl").content_string.splitlines()
-    result = release_apps(pki, ("service-a", "1.0.0"), ("service-b", "3.0.0", "demo-app-3.0.0-broken-500.tar.gz"))
+    result = release_apps(pki, ("service-a", "1.0.0"), ("service-b", "3.1.0", "demo-app-3.1.0-broken-500.tar.gz"))
     said = " ".join(result.output.split())
-    assert result.returncode != 0 and "service-b 3.0.0 failed in" in said and "No app was switched" in said, said
+    assert result.returncode != 0 and "service-b 3.1.0 failed in" in said and "No app was switched" in said, said
     assert "status 500" in said, said
     assert host(ROUTER).file(MAP_FILE).content_string == before
     assert answer("https://a.example.com/")["version"] == "2.0.0" and answer("https://b.example.com/")["version"] == "1.0.0"
     lines = host(ROUTER).file("/var/lib/bluegreen/service-b/history.jsonl").content_string.splitlines()
     assert lines[:len(b_history)] == b_history
     (smoke,) = map(json.loads, lines[len(b_history):])
-    assert (smoke["action"], smoke["result"], smoke["versions"][smoke["colour"]]) == ("smoke-test", "failed", "3.0.0"), smoke
+    assert (smoke["action"], smoke["result"], smoke["versions"][smoke["colour"]]) == ("smoke-test", "failed", "3.1.0"), smoke
     # service-b's idle colour is back on the release it had; service-a's waits, deployed and unswitched.
     assert answer("https://preview.b.example.com/")["version"] == "6.0.0"
     assert answer("https://preview.a.example.com/")["version"] == "1.0.0"
