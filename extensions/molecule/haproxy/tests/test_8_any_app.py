@@ -198,6 +198,65 @@ def test_a_build_that_crashes_on_start_is_explained_with_its_journal_then_rollba
     assert status == 200 and "written by 1.0.0" in text
 
 
+class ArtifactStore:
+    """A CI artifact store on the controller's loopback, which the lab hosts cannot reach: it serves the files of
+    ARTIFACTS to requests with the right token, and counts them."""
+
+    def __init__(self, token: str) -> None:
+        import http.server
+        import threading
+
+        store = self
+        self.requests = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+                store.requests += 1
+                path = os.path.join(ARTIFACTS, os.path.basename(self.path))
+                if self.headers.get("Authorization") != f"Bearer {token}" or not os.path.isfile(path):
+                    self.send_error(401 if os.path.isfile(path) else 404)
+                    return
+                with open(path, "rb") as handle:
+                    data = handle.read()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/{os.path.basename(path)}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_url_artifact_is_fetched_once_by_the_controller_with_a_token_never_shown():
+    artifact = build("6.0.0")
+    store = ArtifactStore("tok-3b9d")
+    try:
+        common = (f"bluegreen_artifact={store.url(artifact)}", "bluegreen_artifact_fetch=controller")
+        refused = run("release", "bluegreen_version=6.0.0", *common,
+                      json.dumps({"bluegreen_artifact_headers": {"Authorization": "Bearer wrong-51"}}))
+        assert refused.returncode != 0 and "on the controller failed" in refused.output and "401" in refused.output, refused.output
+        assert "wrong-51" not in refused.output and health()["version"] == "2.0.0"
+        store.requests = 0
+        done = run("release", "bluegreen_version=6.0.0", *common, f"bluegreen_artifact_checksum={sha256(artifact)}",
+                   json.dumps({"bluegreen_artifact_headers": {"Authorization": "Bearer tok-3b9d"}}))
+        assert done.returncode == 0, done.output
+        assert "tok-3b9d" not in done.output and health()["version"] == "6.0.0"
+        # Once for both app hosts.
+        assert store.requests == 1
+    finally:
+        store.close()
+
+
 def test_the_app_is_taken_off_the_router_and_its_hosts():
     result = run("provision", "bluegreen_app_state=absent")
     assert result.returncode == 0, result.output

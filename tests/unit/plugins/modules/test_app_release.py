@@ -364,3 +364,61 @@ def test_bad_release_settings_are_refused_naming_the_option(lab, override, param
         assert done["param"] == param
     assert os.listdir(lab["root"] / "releases") == [] and lab["systemd"].calls == []
     assert "Bearer" not in json.dumps(done.result)
+
+
+class _ArtifactServer:
+    """A CI artifact store on loopback: serves one file to requests with the right Authorization."""
+
+    def __init__(self, path: str, authorization: str) -> None:
+        import http.server
+        import threading
+
+        data = open(path, "rb").read()  # noqa: SIM115 - read whole, once
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+                if self.headers.get("Authorization") != authorization:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="ci"')
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/shop-2.0.0.tar.gz"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_url_artifact_is_fetched_by_the_host_with_its_headers_or_basic_auth_never_shown(lab):
+    import base64
+
+    server = _ArtifactServer(lab["artifact"], "Bearer tok-4af1")
+    try:
+        refused = run_module(app_release.main, args(lab, artifact=server.url, headers={"Authorization": "Bearer wrong-9c"}))
+        assert refused.failed and "failed: 401" in refused.msg and refused["param"] == "artifact"
+        assert "wrong-9c" not in json.dumps(refused.result) and os.listdir(lab["root"] / "releases") == []
+        done = run_module(app_release.main, args(lab, artifact=server.url, headers={"Authorization": "Bearer tok-4af1"},
+                                                 checksum=_artifact_sum(lab["artifact"])))
+        assert done.failed is False, done.result
+        assert "tok-4af1" not in json.dumps(done.result) and done["invocation"]["module_args"]["headers"] == {"Authorization": "********"}
+        # Nothing of the download is left beside the releases.
+        assert sorted(os.listdir(lab["root"] / "releases")) == ["2.0.0"]
+    finally:
+        server.close()
+    basic = _ArtifactServer(lab["artifact"], "Basic " + base64.b64encode(b"ci:pw-8e2").decode())
+    try:
+        done = run_module(app_release.main, args(lab, version="2.0.1", artifact=basic.url, url_username="ci", url_password="pw-8e2"))
+        assert done.failed is False, done.result
+        assert "pw-8e2" not in json.dumps(done.result)
+    finally:
+        basic.close()
