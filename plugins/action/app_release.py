@@ -40,10 +40,11 @@ class ActionModule(ActionBase):
                     # Not on the controller: fine if the release is in place on the host already; the module says so if not.
                     args.update(artifact=None, remote_artifact=True, missing_artifact=str(artifact))
                 else:
+                    # Copied in check mode too (into the task's temporary folder, removed below): the module checks
+                    # its checksum against the release in place, and says what a real run would refuse.
                     remote = self._connection._shell.join_path(self._connection._shell.tmpdir, "artifact")
-                    if not self._task.check_mode:
-                        self._transfer_file(source, remote)
-                        self._fixup_perms2((self._connection._shell.tmpdir, remote))
+                    self._transfer_file(source, remote)
+                    self._fixup_perms2((self._connection._shell.tmpdir, remote))
                     args.update(artifact=remote, remote_artifact=True)
             result.update(self._execute_module(module_name="bluegreen.core.app_release", module_args=args, task_vars=task_vars))
             return hide_env(result)

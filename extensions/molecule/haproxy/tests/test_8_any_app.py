@@ -27,9 +27,9 @@ ARTIFACTS = os.path.join(PROJECT, ".cache", "artifacts")
 BUILD = os.path.join(PROJECT, "examples", "notes-app", "build.py")
 VARS = os.path.join(PROJECT, "examples", "notes-app", "notes.yml")
 # What the scenario's router needs beside examples/notes-app/notes.yml: the app's own ports, its host name on the shared
-# port 80, no preview listener (the app answers its one host name only).
+# port 80, its preview listener on a port of its own (the probes through it send bluegreen_health_host).
 ROUTER_VARS = {"bluegreen_ports": {"blue": 8301, "green": 8302}, "bluegreen_hostnames": [NAME], "bluegreen_listen_port": 80,
-               "bluegreen_preview_port": 0}
+               "bluegreen_preview_port": 8380}
 HISTORY = f"/var/lib/bluegreen/{APP}/history.jsonl"
 ROOT = f"/opt/bluegreen/{APP}"
 
