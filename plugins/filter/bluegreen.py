@@ -23,8 +23,9 @@ def app_address(host: str, hostvars: dict) -> str:
     return str(address)
 
 
-def expand_checks(checks: list, targets: list) -> list:
-    """Every check (health_check format, with a path) against every target.
+def expand_checks(checks: list, targets: list, host: str = "") -> list:
+    """Every check (health_check format, with a path) against every target; ``host`` (bluegreen_health_host) is the
+    Host header of each check that sends none of its own.
 
     A target is {name, base_url, header (optional: merged into each check's expected response headers), headers
     (optional: merged into each check's request headers, such as the Host a router picks the app by)}. A target's
@@ -37,15 +38,20 @@ def expand_checks(checks: list, targets: list) -> list:
         for index, check in enumerate(checks):
             if not isinstance(check, dict) or not str(check.get("path", "")).startswith("/"):
                 raise AnsibleFilterError(f"check {index} needs a path starting with '/', got {check!r}")
-            item = {key: value for key, value in check.items() if key != "path"}
+            item = {key: value for key, value in check.items() if key not in ("path", "headers")}
+            headers = dict(check.get("headers") or {})
+            if host and not any(name.lower() == "host" for name in headers):
+                headers["Host"] = host
             item["url"] = target["base_url"].rstrip("/") + check["path"]
             item["name"] = f"{target['name']} {check.get('name', check['path'])}"
             if target.get("header"):
                 item["header"] = dict(check.get("header") or {}, **target["header"])
             if target.get("headers"):
                 replaced = {name.lower() for name in target["headers"]}
-                own = {name: value for name, value in (check.get("headers") or {}).items() if name.lower() not in replaced}
-                item["headers"] = dict(own, **target["headers"])
+                headers = dict({name: value for name, value in headers.items() if name.lower() not in replaced},
+                               **target["headers"])
+            if headers:
+                item["headers"] = headers
             result.append(item)
     return result
 

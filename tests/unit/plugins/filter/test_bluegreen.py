@@ -76,6 +76,16 @@ def test_the_health_host_is_the_host_of_a_direct_probe_and_a_routers_name_picks_
     assert [_http._connection(check, None).server_name for check in parsed[1:]] == ["shop.example.com"]
 
 
+def test_expand_checks_gives_every_check_without_a_host_the_apps_health_host():
+    checks = [{"path": "/health"}, {"path": "/", "headers": {"host": "own.example.com"}}, {"path": "/api"}]
+    targets = [{"name": "app1", "base_url": "http://10.0.0.5:8002"},
+               {"name": "router", "base_url": "http://127.0.0.1:80", "headers": {"Host": "shop.example.com"}}]
+    hosts = [check.get("headers") for check in expand_checks(checks, targets, "shop.internal")]
+    assert hosts == [{"Host": "shop.internal"}, {"host": "own.example.com"}, {"Host": "shop.internal"},
+                     {"Host": "shop.example.com"}, {"Host": "shop.example.com"}, {"Host": "shop.example.com"}]
+    assert "headers" not in expand_checks([{"path": "/"}], targets[:1])[0]
+
+
 @pytest.mark.parametrize("check", [{"url": "http://x/"}, {"path": "health"}, "not a dict"])
 def test_expand_checks_refuses_a_check_without_an_absolute_path(check):
     with pytest.raises(AnsibleFilterError, match="check 0 needs a path"):
