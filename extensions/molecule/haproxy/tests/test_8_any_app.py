@@ -185,7 +185,7 @@ def test_a_failing_build_switches_nothing_keeps_no_release_and_shows_its_output(
 
 
 def test_a_build_that_crashes_on_start_is_explained_with_its_journal_then_rollback_works(artifacts):
-    result = release("5.0.0", artifacts["5.0.0"])
+    result = release("5.0.0", artifacts["5.0.0"], None, "bluegreen_app_start_timeout=15")
     assert result.returncode != 0
     assert "RuntimeError: notes: broken build, refusing to start" in result.output, result.output
     assert "notes@green" in result.output and "ActiveState=" in result.output
