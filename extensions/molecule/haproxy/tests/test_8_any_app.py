@@ -19,7 +19,7 @@ import sys
 import time
 
 import pytest
-from lab_helpers import APPS, PROJECT, ROUTER, _playbook_command, host, inventory, playbook
+from lab_helpers import APPS, PROJECT, ROUTER, _playbook_command, address, host, inventory, playbook
 
 APP = "notes"
 NAME = "notes.example.test"
@@ -67,10 +67,10 @@ def release(version: str, artifact: str, checksum: str | None = None, *extra: st
                f"bluegreen_artifact_checksum={checksum or sha256(artifact)}", *extra)
 
 
-def served(path: str = "/", method: str = "GET", data: str | None = None) -> tuple:
-    """(status, body) of one request through the router by the app's host name."""
+def served(path: str = "/", method: str = "GET", data: str | None = None, base: str = "http://127.0.0.1:80") -> tuple:
+    """(status, body) of one request by the app's host name, through the router unless ``base`` says where."""
     body = f"-X {method} -H 'Content-Type: application/json' --data '{data}'" if data else ""
-    out = host(ROUTER).check_output(f"curl -s -m 5 -H 'Host: {NAME}' {body} -w '\\n%{{http_code}}' http://127.0.0.1:80{path}")
+    out = host(ROUTER).check_output(f"curl -s -m 5 -H 'Host: {NAME}' {body} -w '\\n%{{http_code}}' {base}{path}")
     text, _sep, status = out.rpartition("\n")
     return int(status), text
 
@@ -107,12 +107,13 @@ def test_the_first_release_builds_a_venv_and_serves_through_the_router(artifacts
     result = release("1.0.0", artifacts["1.0.0"])
     assert result.returncode == 0, result.output
     assert (health()["version"], health()["status"]) == ("1.0.0", "ok")
-    status, _text = served("/notes", "POST", json.dumps({"text": "written by 1.0.0"}))
-    assert status == 201
     for name in APPS:
+        # A note on each app host (the shared dir is each host's own), written by the live colour, blue.
+        status, _text = served("/notes", "POST", json.dumps({"text": "written by 1.0.0"}), f"http://{address(name)}:8301")
+        assert status == 201
         release_dir = host(name).file(f"{ROOT}/releases/1.0.0")
         # The archive's top folder is stripped; the build made .venv; the release is root's, readable by the app.
-        assert {"notes", "wheels", ".venv", "data"} <= set(release_dir.listdir())
+        assert set(host(name).check_output(f"ls -A {ROOT}/releases/1.0.0").split()) >= {"notes", "wheels", ".venv", "data"}
         assert (release_dir.user, release_dir.mode) == ("root", 0o755)
         assert host(name).file(f"{ROOT}/releases/1.0.0/data").linked_to == f"{ROOT}/shared/data"
         dropin = host(name).file(f"/etc/systemd/system/{APP}@blue.service.d/bluegreen-release.conf").content_string
