@@ -230,17 +230,27 @@ def build(release: str, commands: list, user: str, group: str, env: dict, timeou
 
 
 def _run_as(command: str, cwd: str, uid: int, gid: int, env: dict, timeout: float) -> tuple:
-    """(rc, output) of one build command; rc None when it ran out of time (its whole process group is killed)."""
+    """(rc, output) of one build command; rc None when it ran out of time. Its whole process group is killed after it,
+    so nothing the build started in the background goes on changing the release."""
     process = subprocess.Popen(  # noqa: S603 - the user's own build command, as the app's user
         ["/bin/sh", "-c", command], cwd=cwd, env=env, user=uid, group=gid, extra_groups=[], stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         out, _err = process.communicate(timeout=timeout)
+        rc = process.returncode
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        _kill_group(process.pid)
         out, _err = process.communicate()
         return None, out.decode("utf-8", "replace")
-    return process.returncode, out.decode("utf-8", "replace")
+    _kill_group(process.pid)
+    return rc, out.decode("utf-8", "replace")
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def tail(text: str, lines: int) -> str:
@@ -249,26 +259,36 @@ def tail(text: str, lines: int) -> str:
 
 
 def _chown_tree(path: str, uid: int, gid: int) -> None:
-    for directory, dirs, files in os.walk(path):
-        os.lchown(directory, uid, gid)
-        for name in [*dirs, *files]:
-            os.lchown(os.path.join(directory, name), uid, gid)
+    _own_tree(path, uid, gid, modes=False)
 
 
 def normalize(release: str, gid: int) -> None:
     """Every file of the release root's and the app group's, writable by root only: folders 0755, files 0755 when
-    executable for anyone, else 0644 (no setuid, whatever a build made). Links are not followed."""
-    for directory, dirs, files in os.walk(release):
-        os.lchown(directory, 0, gid)
-        os.chmod(directory, 0o755)
-        for name in [*dirs, *files]:
-            path = os.path.join(directory, name)
-            mode = os.lstat(path).st_mode
-            os.lchown(path, 0, gid)
-            if stat.S_ISREG(mode):
-                os.chmod(path, 0o755 if mode & 0o111 else 0o644)
-            elif not stat.S_ISDIR(mode) and not stat.S_ISLNK(mode):
-                os.unlink(path)  # a socket or FIFO a build left behind has no place in a release
+    executable for anyone, else 0644 (no setuid, whatever a build made); sockets and FIFOs removed."""
+    _own_tree(release, 0, gid, modes=True)
+
+
+def _own_tree(top: str, uid: int, gid: int, modes: bool) -> None:
+    """Give ``top``'s tree to uid:gid, through file descriptors and never following a link (os.fwalk), so a link the
+    app's user made in the tree cannot turn a change of root's onto a file outside it."""
+    for _path, dirs, files, dirfd in os.fwalk(top, follow_symlinks=False):
+        os.fchown(dirfd, uid, gid)
+        if modes:
+            os.fchmod(dirfd, 0o755)
+        for name in files + dirs:
+            mode = os.stat(name, dir_fd=dirfd, follow_symlinks=False).st_mode
+            if stat.S_ISLNK(mode):
+                os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
+            elif stat.S_ISREG(mode):
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dirfd)
+                try:
+                    os.fchown(fd, uid, gid)
+                    if modes:
+                        os.fchmod(fd, 0o755 if os.fstat(fd).st_mode & 0o111 else 0o644)
+                finally:
+                    os.close(fd)
+            elif not stat.S_ISDIR(mode):
+                os.unlink(name, dir_fd=dirfd)  # a socket or FIFO a build left behind has no place in a release
 
 
 def check_program(release: str, program: str | None, param: str) -> None:

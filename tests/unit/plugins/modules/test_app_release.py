@@ -422,3 +422,23 @@ def test_a_url_artifact_is_fetched_by_the_host_with_its_headers_or_basic_auth_ne
         assert "pw-8e2" not in json.dumps(done.result)
     finally:
         basic.close()
+
+
+def test_what_a_build_leaves_cannot_turn_roots_changes_outside_the_release(lab):
+    outside = lab["tmp"] / "outside-secret"
+    outside.write_text("secret")
+    outside.chmod(0o600)
+    build = (f"ln -s {outside} leak && mkfifo pipe && mkdir d && ln -s {lab['tmp']} d/up && "
+             "(sleep 31.25 > /dev/null 2>&1 &) && echo done")
+    artifact = ci_tarball(lab, "shop-6.0.0.tar.gz", {"bin/start": b"#!/bin/sh\n"})
+    done = run_module(app_release.main, args(lab, version="6.0.0", artifact=artifact, user=USER, build=[build],
+                                             command="/bin/true"))
+    assert done.failed is False, done.result
+    release = lab["root"] / "releases" / "6.0.0"
+    # The link stays a link; the file it points at keeps its mode; the FIFO is gone.
+    assert os.path.islink(release / "leak") and stat.S_IMODE(outside.stat().st_mode) == 0o600
+    assert not os.path.lexists(release / "pipe") and os.path.islink(release / "d" / "up")
+    # The process the build left in the background was killed with it.
+    import subprocess
+
+    assert subprocess.run(["pgrep", "-f", "sleep 31.25"], capture_output=True, check=False).returncode == 1
