@@ -282,8 +282,8 @@ def artifact_checksum(value: object) -> str:
 def strip(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str) and value.lower() in ("auto", "true", "false", "yes", "no"):
-        return {"yes": "true", "no": "false"}.get(value.lower(), value.lower())
+    if isinstance(value, str) and value.lower() in _artifact.STRIP_CHOICES:
+        return value.lower()
     raise InputError(f"must be auto, true or false, got {_kind(value)} {_shown(value)}")
 
 

@@ -160,6 +160,7 @@ BAD = [
     ("release", "bluegreen_artifact_checksum", "md5:d41d8cd98f00b204e9800998ecf8427e"),
     ("release", "bluegreen_artifact_checksum", "sha256:xyz"),
     ("deploy", "bluegreen_artifact_strip", "sometimes"),
+    ("deploy", "bluegreen_artifact_strip", "yes"),
     ("deploy", "bluegreen_artifact_fetch", "proxy"),
     ("deploy", "bluegreen_artifact_headers", ["Authorization: x"]),
     ("deploy", "bluegreen_artifact_headers", {"Authorization": {"token": "x"}}),
