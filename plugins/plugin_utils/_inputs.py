@@ -117,12 +117,15 @@ def choice(*allowed: str):
     return check
 
 
-def _validated(validator):
-    def check(value: object) -> str:
+def _validated(validator, keep: bool = False):
+    """A rule from a check the modules make too (which raises naming its parameter ``it``): the same words on both
+    sides. ``keep``: the value comes back as given, not as the check returns it."""
+    def check(value: object) -> object:
         try:
-            return validator(value, "it")
-        except _validate.ValidationError as exc:
-            raise InputError(str(exc).replace("it ", "", 1)) from None
+            checked = validator(value, "it")
+        except BluegreenError as exc:
+            raise InputError(str(exc).replace("it ", "", 1).replace("it.", "", 1)) from None
+        return value if keep else checked
     return check
 
 
@@ -270,15 +273,6 @@ def artifact_path(value: object) -> str:
     return value
 
 
-def artifact_checksum(value: object) -> str:
-    if value in ("", None):
-        return ""
-    try:
-        return _artifact.checksum(value, "it")
-    except BluegreenError as exc:
-        raise InputError(str(exc).replace("it ", "", 1)) from None
-
-
 def strip(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -287,21 +281,12 @@ def strip(value: object) -> str:
     raise InputError(f"must be auto, true or false, got {_kind(value)} {_shown(value)}")
 
 
+artifact_checksum = _validated(_artifact.checksum)
+unit_settings = _validated(_release.unit_settings)
+
+
 def command_line(value: object) -> str:
-    if value in ("", None):
-        return ""
-    try:
-        _release.command_words(value, "it")
-    except BluegreenError as exc:
-        raise InputError(str(exc).replace("it ", "", 1)) from None
-    return value
-
-
-def unit_settings(value: object) -> dict:
-    try:
-        return _release.unit_settings(value, "it")
-    except BluegreenError as exc:
-        raise InputError(str(exc).replace("it ", "", 1).replace("it.", "", 1)) from None
+    return value if value == "" else _validated(_release.command_words, keep=True)(value)
 
 
 def relative_dirs(value: object) -> list:
