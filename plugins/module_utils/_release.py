@@ -169,6 +169,19 @@ def settle(target: str, aside: str | None, ok: bool) -> None:
         shutil.rmtree(aside, ignore_errors=True)
 
 
+def shared_dirs(value: object, param: str = "shared_dirs") -> list:
+    """The shared dirs, checked: folders relative to the release, without '.', '..' or an empty part."""
+    if not isinstance(value, list):
+        raise ReleaseError(f"{param} must be a list of folders relative to the release (uploads, var/cache)", param)
+    for index, name in enumerate(value):
+        parts = name.split("/") if isinstance(name, str) else []
+        if not parts or name.startswith("/") or any(part in ("", ".", "..") for part in parts) or not name.isprintable() \
+                or name == RECORD_FILE:
+            raise ReleaseError(f"{param} item {index} must be a relative path inside the release, without '..', got "
+                               f"{str(name)[:80]!r}", param)
+    return value
+
+
 def link_shared(release: str, root: str, shared_dirs: list, user: str, group: str) -> None:
     """Link each of ``shared_dirs`` into the release, to <root>/shared/<dir> (made for the app's user when missing),
     in place of anything the artifact holds at that path."""
@@ -208,7 +221,7 @@ def build(release: str, commands: list, user: str, group: str, env: dict, timeou
     /bin/sh; stop at the first that fails or when ``timeout`` seconds have passed in all. Returns each command's
     outcome. Raises BuildError with the output's last lines. Then the release is made root's again (normalize)."""
     uid, gid = user_id(user), group_id(group)
-    _chown_tree(release, uid, gid)
+    _own_tree(release, uid, gid, modes=False)
     done = []
     deadline = time.monotonic() + timeout
     try:
@@ -256,10 +269,6 @@ def _kill_group(pgid: int) -> None:
 def tail(text: str, lines: int) -> str:
     kept = text.rstrip().splitlines()[-lines:]
     return "\n".join(line[:500] for line in kept)
-
-
-def _chown_tree(path: str, uid: int, gid: int) -> None:
-    _own_tree(path, uid, gid, modes=False)
 
 
 def normalize(release: str, gid: int) -> None:

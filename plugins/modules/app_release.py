@@ -374,12 +374,7 @@ def validate(params: dict) -> None:
     params["unit_settings"] = _release.unit_settings(params["unit_settings"])
     if params["command"] is not None:
         _release.command_words(params["command"])
-    for index, name in enumerate(params["shared_dirs"]):
-        parts = name.split("/")
-        if not name or name.startswith("/") or ".." in parts or "" in parts or "." in parts or not name.isprintable() \
-                or name == _release.RECORD_FILE:
-            raise _validate.ValidationError(f"shared_dirs[{index}] must be a relative path inside the release, without "
-                                            f"'..', got {name!r}", "shared_dirs")
+    _release.shared_dirs(params["shared_dirs"])
     for index, command in enumerate(params["build"]):
         if not command.strip() or "\0" in command:
             raise _validate.ValidationError(f"build[{index}] must be a command, got {command!r}", "build")

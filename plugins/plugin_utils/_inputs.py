@@ -289,14 +289,7 @@ def command_line(value: object) -> str:
     return value if value == "" else _validated(_release.command_words, keep=True)(value)
 
 
-def relative_dirs(value: object) -> list:
-    if not isinstance(value, list):
-        raise InputError(f"must be a list of folders relative to the release (uploads, var/cache), got {_kind(value)}")
-    for index, item in enumerate(value):
-        parts = item.split("/") if isinstance(item, str) else []
-        if not parts or item.startswith("/") or any(part in ("", ".", "..") for part in parts) or not item.isprintable():
-            raise InputError(f"item {index} must be a folder relative to the release, without '..', got {_shown(item)}")
-    return value
+relative_dirs = _validated(_release.shared_dirs)
 
 
 def strings(what: str):
