@@ -101,6 +101,60 @@ def status_lines(states: list, versions: dict) -> list:
     return lines
 
 
+def run_result(states: list, versions: dict, written: list, playbook: str, app: str, failure: str | None = None,
+               check_mode: bool = False, actor: str | None = None, changed: bool = False) -> dict:
+    """What a playbook publishes with set_stats as bluegreen_result, for later nodes of an AWX workflow: the outcome of
+    the run, the live colour and the split it left, each colour's release with the outcome of its last release, and the
+    history records this run wrote (``written``, as the first router holds them, oldest first). The colours start from
+    the routers' states read at the start of the run (``states``) and follow every record written since; a change that
+    failed on its way leaves the live colour unknown (None) rather than guessed."""
+    first = (states or [{}])[0] or {}
+    records = [record for record in written or [] if isinstance(record, dict)]
+    weights = _history.shares(first.get("weights")) or _history.full(first.get("live_colour"))
+    live = first.get("live_colour")
+    switched = False
+    for record in records:
+        if (record.get("action") or "switch") in _history.VERDICTS:
+            continue
+        after = _history.weights_after(record)
+        if record.get("result") == "ok" and after is not None:
+            weights, live, switched = after, _history.live_colour(after), True
+        else:
+            weights, live = None, None
+    outcomes = dict(first.get("outcomes") or {})
+    outcomes.update(_history.outcomes(records))
+    colours = {}
+    for colour in COLOURS:
+        version = (versions or {}).get(colour)
+        outcome = outcomes.get(colour)
+        if outcome and outcome.get("version") not in (None, version):
+            outcome = None
+        colours[colour] = {
+            "version": version,
+            "live": colour == live,
+            "share": None if weights is None else weights[colour],
+            "outcome": outcome["outcome"] if outcome else None,
+            "failed": bool(outcome and outcome["failed"]),
+        }
+    if failure:
+        result = "failed"
+    elif switched or changed or playbook in ("status", "smoke_test"):
+        result = "ok"
+    else:
+        result = "unchanged"
+    return {
+        "app": app,
+        "playbook": playbook,
+        "outcome": result,
+        "live_colour": live,
+        "colours": colours,
+        "history": records,
+        "message": failure or None,
+        "check_mode": bool(check_mode),
+        "actor": actor,
+    }
+
+
 def apps_to_switch(requested: list, versions: dict) -> list:
     """For a step that switches several apps: each app ({app, version}) with the colour that holds its release and the
     release in each colour (``versions``: {app: {blue, green}}), for haproxy_apps_traffic. A release in neither colour
@@ -123,4 +177,4 @@ class FilterModule:
     def filters(self) -> dict:
         return {"router": router, "router_states": router_states, "apps_to_switch": apps_to_switch,
                 "colour_versions": colour_versions, "probe_targets": probe_targets, "endpoint_targets": endpoint_targets,
-                "status_lines": status_lines}
+                "status_lines": status_lines, "run_result": run_result}

@@ -324,7 +324,8 @@ def optional_path(value: object) -> str:
 
 # --------------------------------------------------------------------------- the rules
 
-# variable -> (the playbooks that take it, or None for every one; its check; whether it must be set)
+# variable -> (the playbooks that take it, or None for every one; its check; whether it must be set: True, False, or the
+# playbooks that need it)
 RULES: dict = {
     "bluegreen_app": (None, safe_name, True),
     "bluegreen_router": (None, choice(*kinds.KINDS), False),
@@ -355,7 +356,8 @@ RULES: dict = {
     "bluegreen_lock_wait": (None, integer(0, unit=" seconds"), False),
     "bluegreen_lock_ttl": (None, integer(1, unit=" seconds"), False),
     "bluegreen_force": (None, boolean, False),
-    "bluegreen_version": (DEPLOYS, safe_version, True),
+    # Required to deploy; to switch, route only to the colour that holds it; to roll back, only if the live colour runs it.
+    "bluegreen_version": (("smoke_test", "deploy", *CHANGES_TRAFFIC), safe_version, DEPLOYS),
     "bluegreen_artifact": (DEPLOYS, artifact_path, True),
     "bluegreen_artifact_checksum": (DEPLOYS, artifact_checksum, False),
     "bluegreen_artifact_strip": (DEPLOYS, strip, False),
@@ -415,7 +417,7 @@ def check(playbook: str, values: dict) -> dict:
         if playbooks is not None and playbook not in playbooks:
             continue
         if variable not in values:
-            if required:
+            if required is True or (required and playbook in required):
                 raise InputError(f"{variable} is not set: bluegreen.core.{playbook} needs it")
             continue
         if values[variable] is None:

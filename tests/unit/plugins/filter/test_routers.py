@@ -27,7 +27,7 @@ ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles")
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {"router", "router_states", "colour_versions", "probe_targets",
-                                             "endpoint_targets", "status_lines", "apps_to_switch"}
+                                             "endpoint_targets", "status_lines", "apps_to_switch", "run_result"}
 
 
 def test_apps_to_switch_sends_each_app_to_the_colour_holding_its_release():
@@ -58,8 +58,11 @@ def test_the_role_argument_specs_list_the_kinds_of_the_drivers():
     for path in ("switch/meta/argument_specs.yml",):
         with open(os.path.join(ROLES, path), encoding="utf-8") as handle:
             specs = yaml.safe_load(handle)["argument_specs"]
+        # Every entry point reaches the routers, but the one that publishes the run's result from what was read.
+        assert [name for name, spec in specs.items() if "bluegreen_router" not in spec["options"]] == ["result"]
         for name, spec in specs.items():
-            assert spec["options"]["bluegreen_router"]["choices"] == list(kinds.KINDS), name
+            if name != "result":
+                assert spec["options"]["bluegreen_router"]["choices"] == list(kinds.KINDS), name
 
 
 def test_every_kind_has_its_driver_and_module_pair():
@@ -146,3 +149,69 @@ def test_status_lines_show_each_colour_release_with_its_last_outcome():
     ]
     # The outcome of an older release is not shown beside the release the colour holds now.
     assert routers.status_lines([state], {"blue": "1.0.0", "green": "2.0.1"})[3] == "green: version 2.0.1 (idle)"
+
+
+def _record(action, target, before, result="ok", time="T", **extra):
+    return dict(_history.entry(router="haproxy", action=action, target=target, weights=_history.full(target),
+                               from_weights=_history.full(before), versions={"blue": "1.0.0", "green": "2.0.0"},
+                               actor="ci", reason=None, result=result, **extra), time=time)
+
+
+def _state(live="blue", outcomes=None):
+    return {"label": "router1", "live_colour": live, "weights": _history.full(live), "outcomes": outcomes or {}}
+
+
+VERSIONS = {"blue": "1.0.0", "green": "2.0.0"}
+
+
+def test_run_result_follows_the_records_the_run_wrote():
+    release = _record("release", "green", "blue", time="T1")
+    result = routers.run_result([_state()], VERSIONS, [release], "release", "shop", actor="awx-job-7 (ann)")
+    assert result == {
+        "app": "shop", "playbook": "release", "outcome": "ok", "live_colour": "green",
+        "colours": {"blue": {"version": "1.0.0", "live": False, "share": 0, "outcome": "replaced", "failed": False},
+                    "green": {"version": "2.0.0", "live": True, "share": 100, "outcome": "live", "failed": False}},
+        "history": [release], "message": None, "check_mode": False, "actor": "awx-job-7 (ann)",
+    }
+
+
+def test_run_result_of_a_switch_the_watch_undid_says_the_release_failed_and_the_old_colour_is_live():
+    back = _record("auto-rollback", "blue", "green", time="T2")
+    result = routers.run_result([_state()], VERSIONS, [back], "release", "shop", failure="the watch found 5xx")
+    assert result["outcome"] == "failed" and result["message"] == "the watch found 5xx"
+    assert result["live_colour"] == "blue"
+    assert result["colours"]["green"] == {"version": "2.0.0", "live": False, "share": 0,
+                                          "outcome": "switched back by the watch", "failed": True}
+
+
+def test_run_result_never_guesses_where_a_failed_change_left_the_traffic():
+    broken = _record("switch", "green", "blue", result="failed", error="set map failed")
+    result = routers.run_result([_state()], VERSIONS, [broken], "switch", "shop", failure="set map failed")
+    assert result["live_colour"] is None
+    assert [result["colours"][c]["share"] for c in ("blue", "green")] == [None, None]
+
+
+def test_run_result_without_a_change_is_unchanged_except_for_status_and_a_deploy():
+    started = _state(outcomes={"green": {"version": "2.0.0", "outcome": "failed its smoke test", "failed": True}})
+    for playbook, changed, expected in (("switch", False, "unchanged"), ("status", False, "ok"), ("deploy", True, "ok"),
+                                        ("smoke_test", False, "ok"),
+                                        ("rollback", False, "unchanged")):
+        result = routers.run_result([started], VERSIONS, [], playbook, "shop", changed=changed, check_mode=True)
+        assert (result["outcome"], result["live_colour"], result["check_mode"]) == (expected, "blue", True)
+        assert result["colours"]["green"]["failed"] is True
+    # The outcome of another release than the one the colour holds now is not shown.
+    assert routers.run_result([started], {"blue": "1.0.0", "green": "2.0.1"}, [], "status", "shop")["colours"]["green"][
+        "outcome"] is None
+
+
+def test_run_result_of_a_run_that_failed_before_reading_a_router():
+    result = routers.run_result([], {}, [], "release", None, failure="bluegreen_app is not set")
+    assert result["live_colour"] is None and result["colours"]["blue"] == {
+        "version": None, "live": False, "share": None, "outcome": None, "failed": False}
+
+
+def test_run_result_records_a_failed_smoke_test():
+    verdict = _history.verdict(check="smoke-test", colour="green", version="2.0.0", result="failed", reason="500",
+                               actor="ci", router="haproxy")
+    result = routers.run_result([_state()], VERSIONS, [verdict], "smoke_test", "shop", failure="500")
+    assert result["live_colour"] == "blue" and result["colours"]["green"]["outcome"] == "failed its smoke test"

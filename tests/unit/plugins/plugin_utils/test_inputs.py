@@ -226,6 +226,15 @@ def test_required_inputs_are_named_when_missing(artifact):
     assert _inputs.check("status", {"bluegreen_app": "shop"}) == {"bluegreen_app": "shop"}
 
 
+def test_a_version_is_optional_to_switch_roll_back_or_smoke_test_and_checked_when_given():
+    for playbook in ("switch", "rollback", "smoke_test"):
+        assert _inputs.check(playbook, {"bluegreen_app": "shop"}) == {"bluegreen_app": "shop"}
+        assert _inputs.check(playbook, {"bluegreen_app": "shop", "bluegreen_version": "2.0.0"})["bluegreen_version"] == "2.0.0"
+        assert refused(playbook, {"bluegreen_app": "shop", "bluegreen_version": "../2"}).startswith("bluegreen_version ")
+    # Reading the status takes no version: an extra variable a workflow passes is ignored there.
+    assert _inputs.check("status", {"bluegreen_app": "shop", "bluegreen_version": "../2"}) == {"bluegreen_app": "shop"}
+
+
 def test_weighted_steps_need_a_router_that_takes_them(artifact):
     message = refused("switch", {"bluegreen_app": "shop", "bluegreen_switch_steps": [10, 100]})
     assert "a haproxy router switches all at once" in message
