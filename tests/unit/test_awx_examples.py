@@ -545,7 +545,7 @@ def test_launch_overrides_nothing_the_collection_sets_itself(where, playbook, va
     # An extra variable (a survey answer, a template's or a node's variable) wins over every other: one named like a
     # variable the playbook gives its roles, or a fact the collection sets, would replace the collection's own value.
     assert sorted(set(values) & role_vars_of(playbook)) == [], f"{where}: bluegreen.core.{playbook} sets these for its roles"
-    assert {name: sorted(facts_set()[name]) for name in values if name in facts_set()} == {}
+    assert {name: sorted(facts_set()[name]) for name in values if name in facts_set()} == {}, f"{where}: the collection sets these itself"
 
 
 def test_workflow_gives_every_switch_and_rollback_node_the_version():
