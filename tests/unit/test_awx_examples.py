@@ -143,23 +143,14 @@ def published() -> dict:
 
 
 # The workflow relies on the playbooks' contract in docs/awx.md: switch and rollback take bluegreen_version (switch refuses
-# a colour without it, rollback does nothing unless it is live), and the playbooks publish bluegreen_result alone. Until
-# that lands, status still publishes bluegreen_live_colour and bluegreen_versions: the inputs below are counted as taken,
-# and the tests of the contract are expected to fail. Once status publishes neither, they are plain tests.
-CONTRACT_INPUTS = {"switch": {"bluegreen_version"}, "rollback": {"bluegreen_version"}}
-CONTRACT_PENDING = bool({"bluegreen_live_colour", "bluegreen_versions"} & set(published()))
-contract = pytest.mark.xfail(CONTRACT_PENDING, strict=True,
-                             reason="the playbooks' workflow contract (docs/awx.md) has not landed: status still publishes "
-                                    "bluegreen_live_colour; drop CONTRACT_PENDING once it has")
+# a colour without it, rollback does nothing unless it is live).
+VERSION_GUARDED = {"switch": {"bluegreen_version"}, "rollback": {"bluegreen_version"}}
 
 
 def taken(playbook: str, values: dict) -> dict:
     """What the playbook's inputs check returns for a launch with these values: the inputs it takes, checked. Raises the
     check's InputError when the launch would fail before anything changes."""
-    checked = dict(_inputs.check(playbook, values))
-    if CONTRACT_PENDING:
-        checked.update({name: values[name] for name in CONTRACT_INPUTS.get(playbook, ()) if name in values})
-    return checked
+    return dict(_inputs.check(playbook, values))
 
 
 # --------------------------------------------------------------------------- the examples
@@ -550,8 +541,8 @@ def test_launch_overrides_nothing_the_collection_sets_itself(where, playbook, va
 
 def test_workflow_gives_every_switch_and_rollback_node_the_version():
     for where, playbook, values, _ in LAUNCHES:
-        if " / " in where and playbook in CONTRACT_INPUTS:
-            assert CONTRACT_INPUTS[playbook] <= set(values), f"{where} is not told which release it acts for"
+        if " / " in where and playbook in VERSION_GUARDED:
+            assert VERSION_GUARDED[playbook] <= set(values), f"{where} is not told which release it acts for"
 
 
 @pytest.mark.parametrize("name", sorted(workflows()))
@@ -567,16 +558,14 @@ def test_workflow_answers_every_required_question_of_its_nodes_templates(name):
         assert unanswered == [], f"{name} / {node['identifier']}: nothing answers {unanswered}"
 
 
-@contract
 def test_switch_and_rollback_take_the_version():
-    nodes = [(where, playbook, values) for where, playbook, values, _ in LAUNCHES if playbook in CONTRACT_INPUTS]
+    nodes = [(where, playbook, values) for where, playbook, values, _ in LAUNCHES if playbook in VERSION_GUARDED]
     assert nodes
     for where, playbook, values in nodes:
-        missing = CONTRACT_INPUTS[playbook] - set(_inputs.check(playbook, values))
+        missing = VERSION_GUARDED[playbook] - set(_inputs.check(playbook, values))
         assert not missing, f"{where}: bluegreen.core.{playbook} does not take {sorted(missing)}"
 
 
-@contract
 def test_playbooks_publish_bluegreen_result_alone_and_it_masks_nothing():
     # AWX gives what a job publishes with set_stats to the later nodes of a workflow as extra variables, which win over
     # the facts and inputs of the same name there.

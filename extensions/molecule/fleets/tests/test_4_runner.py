@@ -1,7 +1,7 @@
 # Copyright: bluegreen.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The playbooks run by ansible-runner, the engine AWX runs them with: a private data directory holding the inventory,
-a project of one-line playbooks (as an AWX project has them), the job's extra variables and environment, and no
+the project of the AWX examples (examples/awx/project), the job's extra variables and environment, and no
 prompt. Each run's artifacts are checked as AWX reads them (rc, status, the recap, the stats set_stats passed on), and
 the lab itself says whether what the result claims is true.
 
@@ -31,9 +31,8 @@ def data_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("runner")
     shutil.copytree(inventory(), root / "inventory")
     shutil.copy(GROW, root / "inventory" / "zz-grow.yml")
-    (root / "project").mkdir()
-    for name in ("release", "rollback", "status", "switch"):
-        (root / "project" / f"{name}.yml").write_text(f"---\n- ansible.builtin.import_playbook: bluegreen.core.{name}\n")
+    # The project the AWX examples import (examples/awx/project): one-line playbooks that import the collection's.
+    shutil.copytree(os.path.join(PROJECT, "examples", "awx", "project"), root / "project")
     return root
 
 
