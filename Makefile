@@ -58,11 +58,13 @@ aws: bootstrap ## AWS modules against a local moto server on 127.0.0.1 (pytest t
 	@rc=0; pytest tests/aws -q || rc=$$?; \
 	if [ "$$rc" -eq 5 ]; then echo "ERROR: pytest collected no tests under tests/aws (exit 5)" >&2; exit 1; fi; exit "$$rc"
 
-lint: bootstrap ## ruff (Python), yamllint, ansible-lint --profile production; reports all three
+lint: bootstrap ## ruff (Python), yamllint, ansible-lint --profile production, antsibull-docs' docs lint; reports all four
 	@failed=(); \
 	echo "== ruff check $(PY_DIRS)"; ruff check $(PY_DIRS) || failed+=(ruff); \
 	echo "== yamllint"; yamllint --strict . || failed+=(yamllint); \
 	echo "== ansible-lint --profile production"; ansible-lint --profile production || failed+=(ansible-lint); \
+	echo "== antsibull-docs lint-collection-docs --plugin-docs (modules, plugins, roles)"; \
+	antsibull-docs lint-collection-docs --plugin-docs . || failed+=(antsibull-docs); \
 	if [ "$${#failed[@]}" -gt 0 ]; then echo "lint FAILED: $${failed[*]}" >&2; exit 1; fi; \
 	echo "lint passed"
 
