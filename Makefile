@@ -35,7 +35,7 @@ export PY_COLORS := $(COLOR)
 export ANSIBLE_TEST_COLOR := $(if $(filter 1,$(COLOR)),yes,no)
 
 .PHONY: help bootstrap lab-image unit aws lint sanity build install-check molecule demo demo-down bench bench-scale \
-	test requirements-lock clean distclean
+	docs test requirements-lock clean distclean
 
 help: ## List the targets
 	@printf 'bluegreen.core (collection %s). Targets:\n\n' '$(COLLECTION_VERSION)'
@@ -113,6 +113,9 @@ bench: bootstrap lab-image ## Benchmarks (scripts/bench.sh)
 
 bench-scale: bootstrap lab-image ## Switch/rollback wall time from 1 to 3 routers, 2 to 8 app hosts (scripts/bench.sh scale)
 	scripts/bench.sh scale
+
+docs: bootstrap ## The docs site (guides in docs/, modules, plugins, roles) into build/docs/html, offline (scripts/docs.sh)
+	@scripts/docs.sh
 
 test: ## Everything CI runs, in order, failing fast; prints each stage's wall time
 	@summary=(); rc=0; t0=$$(date +%s); \
