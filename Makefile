@@ -35,7 +35,7 @@ export PY_COLORS := $(COLOR)
 export ANSIBLE_TEST_COLOR := $(if $(filter 1,$(COLOR)),yes,no)
 
 .PHONY: help bootstrap lab-image unit aws lint sanity build install-check molecule demo demo-down bench bench-scale \
-	test requirements-lock clean distclean
+	docs test requirements-lock clean distclean
 
 help: ## List the targets
 	@printf 'bluegreen.core (collection %s). Targets:\n\n' '$(COLLECTION_VERSION)'
@@ -58,11 +58,13 @@ aws: bootstrap ## AWS modules against a local moto server on 127.0.0.1 (pytest t
 	@rc=0; pytest tests/aws -q || rc=$$?; \
 	if [ "$$rc" -eq 5 ]; then echo "ERROR: pytest collected no tests under tests/aws (exit 5)" >&2; exit 1; fi; exit "$$rc"
 
-lint: bootstrap ## ruff (Python), yamllint, ansible-lint --profile production; reports all three
+lint: bootstrap ## ruff (Python), yamllint, ansible-lint --profile production, antsibull-docs' docs lint; reports all four
 	@failed=(); \
 	echo "== ruff check $(PY_DIRS)"; ruff check $(PY_DIRS) || failed+=(ruff); \
 	echo "== yamllint"; yamllint --strict . || failed+=(yamllint); \
 	echo "== ansible-lint --profile production"; ansible-lint --profile production || failed+=(ansible-lint); \
+	echo "== antsibull-docs lint-collection-docs --plugin-docs (modules, plugins, roles)"; \
+	antsibull-docs lint-collection-docs --plugin-docs . || failed+=(antsibull-docs); \
 	if [ "$${#failed[@]}" -gt 0 ]; then echo "lint FAILED: $${failed[*]}" >&2; exit 1; fi; \
 	echo "lint passed"
 
@@ -111,6 +113,9 @@ bench: bootstrap lab-image ## Benchmarks (scripts/bench.sh)
 
 bench-scale: bootstrap lab-image ## Switch/rollback wall time from 1 to 3 routers, 2 to 8 app hosts (scripts/bench.sh scale)
 	scripts/bench.sh scale
+
+docs: bootstrap ## The docs site (guides in docs/, modules, plugins, roles) into build/docs/html, offline (scripts/docs.sh)
+	@scripts/docs.sh
 
 test: ## Everything CI runs, in order, failing fast; prints each stage's wall time
 	@summary=(); rc=0; t0=$$(date +%s); \
