@@ -76,7 +76,9 @@ build: bootstrap ## Build the collection tarball into dist/
 
 install-check: build ## Install the built tarball into build/install-check and check what it holds
 	@rm -rf $(INSTALL_CHECK_DIR); mkdir -p $(INSTALL_CHECK_DIR)
-	@# Only the installed copy may be found here, not the working tree.
+	@# Only the installed copy may be found here, not the working tree. The dependencies in galaxy.yml
+	@# resolve --offline to the copies in the ansible package (.venv), which ansible-galaxy counts as
+	@# installed: a version range they do not meet fails the install.
 	@export ANSIBLE_COLLECTIONS_PATH=$(INSTALL_CHECK_DIR); \
 	ansible-galaxy collection install --offline $(DIST_TARBALL) -p $(INSTALL_CHECK_DIR); \
 	installed=$(INSTALL_CHECK_DIR)/ansible_collections/bluegreen/core; \
