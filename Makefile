@@ -34,7 +34,7 @@ export ANSIBLE_FORCE_COLOR := $(COLOR)
 export PY_COLORS := $(COLOR)
 export ANSIBLE_TEST_COLOR := $(if $(filter 1,$(COLOR)),yes,no)
 
-.PHONY: help bootstrap lab-image unit aws lint sanity build install-check molecule demo demo-down bench bench-scale \
+.PHONY: help bootstrap lab-image unit aws lint sanity build install-check ee molecule demo demo-down bench bench-scale \
 	test requirements-lock clean distclean
 
 help: ## List the targets
@@ -97,6 +97,9 @@ install-check: build ## Install the built tarball into build/install-check and c
 		echo "$$name ok"; \
 	done; \
 	echo "install-check passed: $(DIST_TARBALL) installs and resolves from $(INSTALL_CHECK_DIR)"
+
+ee: bootstrap build ## Build and check the execution environment image localhost/bluegreen-ee (scripts/ee.sh); skipped when up to date
+	@scripts/ee.sh
 
 molecule: install-check lab-image ## Molecule scenarios on lab containers, run with the built and installed tarball
 	ANSIBLE_COLLECTIONS_PATH=$(INSTALL_CHECK_DIR) scripts/molecule.sh
