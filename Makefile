@@ -34,7 +34,7 @@ export ANSIBLE_FORCE_COLOR := $(COLOR)
 export PY_COLORS := $(COLOR)
 export ANSIBLE_TEST_COLOR := $(if $(filter 1,$(COLOR)),yes,no)
 
-.PHONY: help bootstrap lab-image unit aws lint sanity build install-check molecule demo demo-down bench bench-scale \
+.PHONY: help bootstrap lab-image unit aws lint sanity build install-check ee molecule demo demo-down bench bench-scale \
 	docs test requirements-lock clean distclean
 
 help: ## List the targets
@@ -78,7 +78,9 @@ build: bootstrap ## Build the collection tarball into dist/
 
 install-check: build ## Install the built tarball into build/install-check and check what it holds
 	@rm -rf $(INSTALL_CHECK_DIR); mkdir -p $(INSTALL_CHECK_DIR)
-	@# Only the installed copy may be found here, not the working tree.
+	@# Only the installed copy may be found here, not the working tree. The dependencies in galaxy.yml
+	@# resolve --offline to the copies in the ansible package (.venv), which ansible-galaxy counts as
+	@# installed: a version range they do not meet fails the install.
 	@export ANSIBLE_COLLECTIONS_PATH=$(INSTALL_CHECK_DIR); \
 	ansible-galaxy collection install --offline $(DIST_TARBALL) -p $(INSTALL_CHECK_DIR); \
 	installed=$(INSTALL_CHECK_DIR)/ansible_collections/bluegreen/core; \
@@ -97,6 +99,9 @@ install-check: build ## Install the built tarball into build/install-check and c
 		echo "$$name ok"; \
 	done; \
 	echo "install-check passed: $(DIST_TARBALL) installs and resolves from $(INSTALL_CHECK_DIR)"
+
+ee: bootstrap build ## Build and check the execution environment image localhost/bluegreen-ee (scripts/ee.sh); skipped when up to date
+	@scripts/ee.sh
 
 molecule: install-check lab-image ## Molecule scenarios on lab containers, run with the built and installed tarball
 	ANSIBLE_COLLECTIONS_PATH=$(INSTALL_CHECK_DIR) scripts/molecule.sh
