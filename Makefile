@@ -14,7 +14,7 @@ INSTALL_CHECK_DIR := $(CURDIR)/build/install-check
 # Python code that ruff checks (folders that do not exist yet are left out).
 PY_DIRS := $(wildcard plugins tests examples benchmarks scripts)
 # Stages of `make test`, in order.
-TEST_STAGES := bootstrap lab-image unit aws lint sanity build install-check molecule
+TEST_STAGES := bootstrap lab-image unit aws lint docs sanity build install-check ee molecule
 
 # Environment of every target. The collections path holds a symlink to this
 # working tree (made by bootstrap), so `bluegreen.core.*` resolves to it; the
@@ -103,7 +103,7 @@ install-check: build ## Install the built tarball into build/install-check and c
 ee: bootstrap build ## Build and check the execution environment image localhost/bluegreen-ee (scripts/ee.sh); skipped when up to date
 	@scripts/ee.sh
 
-molecule: install-check lab-image ## Molecule scenarios on lab containers, run with the built and installed tarball
+molecule: install-check lab-image ee ## Molecule scenarios on lab containers, run with the built and installed tarball (and, for the runner test, the execution environment)
 	ANSIBLE_COLLECTIONS_PATH=$(INSTALL_CHECK_DIR) scripts/molecule.sh
 
 demo: bootstrap lab-image ## A full release on a local lab (scripts/demo.sh); ROUTER=nginx for Nginx

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 
 import ansible_runner
 import pytest
-from lab_helpers import APP, PROJECT, history, host, inventory, module
+import yaml
+from lab_helpers import APP, CONNECTIONS, PROJECT, ROUTER, history, host, inventory, module
 
 ARTIFACTS = os.path.join(PROJECT, ".cache", "artifacts")
 GROW = os.path.join(os.path.dirname(__file__), "grow.yml")
@@ -123,3 +125,26 @@ def test_a_set_stats_value_passed_on_as_an_extra_variable_cannot_hide_the_router
     job = run(data_dir, "switch", bluegreen_live_colour="blue", bluegreen_switch_to="blue")
     assert job.rc != 0 and "hides the live colour the routers say (green)" in job.result["message"], job.output
     assert live_colour() == "green"
+
+
+def test_status_runs_in_the_execution_environment_with_process_isolation(data_dir):
+    """As AWX runs a job: ansible-runner starts the execution environment image (make ee) with Podman, and the
+    collection inside the image reaches the lab hosts over SSH with the lab's key."""
+    with open(os.path.join(PROJECT, "galaxy.yml"), encoding="utf-8") as handle:
+        image = f"localhost/bluegreen-ee:{yaml.safe_load(handle)['version']}"
+    assert subprocess.run(["podman", "image", "exists", image], check=False).returncode == 0, (
+        f"{image} is missing: make ee builds it (make molecule does first)")
+    keys = os.path.dirname(CONNECTIONS[ROUTER]["ansible_private_key_file"])
+    job = ansible_runner.run(
+        private_data_dir=str(data_dir), playbook="status.yml", extravars=dict(AWX_JOB), quiet=True, timeout=300,
+        process_isolation=True, process_isolation_executable="podman", container_image=image,
+        # Rootful Podman: the job's files are root's; the key is mounted where the inventory names it.
+        container_options=["--user=root"], container_volume_mounts=[f"{keys}:{keys}:ro"],
+        envvars={"ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_NOCOLOR": "1"},
+    )
+    output = job.stdout.read()
+    assert (job.rc, job.status) == (0, "successful"), output
+    stats = next(e for e in job.events if e["event"] == "playbook_on_stats")["event_data"]
+    result = stats["artifact_data"]["bluegreen_result"]
+    assert (result["outcome"], result["live_colour"]) == ("ok", live_colour())
+    assert result["colours"]["blue"]["version"] == "3.0.0"
