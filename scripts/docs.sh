@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Build the docs site into build/docs/html (`make docs`): the guides (docs/*.md,
-# read as Markdown by scripts/docsite/markdown_guides.py) and the collection's
-# reference (its modules, plugins and roles, written by antsibull-docs from
-# their documentation and argument specs), with Sphinx (scripts/docsite/conf.py).
+# read as Markdown by MyST) and the collection's reference (its modules,
+# plugins and roles, written by antsibull-docs from their documentation and
+# argument specs), with Sphinx (scripts/docsite/conf.py).
 #
 # Offline (no intersphinx, nothing downloaded). Fails on any error of
 # antsibull-docs and on any Sphinx warning (sphinx-build -W): a broken
-# reference or relative link, Markdown that the reader does not know, a page
+# reference, a guide's link to a heading or file that does not exist, a page
 # left out of the site's contents. Fails too when README.md does not link a
 # guide.
 set -euo pipefail
