@@ -69,23 +69,18 @@ VERSION="$(sed -n 's/^version:[[:space:]]*//p' galaxy.yml | tr -d "'\"")"
 TARBALL="dist/bluegreen-core-$VERSION.tar.gz"
 TAG="$IMAGE:$VERSION"
 
+# shellcheck source=scripts/rootfs.sh
+. "$ROOT/scripts/rootfs.sh"
+
 BASE_WORK=""     # the base image's root file system, while it is made
 RUNNER_DIR=""    # ansible-runner's private data dir, while the check runs
 BUILT=""         # set once an image was built: until its check passes, a failure takes its tags off
 
 cleanup() {
-    local rc=$? m
+    local rc=$?
     [ -z "$RUNNER_DIR" ] || rm -rf "$RUNNER_DIR"
     if [ -n "$BASE_WORK" ] && [ -d "$BASE_WORK" ]; then
-        # debootstrap mounts proc/sys below the root file system: unmount (deepest first) before removing.
-        while read -r m; do
-            umount -l "$m" 2>/dev/null || true
-        done < <(awk -v r="$BASE_WORK/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r)
-        if awk -v r="$BASE_WORK/" 'index($2, r) == 1 { found = 1 } END { exit !found }' /proc/mounts; then
-            printf '[ee] WARNING: mounts remain below %s; not removing it\n' "$BASE_WORK" >&2
-        else
-            rm -rf --one-file-system "$BASE_WORK"
-        fi
+        remove_build_dir "$BASE_WORK" ee
     fi
     if [ "$rc" -ne 0 ] && [ -n "$BUILT" ]; then
         podman untag "$TAG" "$TAG" "$IMAGE:latest" 2>/dev/null || true

@@ -64,25 +64,19 @@ esac
 
 command -v podman >/dev/null || die "podman is missing: run 'make bootstrap' first"
 
+# shellcheck source=scripts/rootfs.sh
+. "$ROOT/scripts/rootfs.sh"
+
 WORK=""           # build directory, while building
 VERIFY_NAME=""    # boot-check container, while it exists
 
 cleanup() {
-    local rc=$? m
+    local rc=$?
     if [ -n "$VERIFY_NAME" ]; then
         podman rm -f "$VERIFY_NAME" >/dev/null 2>&1 || true
     fi
     if [ -n "$WORK" ] && [ -d "$WORK" ]; then
-        # debootstrap and the chroot steps mount proc/sys/dev below the root
-        # file system: unmount everything there (deepest first) before removing.
-        while read -r m; do
-            umount -l "$m" 2>/dev/null || true
-        done < <(awk -v r="$WORK/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r)
-        if awk -v r="$WORK/" 'index($2, r) == 1 { found = 1 } END { exit !found }' /proc/mounts; then
-            printf '[lab-image] WARNING: mounts remain below %s; not removing it\n' "$WORK" >&2
-        else
-            rm -rf --one-file-system "$WORK"
-        fi
+        remove_build_dir "$WORK" lab-image
     fi
     [ "$rc" -eq 0 ] || printf '[lab-image] ERROR: failed (exit %s)\n' "$rc" >&2
 }

@@ -64,7 +64,7 @@ def _guide_links_and_code(app, doctree):
     if not doctree["source"].endswith(".md"):
         return
     for xref in list(doctree.findall(addnodes.pending_xref)):
-        path, _, fragment = xref["reftarget"].partition("#")
+        path, _hash, fragment = xref["reftarget"].partition("#")
         target = (ROOT / "docs" / path).resolve()
         if (xref.get("reftype") != "myst" or xref.get("refdomain") or not path or urlsplit(path).scheme
                 or not target.is_relative_to(ROOT) or not target.exists()):

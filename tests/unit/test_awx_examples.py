@@ -45,6 +45,11 @@ RESULT = "bluegreen_result"
 # --------------------------------------------------------------------------- the collection
 
 
+def _is_int(value: object) -> bool:
+    """An integer as JSON has it: not a boolean, which Python counts as one."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _yaml(path: pathlib.Path) -> object:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
@@ -215,7 +220,7 @@ def awx_accepts(question: dict, value: object) -> bool:
     if kind in ("text", "textarea", "password"):
         size = len(value) if isinstance(value, str) else None
     elif kind == "integer":
-        size = value if type(value) is int else None
+        size = value if _is_int(value) else None
     elif kind == "float":
         size = value if type(value) in (int, float) else None
     else:
@@ -346,7 +351,7 @@ def test_workflows_have_what_awx_import_needs():
                 # awx export leaves an approval node's template out and writes it here; import creates it from this.
                 assert "unified_job_template" not in node, f"{where}: an approval node has no job template"
                 assert set(approval) <= {"name", "description", "timeout"} and approval.get("name"), where
-                assert type(approval.get("timeout", 0)) is int and approval.get("timeout", 0) >= 0, where
+                assert _is_int(approval.get("timeout", 0)) and approval.get("timeout", 0) >= 0, where
             assert isinstance(extra_vars(node.get("extra_data")), dict), where
         for node in nodes:
             for link in ("success_nodes", "failure_nodes", "always_nodes"):
@@ -377,7 +382,7 @@ def _awx_survey_errors(spec: dict) -> list:
         if default not in (None, "") and not isinstance(default, SURVEY_TYPES[question["type"]]):
             errors.append(f"{var}: its default {default!r} is not of type {question['type']}")
         for bound in ("min", "max"):
-            if question.get(bound) is not None and type(question[bound]) is not int:
+            if question.get(bound) is not None and not _is_int(question[bound]):
                 errors.append(f"{var}: {bound} must be an integer")
         if question["type"] in ("multiplechoice", "multiselect"):
             if not choices(question):
@@ -395,7 +400,7 @@ def _awx_survey_errors(spec: dict) -> list:
 
 
 def all_surveys() -> list:
-    found = [(name, data) for name, data in survey_files().items()]
+    found = list(survey_files().items())
     found += [(f"{name} (survey_spec)", template["related"]["survey_spec"])
               for name, template in (job_templates() | workflows()).items() if survey(template)]
     return found
@@ -454,7 +459,7 @@ def _graph(workflow: dict) -> tuple[dict, list]:
 
 
 def _reachable(nodes: dict, links: list, removed: set = frozenset(), kinds: set = frozenset({"success", "failure", "always"})) -> set:
-    children = {child for _, _, child in links}
+    children = {child for _parent, _link, child in links}
     seen, todo = set(), [name for name in nodes if name not in children and name not in removed]
     while todo:
         name = todo.pop()
@@ -478,7 +483,7 @@ def test_workflow_switches_only_after_smoke_test_and_approval_and_rolls_back_onl
     assert of.get("switch") and of.get("rollback"), f"{name} has no switch or no rollback node"
     left = set(nodes)
     while left:  # take away the nodes no remaining link leads to, until none is left: else the links loop
-        free = {node for node in left if not any(child == node and parent in left for parent, _, child in links)}
+        free = {node for node in left if not any(child == node and parent in left for parent, _link, child in links)}
         assert free, f"{name}: the links between {sorted(left)} loop"
         left -= free
     for switch in of["switch"]:
@@ -503,7 +508,7 @@ def _upstream(links: list, name: str) -> set:
     found, todo = set(), [name]
     while todo:
         current = todo.pop()
-        for parent, _, child in links:
+        for parent, _link, child in links:
             if child == current and parent not in found:
                 found.add(parent)
                 todo.append(parent)
@@ -540,7 +545,7 @@ def test_launch_overrides_nothing_the_collection_sets_itself(where, playbook, va
 
 
 def test_workflow_gives_every_switch_and_rollback_node_the_version():
-    for where, playbook, values, _ in LAUNCHES:
+    for where, playbook, values, _template in LAUNCHES:
         if " / " in where and playbook in VERSION_GUARDED:
             assert VERSION_GUARDED[playbook] <= set(values), f"{where} is not told which release it acts for"
 
@@ -559,7 +564,7 @@ def test_workflow_answers_every_required_question_of_its_nodes_templates(name):
 
 
 def test_switch_and_rollback_take_the_version():
-    nodes = [(where, playbook, values) for where, playbook, values, _ in LAUNCHES if playbook in VERSION_GUARDED]
+    nodes = [(where, playbook, values) for where, playbook, values, _template in LAUNCHES if playbook in VERSION_GUARDED]
     assert nodes
     for where, playbook, values in nodes:
         missing = VERSION_GUARDED[playbook] - set(_inputs.check(playbook, values))
@@ -582,7 +587,7 @@ def questions() -> list:
     found = []
     for name, template in (job_templates() | workflows()).items():
         for question in survey(template):
-            reach = [(playbook, values) for where, playbook, values, _ in LAUNCHES
+            reach = [(playbook, values) for where, playbook, values, _template in LAUNCHES
                      if (where == name or where.startswith(f"{name} / ")) and question["variable"] in _taken_or_none(playbook, values)]
             found.append((f"{name} / {question['variable']}", question, reach))
     return found

@@ -26,11 +26,11 @@ GROW = os.path.join(os.path.dirname(__file__), "grow.yml")
 AWX_JOB = {"awx_job_id": 4242, "awx_user_name": "ann"}
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    """A private data directory as AWX lays one out: inventory/, project/ and env/ (the extra variables go there
-    per run)."""
-    root = tmp_path_factory.mktemp("runner")
+@pytest.fixture()
+def data_dir(tmp_path):
+    """A private data directory as AWX lays one out, new for each test as AWX makes one for each job: inventory/,
+    project/, and env/ (ansible-runner writes the job's extra variables and environment there)."""
+    root = tmp_path / "runner"
     shutil.copytree(inventory(), root / "inventory")
     shutil.copy(GROW, root / "inventory" / "zz-grow.yml")
     # The project the AWX examples import (examples/awx/project): one-line playbooks that import the collection's.
