@@ -1,7 +1,8 @@
 # Copyright: bluegreen.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Checks a playbook's inputs for one host, on the controller, before the playbook changes anything
-(plugin_utils/_inputs.py has the rules). Nothing runs on the host."""
+(plugin_utils/_inputs.py has the rules). Nothing runs on the host. Returns the hook files the playbook runs, each an
+absolute path on the controller (``hooks``, every phase a list; empty without hooks)."""
 
 from __future__ import annotations
 
@@ -26,12 +27,12 @@ class ActionModule(ActionBase):
                     values[variable] = self._templar.template(task_vars[variable])
             checked = _inputs.check(playbook, values)
         except _inputs.InputError as exc:
-            param = str(exc).split(" ", 1)[0]
+            param = str(exc).split(" ", 1)[0].rstrip(":")
             return dict(result, failed=True, param=param if param.startswith("bluegreen_") else "playbook", host=host,
                         msg=f"bluegreen.core.{playbook} cannot run on {host}: {exc}. Nothing was changed.")
         except AnsibleError as exc:
             return dict(result, failed=True, host=host,
                         msg=f"bluegreen.core.{playbook} cannot run on {host}: a variable could not be templated: {exc}. "
                             "Nothing was changed.")
-        return dict(result, changed=False, checked=sorted(checked), host=host,
+        return dict(result, changed=False, checked=sorted(checked), host=host, hooks=checked.get("bluegreen_hooks", {}),
                     msg=f"{len(checked)} inputs of bluegreen.core.{playbook} checked on {host}")

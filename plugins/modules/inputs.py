@@ -15,6 +15,9 @@ description:
   - Fails on the first variable that is wrong, naming it and the host, with no traceback; nothing runs on the host.
   - Every playbook of the collection runs it first. Values of C(bluegreen_app_env) and C(bluegreen_app_secrets) are
     never shown.
+  - The hook files of C(bluegreen_hooks) must be files on the controller; a relative path is read from the directory
+    the run started in (the project directory in AWX). They are returned as absolute paths, for the playbook to
+    include.
 author:
   - bluegreen.core maintainers (@bluegreen)
 extends_documentation_fragment:
@@ -58,8 +61,15 @@ checked:
   type: list
   elements: str
   sample: [bluegreen_app, bluegreen_artifact, bluegreen_monitor_seconds, bluegreen_version]
+hooks:
+  description:
+    - The hook files of C(bluegreen_hooks) by phase, each phase a list of absolute paths on the controller; empty
+      without hooks, or for a playbook that runs none.
+  returned: success
+  type: dict
+  sample: {before_switch: [/srv/project/hooks/check.yml]}
 param:
-  description: The variable that failed.
+  description: The variable that failed (C(bluegreen_hooks.<phase>) for one hook).
   returned: failure
   type: str
   sample: bluegreen_monitor_seconds

@@ -27,6 +27,9 @@ PLAYBOOKS = ("provision", "deploy", "release", "smoke_test", "switch", "rollback
 CHANGES_TRAFFIC = ("release", "switch", "rollback")
 DEPLOYS = ("deploy", "release")
 SMOKE_TESTS = ("release", "smoke_test")
+# The playbooks that run the user's hooks (docs/hooks.md); smoke_test runs on_failure only.
+RUNS_HOOKS = ("deploy", "release", "smoke_test", "switch", "rollback")
+HOOK_PHASES = ("before_deploy", "after_deploy", "before_switch", "after_switch", "after_rollback", "on_failure")
 MAX_NAME = 63
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _PATH_RE = re.compile(r"/[^\x00-\x1f\x7f]*")
@@ -322,6 +325,33 @@ def optional_path(value: object) -> str:
     return "" if value == "" else absolute_path(value)
 
 
+def hooks(value: object) -> dict:
+    """The user's hooks: {phase: a task file on the controller, or a list of them}. A relative path is read from the
+    directory the run started in (the project directory in AWX), like bluegreen_artifact; each comes back absolute, as
+    a list, so that the playbook includes what was checked. A message about one phase starts with ``.<phase>``."""
+    if not isinstance(value, dict):
+        raise InputError(f"must be a dict of phases to task files, such as {{before_switch: hooks/check.yml}}, got {_kind(value)} {_shown(value)}")
+    checked = {}
+    for phase, files in value.items():
+        if phase not in HOOK_PHASES:
+            raise InputError(f"has the key {_shown(phase)}, which is not a phase: use {', '.join(HOOK_PHASES[:-1])} or {HOOK_PHASES[-1]}")
+        items = files if isinstance(files, list) else [files]
+        if not items or not all(isinstance(item, str) and item.strip() and not any(ch in item for ch in "\n\r\0") for item in items):
+            raise InputError(f".{phase} must be the path of a task file on the controller, or a list of them, got {_kind(files)} {_shown(files)}")
+        checked[phase] = []
+        for item in items:
+            path = os.path.abspath(os.path.expanduser(item))
+            where = "" if os.path.isabs(os.path.expanduser(item)) else f" (a relative path is read from {os.getcwd()}, where the run started)"
+            if not os.path.exists(path):
+                raise InputError(f".{phase}: {item} is not on the controller{where}")
+            if not os.path.isfile(path):
+                raise InputError(f".{phase}: {item} is not a file: give a task file{where}")
+            if not os.access(path, os.R_OK):
+                raise InputError(f".{phase}: {item} cannot be read on the controller")
+            checked[phase].append(path)
+    return checked
+
+
 # --------------------------------------------------------------------------- the rules
 
 # variable -> (the playbooks that take it, or None for every one; its check; whether it must be set: True, False, or the
@@ -400,6 +430,7 @@ RULES: dict = {
     "bluegreen_monitor_checks": (CHANGES_TRAFFIC, checks, False),
     "bluegreen_auto_rollback": (CHANGES_TRAFFIC, boolean, False),
     "bluegreen_drain_seconds": (CHANGES_TRAFFIC, integer(0, 86400, " seconds"), False),
+    "bluegreen_hooks": (RUNS_HOOKS, hooks, False),
 }
 
 
@@ -428,7 +459,8 @@ def check(playbook: str, values: dict) -> dict:
         try:
             checked[variable] = rule(values[variable])
         except InputError as exc:
-            raise InputError(f"{variable} {exc}") from None
+            # A message about one part of the value names it: bluegreen_hooks.before_switch.
+            raise InputError(f"{variable}{exc}" if str(exc).startswith(".") else f"{variable} {exc}") from None
     artifact, expected = checked.get("bluegreen_artifact"), checked.get("bluegreen_artifact_checksum")
     if artifact and expected and "://" not in artifact:
         try:

@@ -279,3 +279,54 @@ def test_values_ansible_tags_are_described_as_plain_values(artifact):
     message = refused("switch", dict(good(artifact), bluegreen_topology=_Tagged("pairs")))
     assert "bluegreen_topology must be one of slots, fleets, got text 'pairs'" in message
     assert "_Tagged" not in message
+
+
+@pytest.fixture
+def hook_files(tmp_path, monkeypatch):
+    """A project directory with two hook files, the directory the run starts in."""
+    (tmp_path / "hooks").mkdir()
+    for name in ("check.yml", "notify.yml"):
+        (tmp_path / "hooks" / name).write_text("- ansible.builtin.debug:\n    msg: hook\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _archive(directory) -> str:
+    path = directory / "shop-2.0.0.tar"
+    with tarfile.open(path, "w") as archive:
+        archive.add(directory / "hooks" / "check.yml", arcname="VERSION")
+    return str(path)
+
+
+def test_hooks_resolve_against_the_directory_the_run_started_in_and_come_back_as_lists(hook_files):
+    values = {"bluegreen_app": "shop", "bluegreen_hooks": {"before_switch": "hooks/check.yml",
+                                                           "on_failure": ["hooks/notify.yml", str(hook_files / "hooks" / "check.yml")]}}
+    checked = _inputs.check("switch", values)["bluegreen_hooks"]
+    assert checked == {"before_switch": [str(hook_files / "hooks" / "check.yml")],
+                       "on_failure": [str(hook_files / "hooks" / "notify.yml"), str(hook_files / "hooks" / "check.yml")]}
+    for playbook in _inputs.RUNS_HOOKS:
+        assert "bluegreen_hooks" in _inputs.check(playbook, dict(values, bluegreen_version="2.0.0", bluegreen_artifact=_archive(hook_files)))
+    # The playbooks that run no hook do not read them.
+    for playbook in ("provision", "status", "unlock"):
+        assert "bluegreen_hooks" not in _inputs.check(playbook, dict(values, bluegreen_hooks={"before_release": 1}))
+
+
+@pytest.mark.parametrize(("hooks", "words"), [
+    ({"before_release": "hooks/check.yml"}, "bluegreen_hooks has the key 'before_release', which is not a phase: use before_deploy, "
+                                            "after_deploy, before_switch, after_switch, after_rollback or on_failure"),
+    ("hooks/check.yml", "bluegreen_hooks must be a dict of phases to task files"),
+    (["hooks/check.yml"], "bluegreen_hooks must be a dict of phases to task files"),
+    ({"before_switch": 3}, "bluegreen_hooks.before_switch must be the path of a task file on the controller, or a list of them"),
+    ({"before_switch": ""}, "bluegreen_hooks.before_switch must be the path"),
+    ({"before_switch": []}, "bluegreen_hooks.before_switch must be the path"),
+    ({"before_switch": [{"file": "hooks/check.yml"}]}, "bluegreen_hooks.before_switch must be the path"),
+    ({"before_switch": "hooks/check.yml\n"}, "bluegreen_hooks.before_switch must be the path"),
+    ({"after_switch": "hooks/missing.yml"}, "bluegreen_hooks.after_switch: hooks/missing.yml is not on the controller (a relative path is read from "),
+    ({"after_switch": ["hooks/check.yml", "/nowhere/hook.yml"]}, "bluegreen_hooks.after_switch: /nowhere/hook.yml is not on the controller"),
+    ({"on_failure": "hooks"}, "bluegreen_hooks.on_failure: hooks is not a file: give a task file"),
+])
+def test_a_bad_hook_is_refused_naming_the_phase(hook_files, hooks, words):
+    message = refused("release", dict(good(_archive(hook_files)), bluegreen_hooks=hooks))
+    assert message.startswith(words), message
+    if "relative path" in message:
+        assert str(hook_files) in message
