@@ -19,6 +19,9 @@ import re
 import tarfile
 import zipfile
 
+from ansible.errors import AnsibleError
+from ansible.parsing.dataloader import DataLoader
+from ansible.playbook.task import Task
 from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _artifact, _http, _release, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
 from ansible_collections.bluegreen.core.plugins.module_utils._routers import kinds
@@ -348,8 +351,47 @@ def hooks(value: object) -> dict:
                 raise InputError(f".{phase}: {item} is not a file: give a task file{where}")
             if not os.access(path, os.R_OK):
                 raise InputError(f".{phase}: {item} cannot be read on the controller")
+            problem = task_file_problem(path)
+            if problem:
+                raise InputError(f".{phase}: {item} is not a task file Ansible can run: {problem.rstrip('.')}")
             checked[phase].append(path)
     return checked
+
+
+def task_file_problem(path: str) -> str | None:
+    """What keeps Ansible from including the task file at ``path``, or None. Ansible ends a run where it stands on a
+    task file it cannot parse (no rescue, no always: the app's lock would stay held), so each hook file is loaded here
+    first, each task as Ansible loads it (its module resolved by the controller's collection loader). The files it
+    includes in turn are not read; a file encrypted whole with Ansible Vault is left to the run, which has the secrets."""
+    with open(path, "rb") as handle:
+        if handle.read(14) == b"$ANSIBLE_VAULT":
+            return None
+    loader = DataLoader()
+    try:
+        tasks = loader.load_from_file(path)
+    except AnsibleError as exc:
+        return str(exc).splitlines()[0]
+    return None if tasks is None else _tasks_problem(tasks, loader)
+
+
+def _tasks_problem(tasks: object, loader: DataLoader) -> str | None:
+    if not isinstance(tasks, list):
+        return f"it holds {_kind(tasks)}, not a list of tasks"
+    for index, task in enumerate(tasks, 1):
+        if not isinstance(task, dict):
+            return f"task {index} is {_kind(task)}, not a task"
+        if "block" in task:
+            problems = (_tasks_problem(task.get(section) or [], loader) for section in ("block", "rescue", "always"))
+            problem = next((found for found in problems if found), None)
+        else:
+            try:
+                Task.load(task, loader=loader)
+                problem = None
+            except AnsibleError as exc:
+                problem = str(exc).splitlines()[0]
+        if problem:
+            return f"task {index}{' (' + str(task['name']) + ')' if task.get('name') else ''}: {problem}"
+    return None
 
 
 # --------------------------------------------------------------------------- the rules

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import tarfile
 
 import pytest
@@ -281,8 +282,16 @@ def test_values_ansible_tags_are_described_as_plain_values(artifact):
     assert "_Tagged" not in message
 
 
+@pytest.fixture(scope="module")
+def plugin_loader():
+    """The collection loader ansible-playbook installs on the controller: it resolves a task's module."""
+    from ansible.plugins.loader import init_plugin_loader
+
+    init_plugin_loader([str(pathlib.Path(__file__).resolve().parents[4] / ".cache" / "collections")])
+
+
 @pytest.fixture
-def hook_files(tmp_path, monkeypatch):
+def hook_files(tmp_path, monkeypatch, plugin_loader):
     """A project directory with two hook files, the directory the run starts in."""
     (tmp_path / "hooks").mkdir()
     for name in ("check.yml", "notify.yml"):
@@ -330,3 +339,44 @@ def test_a_bad_hook_is_refused_naming_the_phase(hook_files, hooks, words):
     assert message.startswith(words), message
     if "relative path" in message:
         assert str(hook_files) in message
+
+
+GOOD_HOOK = """\
+- name: Tell the team, once
+  ansible.builtin.debug:
+    msg: "{{ bluegreen_hook.phase }} {{ bluegreen_hook.version }}"
+  run_once: true
+  delegate_to: "{{ bluegreen_hook.routers[0] }}"
+- name: On each app host
+  block:
+    - ansible.builtin.command: "true"
+      changed_when: false
+      loop: [1, 2]
+  rescue:
+    - ansible.builtin.include_tasks: other.yml
+"""
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    (GOOD_HOOK + "- name: Notify\n  no.such.module: {}\n", "task 3 (Notify): couldn't resolve module/action 'no.such.module'"),
+    ("- name: Check\n  ansible.builtin.debug: {msg: x}\n  whenn: true\n", "task 1 (Check): 'whenn' is not a valid attribute for a Task"),
+    ("- block:\n    - ansible.builtin.debug: {msg: x}\n  rescue:\n    - ansible.builtin.debug: {msg: [\n", "YAML parsing failed"),
+    ("- block:\n    - ansible.builtin.debug: {msg: x}\n  rescue:\n    - ansible.builtin.debug: {}\n      ansible.builtin.fail: {}\n",
+     "task 1: conflicting action statements"),
+    ("ansible.builtin.debug: {msg: x}\n", "it holds a dict, not a list of tasks"),
+    ("- just a line\n", "task 1 is text, not a task"),
+])
+def test_a_hook_file_ansible_could_not_include_is_refused_before_the_run_stops_half_way(hook_files, text, words):
+    (hook_files / "hooks" / "bad.yml").write_text(text)
+    message = refused("switch", {"bluegreen_app": "shop", "bluegreen_hooks": {"before_switch": "hooks/bad.yml"}})
+    assert message.startswith("bluegreen_hooks.before_switch: hooks/bad.yml is not a task file Ansible can run: "), message
+    assert words in message, message
+
+
+def test_a_hook_file_that_ansible_can_include_passes(hook_files):
+    files = {"good.yml": GOOD_HOOK, "empty.yml": "", "vaulted.yml": "$ANSIBLE_VAULT;1.1;AES256\n3031\n"}
+    for name, text in files.items():
+        (hook_files / "hooks" / name).write_text(text)
+    hooks = {"before_switch": [f"hooks/{name}" for name in files]}
+    assert _inputs.check("switch", {"bluegreen_app": "shop", "bluegreen_hooks": hooks})["bluegreen_hooks"]["before_switch"] == [
+        str(hook_files / "hooks" / name) for name in files]
