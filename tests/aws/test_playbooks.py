@@ -255,6 +255,85 @@ def test_alb_watch_failure_switches_back(alb_lab: Lab, alb: Alb):
     assert [(e["action"], e["to"]) for e in alb_lab.history()] == [("switch", "green"), ("auto-rollback", "blue")]
 
 
+# Each hook writes "<phase> <version> <live colour> <target colour>" (and the failure, if any) to a file per app host.
+MARKER_HOOK = """\
+- name: Write a marker line for the phase
+  ansible.builtin.shell: >-
+    printf '%s\\n' {{ ([bluegreen_hook.phase, bluegreen_hook.version, bluegreen_hook.live_colour, bluegreen_hook.target_colour]
+    | join(' ') ~ ((' | ' ~ bluegreen_hook.failure) if bluegreen_hook.failure else '')) | quote }} >> {{ markers }}-{{ inventory_hostname }}
+  changed_when: true
+"""
+FAILING_HOOK = """\
+- name: Refuse during the change freeze
+  ansible.builtin.fail:
+    msg: change freeze
+  run_once: true
+"""
+
+
+def hooks(lab: Lab, **files: str) -> tuple:
+    """Hook files in the lab's folder, and the -e arguments that give them (each phase's list: the marker hook, then the
+    file named for it)."""
+    folder = lab.path / "hooks"
+    folder.mkdir(exist_ok=True)
+    (folder / "marker.yml").write_text(MARKER_HOOK, encoding="utf-8")
+    (folder / "fail.yml").write_text(FAILING_HOOK, encoding="utf-8")
+    phases = ("before_switch", "after_switch", "after_rollback", "on_failure")
+    given = {phase: [str(folder / "marker.yml")] + ([str(folder / files[phase])] if phase in files else []) for phase in phases}
+    return "-e", json.dumps({"bluegreen_hooks": given, "markers": str(lab.path / "markers")})
+
+
+def markers(lab: Lab) -> dict:
+    """host -> the marker lines its hooks wrote, emptied for the next run."""
+    found = {}
+    for path in sorted(lab.path.glob("markers-*")):
+        found[path.name.removeprefix("markers-")] = path.read_text(encoding="utf-8").splitlines()
+        path.unlink()
+    return found
+
+
+def test_alb_hooks_run_in_order_on_every_app_host_under_the_lock_and_a_failing_before_switch_switches_nothing(alb_lab: Lab, alb: Alb):
+    hosts = ("app-blue-1", "app-green-1")
+    switch = alb_lab.play("switch", *hooks(alb_lab))
+    assert succeeded(switch), switch.stdout
+    assert "Run on the app hosts the before_switch hook" in switch.stdout
+    assert markers(alb_lab) == dict.fromkeys(hosts, ["before_switch 1.1.0 blue green", "after_switch 1.1.0 blue green"])
+    assert alb.weights() == {"blue": 0, "green": 100}
+    # The change did not release the lock: the after_switch hook ran under it, and the run released it after.
+    assert not (alb_lab.state_dir / "shop" / "lock").exists()
+
+    # A rollback with an after_rollback hook takes the general path, under the lock.
+    rollback = alb_lab.play("rollback", *hooks(alb_lab))
+    assert succeeded(rollback), rollback.stdout
+    assert markers(alb_lab) == dict.fromkeys(hosts, ["after_rollback 1.0.0 green blue"])
+    assert alb.weights() == {"blue": 100, "green": 0}
+
+    # A failing before_switch hook: nothing moves, the message names the hook, on_failure gets the reason.
+    before = alb_lab.history()
+    refused = alb_lab.play("switch", *hooks(alb_lab, before_switch="fail.yml"))
+    assert refused.returncode != 0
+    assert f"The before_switch hook ({alb_lab.path}/hooks/marker.yml, {alb_lab.path}/hooks/fail.yml) failed on " in refused.stdout
+    assert '"Refuse during the change freeze": change freeze. Nothing was switched: blue stays live.' in refused.stdout
+    assert alb.weights() == {"blue": 100, "green": 0} and alb_lab.history() == before
+    written = markers(alb_lab)
+    assert [line.split(" | ")[0] for line in written[hosts[0]]] == ["before_switch 1.1.0 blue green", "on_failure 1.1.0 blue green"]
+    assert "failed on app-blue-1" in written[hosts[0]][1] and "change freeze" in written[hosts[0]][1]
+
+    # The watch switches back: after_rollback runs with why, then on_failure; a failing on_failure hook is a warning.
+    # (Forced: green's release was rolled back above.)
+    alb_lab.servers["green"].status = 500
+    watched = alb_lab.play("switch", *hooks(alb_lab, on_failure="fail.yml"), "-e", "bluegreen_force=true")
+    assert watched.returncode != 0
+    assert "WARNING: the on_failure hook" in watched.stdout
+    assert "Traffic is back on blue (1.0.0); green keeps 1.1.0 for inspection" in watched.stdout
+    assert alb.weights() == {"blue": 100, "green": 0}
+    written = markers(alb_lab)[hosts[0]]
+    assert [line.split(" | ")[0] for line in written] == ["before_switch 1.1.0 blue green", "after_rollback 1.0.0 blue blue",
+                                                           "on_failure 1.1.0 blue green"]
+    assert "status 500" in written[1] and "Traffic is back on blue" in written[2]
+    assert not (alb_lab.state_dir / "shop" / "lock").exists()
+
+
 def test_alb_bad_input_names_the_variable_and_calls_nothing(alb_lab: Lab, alb: Alb):
     before = alb.default_actions()
     run = alb_lab.play("switch", inventory={"bluegreen_alb_target_groups": {"blue": alb.target_groups["blue"], "green": "shop-green"}})
