@@ -296,7 +296,7 @@ def test_alb_hooks_run_in_order_on_every_app_host_under_the_lock_and_a_failing_b
     hosts = ("app-blue-1", "app-green-1")
     switch = alb_lab.play("switch", *hooks(alb_lab))
     assert succeeded(switch), switch.stdout
-    assert "Run on the app hosts the before_switch hook" in switch.stdout
+    assert f"Run the before_switch hook ({alb_lab.path}/hooks/marker.yml) on the app hosts" in switch.stdout
     assert markers(alb_lab) == dict.fromkeys(hosts, ["before_switch 1.1.0 blue green", "after_switch 1.1.0 blue green"])
     assert alb.weights() == {"blue": 0, "green": 100}
     # The change did not release the lock: the after_switch hook ran under it, and the run released it after.
@@ -308,7 +308,8 @@ def test_alb_hooks_run_in_order_on_every_app_host_under_the_lock_and_a_failing_b
     assert markers(alb_lab) == dict.fromkeys(hosts, ["after_rollback 1.0.0 green blue"])
     assert alb.weights() == {"blue": 100, "green": 0}
 
-    # A failing before_switch hook: nothing moves, the message names the hook, on_failure gets the reason.
+    # A failing before_switch hook (its task runs once, and fails every host): nothing moves, the message names the hook,
+    # on_failure gets the reason.
     before = alb_lab.history()
     refused = alb_lab.play("switch", *hooks(alb_lab, before_switch="fail.yml"))
     assert refused.returncode != 0
@@ -318,6 +319,8 @@ def test_alb_hooks_run_in_order_on_every_app_host_under_the_lock_and_a_failing_b
     written = markers(alb_lab)
     assert [line.split(" | ")[0] for line in written[hosts[0]]] == ["before_switch 1.1.0 blue green", "on_failure 1.1.0 blue green"]
     assert "failed on app-blue-1" in written[hosts[0]][1] and "change freeze" in written[hosts[0]][1]
+    # on_failure runs once, on the first app host still in the run.
+    assert written[hosts[1]] == ["before_switch 1.1.0 blue green"]
 
     # The watch switches back: after_rollback runs with why, then on_failure; a failing on_failure hook is a warning.
     # (Forced: green's release was rolled back above.)
