@@ -331,8 +331,8 @@ def test_alb_hooks_run_in_order_on_every_app_host_under_the_lock_and_a_failing_b
     assert "Traffic is back on blue (1.0.0); green keeps 1.1.0 for inspection" in watched.stdout
     assert alb.weights() == {"blue": 100, "green": 0}
     written = markers(alb_lab)[hosts[0]]
-    assert [line.split(" | ")[0] for line in written] == ["before_switch 1.1.0 blue green", "after_rollback 1.0.0 blue blue",
-                                                           "on_failure 1.1.0 blue green"]
+    expected = ["before_switch 1.1.0 blue green", "after_rollback 1.0.0 blue blue", "on_failure 1.1.0 blue green"]
+    assert [line.split(" | ")[0] for line in written] == expected
     assert "status 500" in written[1] and "Traffic is back on blue" in written[2]
     assert not (alb_lab.state_dir / "shop" / "lock").exists()
 

@@ -122,8 +122,8 @@ def test_a_failing_before_switch_hook_stops_the_release_with_no_switch_and_on_fa
     written = logs()
     facts = f"{VERSION} {live} {idle}"
     first, *others = APPS
-    assert [line.split(" | ")[0] for line in written[first]] == [f"{phase} {facts}" for phase in
-                                                                  ("before_deploy", "after_deploy", "before_switch", "on_failure")]
+    phases = ("before_deploy", "after_deploy", "before_switch", "on_failure")
+    assert [line.split(" | ")[0] for line in written[first]] == [f"{phase} {facts}" for phase in phases]
     # on_failure runs once, with the run's reason.
     assert "Release of demo 7.0.0 stopped before the switch" in written[first][-1] and hook in written[first][-1]
     for name in others:
@@ -139,9 +139,9 @@ def test_hooks_run_in_order_through_a_release_and_a_rollback(lab):
     assert f"Run the before_switch hook ({lab['folder']}/marker.yml) on the app hosts" in result.output
     assert module("haproxy_info", {"app": APP})["live_colour"] == idle
     written = logs()
+    phases = ("before_deploy", "after_deploy", "before_switch", "after_switch")
     for name in APPS:
-        assert written[name] == [f"{phase} {VERSION} {live} {idle}" for phase in ("before_deploy", "after_deploy", "before_switch",
-                                                                                    "after_switch")]
+        assert written[name] == [f"{phase} {VERSION} {live} {idle}" for phase in phases]
     assert written[ROUTER] == ["before_deploy", "after_deploy", "before_switch", "after_switch"]
     # after_switch ran under the lock, after the watch; the run released it after the hook.
     assert not host(ROUTER).file(f"/var/lib/bluegreen/{APP}/lock").exists
