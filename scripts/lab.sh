@@ -109,10 +109,26 @@ up() {
     done
 }
 
+# SSH masters (Ansible's ControlPersist, 60 s) still connected to a container that goes away would hang the next
+# connection through the same control socket, to a new container at the same name: close those of the lab's addresses.
+close_masters() {
+    local ip pid
+    for ip in "$@"; do
+        [ -n "$ip" ] || continue
+        for pid in $(ss -Htnp state established dst "$ip" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+            case "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" in
+                "ssh: "*"[mux]"*) kill "$pid" 2>/dev/null || true ;;
+            esac
+        done
+    done
+}
+
 down() {
     local ids
     ids=$(podman ps -a --filter label=bluegreen-lab=1 --filter "name=^$PREFIX-" -q)
     if [ -n "$ids" ]; then
+        # shellcheck disable=SC2046,SC2086
+        close_masters $(podman inspect -f '{{.NetworkSettings.IPAddress}}' $ids)
         # shellcheck disable=SC2086
         podman rm -f -t 2 $ids >/dev/null
         log "removed the lab containers"
