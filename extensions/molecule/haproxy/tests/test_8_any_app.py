@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A real app as its CI builds it, on the scenario's router: examples/notes-app/ (Flask and waitress, its wheels inside
 an archive with one top-level folder, a venv made by the build step, started by an interpreter with arguments, its
-notes in a shared dir that survives releases, answering only its own host name). Released twice, then every way a
-release of it can go wrong: a wrong checksum, the same version from another artifact, an archive whose root is 0700,
-a build step that fails, a build that crashes on start, and a rollback right after.
+notes in a shared dir that survives releases, answering only its own host name). A first release that crashes on
+start, released twice, then every way a release of it can go wrong: a wrong checksum, the same version from another
+artifact, an archive whose root is 0700, a build step that fails, a build that crashes on start, and a rollback right
+after.
 
 Runs after the many-apps tests: the app gets its host name on the router's shared port 80.
 """
@@ -101,6 +102,20 @@ def test_provision_installs_the_packages_and_the_router_checks_the_app_by_its_ho
     part = host(ROUTER).file(f"/etc/haproxy/bluegreen.d/{APP}.cfg").content_string
     # Flask with SERVER_NAME answers 404 to any other Host: HAProxy's check of each server sends the app's.
     assert f"hdr Host {NAME}" in part, part
+
+
+def test_a_first_release_that_crashes_on_start_leaves_its_colour_with_no_release(artifacts):
+    result = release("5.0.0", artifacts["5.0.0"], None, "bluegreen_app_start_timeout=15")
+    assert result.returncode != 0
+    assert "RuntimeError: notes: broken build, refusing to start" in result.output, result.output
+    assert "blue is back on no release" in " ".join(result.output.split()), result.output
+    for name in APPS:
+        # Unlinked as well as stopped: no later switch or status takes the failed release for the colour's.
+        assert not host(name).file(f"{ROOT}/blue").exists
+        assert not host(name).service(f"{APP}@blue").is_running
+    status = run("status")
+    assert status.returncode == 0, status.output
+    assert "5.0.0" not in status.output, status.output
 
 
 def test_the_first_release_builds_a_venv_and_serves_through_the_router(artifacts):
