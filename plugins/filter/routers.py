@@ -92,8 +92,8 @@ def status_lines(states: list, versions: dict) -> list:
     for colour in COLOURS:
         version = (versions or {}).get(colour)
         line = f"{colour}: version {version or 'none'} ({'LIVE' if colour == first.get('live_colour') else 'idle'})"
-        outcome = (first.get("outcomes") or {}).get(colour)
-        if outcome and outcome.get("version") in (None, version):
+        outcome = _history.outcome_of_release((first.get("outcomes") or {}).get(colour), version)
+        if outcome:
             line += f"; {'FAILED: ' if outcome['failed'] else ''}{_history.describe_outcome(outcome)}"
         lines.append(line)
     for record in reversed(first.get("history") or []):
@@ -126,9 +126,7 @@ def run_result(states: list, versions: dict, written: list, playbook: str, app: 
     colours = {}
     for colour in COLOURS:
         version = (versions or {}).get(colour)
-        outcome = outcomes.get(colour)
-        if outcome and outcome.get("version") not in (None, version):
-            outcome = None
+        outcome = _history.outcome_of_release(outcomes.get(colour), version)
         colours[colour] = {
             "version": version,
             "live": colour == live,

@@ -376,6 +376,12 @@ def outcomes(records: list) -> dict:
     return found
 
 
+def outcome_of_release(outcome: dict | None, version: str | None) -> dict | None:
+    """The colour's outcome if it is of the release the colour holds now (``version``), else None: an outcome recorded
+    with no version (an older record, or a colour whose release was not known) is taken for the current release."""
+    return outcome if outcome and outcome.get("version") in (None, version) else None
+
+
 def describe_outcome(outcome: dict) -> str:
     """One colour's outcome as words of a sentence: "2.0.0 was switched back by the watch at <time> (why)"."""
     said = outcome["outcome"]
