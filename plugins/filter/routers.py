@@ -88,6 +88,9 @@ def status_lines(states: list, versions: dict) -> list:
         lines.append(f"{state['label']}: live colour {state['live_colour'] or 'unknown'} ({state['says']}), "
                      f"blue {state['colours']['blue']}, green {state['colours']['green']}")
         lines.extend(f"PROBLEM on {state['label']}: {problem}" for problem in state["problems"])
+        if state.get("maintenance"):
+            lines.append(f"MAINTENANCE on {state['label']}: the app's live traffic gets its maintenance page (503); "
+                         "bluegreen.core.maintenance with bluegreen_maintenance=off serves it again")
     first = states[0] if states else {}
     for colour in COLOURS:
         version = (versions or {}).get(colour)
@@ -145,6 +148,7 @@ def run_result(states: list, versions: dict, written: list, playbook: str, app: 
         "playbook": playbook,
         "outcome": result,
         "live_colour": live,
+        "maintenance": any(bool(state.get("maintenance")) for state in states or []),
         "colours": colours,
         "history": records,
         "message": failure or None,

@@ -33,6 +33,8 @@ DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 DEFAULT_TIMEOUT = 5.0
 MAP_DIR = "/etc/haproxy/maps"
 PREVIEW_SUFFIX = ".preview"
+# The map key that sends an app's live traffic to its maintenance page while present (``:`` is in no app's name).
+MAINTENANCE_SUFFIX = ":maintenance"
 DRAIN_POLL_INTERVAL = 0.5
 
 # Past this an answer is not a runtime-API reply we understand; stop reading.
@@ -525,6 +527,7 @@ class Layout:
         self.backends = chosen
         self.live_key = app
         self.preview_key = app + PREVIEW_SUFFIX
+        self.maintenance_key = app + MAINTENANCE_SUFFIX
 
     def colour_of(self, backend: str | None) -> str | None:
         for colour, name in self.backends.items():
@@ -872,6 +875,11 @@ def read_routing(api: RuntimeAPI, layout: Layout) -> dict:
     live = colour_from_values(layout, layout.live_key, runtime.get(layout.live_key), f"HAProxy's runtime map {layout.map_file}", problems)
     preview = preview_colour_from(layout, runtime.get(layout.preview_key), problems)
     file_colour = _file_colour(layout, read_map_file(layout.map_file), problems)
+    maintenance = layout.maintenance_key in runtime
+    if maintenance != (layout.maintenance_key in map_file_values(read_map_file(layout.map_file))):
+        problems.append(f"HAProxy {'sends' if maintenance else 'does not send'} {layout.app} to its maintenance page but "
+                        f"{layout.map_file} says the opposite: the next reload would change it. Run bluegreen.core.maintenance "
+                        "with bluegreen_maintenance=on or off to make them agree")
     if live and file_colour and live != file_colour:
         problems.append(
             f"HAProxy routes {layout.app} to {live} but {layout.map_file} says {file_colour}: the next reload would "
@@ -882,6 +890,7 @@ def read_routing(api: RuntimeAPI, layout: Layout) -> dict:
         "live_colour": live,
         "map_file_colour": file_colour,
         "preview_colour": preview,
+        "maintenance": maintenance,
         "backends": {colour: read_backend(api, layout, colour) for colour in _validate.COLOURS},
         "problems": problems,
     }

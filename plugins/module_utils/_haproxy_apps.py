@@ -15,6 +15,9 @@ The layout on a router (HAProxy loads ``-f haproxy.cfg -f <conf_dir>``, files in
                               switch changes an app's two lines and no other
   <map_dir>/routes.map        ``host/path -> app`` for the shared listener, longest first (``map_dir`` matching)
   <cert_dir>/<app>.pem        the app's certificate and key, 0600; the shared TLS listener loads the directory
+  <conf_dir>/<app>.maintenance.html
+                              the page of the app's maintenance backend (HAProxy loads only ``*.cfg`` of the folder
+                              as configuration); live traffic goes there while ``<app>:maintenance`` is in the map
 
 Everything here is pure: it turns claims (``_apps``) and file texts into file texts.
 """
@@ -31,6 +34,17 @@ SHARED_FILE = "00-bluegreen.cfg"
 MAP_FILE = "bluegreen.map"
 ROUTES_FILE = "routes.map"
 NO_APP_BACKEND = "bluegreen_no_app"
+# HAProxy answers ``http-request return ... file`` from one buffer (tune.bufsize, 16 kB by default) with the headers.
+MAX_PAGE_BYTES = 12288
+DEFAULT_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Down for maintenance</title></head>
+<body>
+<h1>Down for maintenance</h1>
+<p>This service is down for maintenance and will be back shortly. Please try again in a few minutes.</p>
+</body>
+</html>
+"""
 _DURATION_RE = re.compile(r"^[0-9]+(?:us|ms|s|m|h|d)?$")
 
 
@@ -44,8 +58,37 @@ def duration(value: object, param: str) -> str:
 # --------------------------------------------------------------------------- files
 
 
+def maintenance_key(app: str) -> str:
+    return app + _haproxy.MAINTENANCE_SUFFIX
+
+
+def maintenance_backend(app: str) -> str:
+    return f"{app}_maintenance"
+
+
+def page_path(conf_dir: str, app: str) -> str:
+    return f"{conf_dir.rstrip('/')}/{app}.maintenance.html"
+
+
+def page(text: object) -> str:
+    """The maintenance page as HAProxy can serve it: text of at most MAX_PAGE_BYTES bytes."""
+    if not isinstance(text, str) or not text.strip():
+        raise _validate.ValidationError(f"maintenance_page must be the page's text (HTML), got {text!r}", "maintenance_page")
+    size = len(text.encode("utf-8"))
+    if size > MAX_PAGE_BYTES:
+        raise _validate.ValidationError(f"maintenance_page is {size} bytes; HAProxy serves a page of at most {MAX_PAGE_BYTES}",
+                                        "maintenance_page")
+    return text
+
+
+def maintenance_rule(app: str, map_file: str, condition: str = "") -> str:
+    """The ``use_backend`` line that sends the app's live traffic to its maintenance page while its key is mapped."""
+    return (f"    use_backend {maintenance_backend(app)} if {condition}"
+            f"{{ str({maintenance_key(app)}),map({map_file}) -m found }}")
+
+
 def app_config(app_claim: dict, servers: dict, paths: dict, options: dict) -> str:
-    """The app's own file: its claim, its own listeners and its two backends."""
+    """The app's own file: its claim, its own listeners, its two backends and its maintenance backend."""
     app = app_claim["app"]
     map_file = paths["map_file"]
     lines = [
@@ -56,6 +99,7 @@ def app_config(app_claim: dict, servers: dict, paths: dict, options: dict) -> st
     bind = app_claim["bind_address"]
     if not app_claim["hostnames"] and app_claim["manage"] == "full":
         lines += ["", f"frontend {app}_live", f"    bind {bind}:{app_claim['listen_port']}",
+                  maintenance_rule(app, map_file),
                   f"    use_backend %[str({app}),map({map_file},{app}_green)]"]
     if app_claim["preview_port"]:
         lines += ["", f"frontend {app}_preview", f"    bind {bind}:{app_claim['preview_port']}",
@@ -71,6 +115,13 @@ def app_config(app_claim: dict, servers: dict, paths: dict, options: dict) -> st
         if options["colour_header"]:
             lines.append(f"    http-response set-header X-Bluegreen-Colour {colour}")
         lines += [f"    server {server['name']} {_host_port(server)} check" for server in servers.get(colour) or []]
+    # Answers every request itself: no server, so the maintenance page never depends on either colour.
+    lines += [
+        "",
+        f"backend {maintenance_backend(app)}",
+        f'    http-request return status 503 content-type "text/html; charset=utf-8" file {paths["page_file"]} '
+        f'hdr Retry-After {options["retry_after"]}',
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -120,6 +171,7 @@ def shared_config(claims: dict, paths: dict) -> str | None:
     for port, keys in sorted(redirects.items()):
         host = "%[var(txn.bg_host)]" + ("" if port == 443 else f":{port}")
         lines.append(f"    http-request redirect prefix https://{host} code 301 if !{{ ssl_fc }} {{ var(txn.bg_app) -m str {' '.join(keys)} }}")
+    lines += [maintenance_rule(app, map_file, f"{{ var(txn.bg_app) -m str {app} }} ") for app in sorted(chosen)]
     lines += [
         f"    use_backend %[var(txn.bg_app),map({map_file},{NO_APP_BACKEND})]",
         f"    default_backend {NO_APP_BACKEND}",
@@ -154,7 +206,8 @@ def map_with_app(text: str | None, app: str, present: bool, seed: dict | None = 
     """
     keys = (app, app + _haproxy.PREVIEW_SUFFIX)
     if not present:
-        lines = [line for line in (text or "").splitlines() if (line.split(None, 1) or [""])[0] not in keys]
+        gone = (*keys, maintenance_key(app))
+        lines = [line for line in (text or "").splitlines() if (line.split(None, 1) or [""])[0] not in gone]
         return "\n".join(lines) + "\n" if lines else ""
     current = _haproxy.map_file_values(text)
     seed = seed or {}

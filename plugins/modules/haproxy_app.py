@@ -12,8 +12,12 @@ description:
   - Writes the app's own part of an HAProxy router's configuration and leaves every other app's part byte-identical.
     The app's part is its file C(<conf_dir>/<app>.cfg) (its two backends, its own listeners, and its claim of host
     names, path, ports, TLS), its two lines of the shared map C(<map_dir>/bluegreen.map) (added only when missing, so
-    a provision never undoes a switch), its lines of C(<map_dir>/routes.map) and its certificate
-    C(<cert_dir>/<app>.pem) (mode 0600).
+    a provision never undoes a switch), its lines of C(<map_dir>/routes.map), its certificate
+    C(<cert_dir>/<app>.pem) (mode 0600) and its maintenance page C(<conf_dir>/<app>.maintenance.html).
+  - The app's file has a third backend, C(<app>_maintenance), which answers every request with O(maintenance_page),
+    status 503 and C(Retry-After); the app's live traffic goes there while the map holds the key
+    C(<app>:maintenance) (M(bluegreen.core.haproxy_maintenance) adds and removes it without a reload). Changing the
+    page needs a reload: HAProxy reads it when it loads its configuration.
   - Apps with O(hostnames) share one listener on O(listen_port) (and O(tls_port) with TLS), which picks the app by
     the C(Host) header and the longest matching O(path_prefix). With O(manage=full) that listener is the file
     C(<conf_dir>/00-bluegreen.cfg), made from every app's claim. An app without host names has its own live listener
@@ -140,6 +144,15 @@ options:
     description: The port of the router's stats page (O(manage=full)), which no app may take; 0 for none.
     type: int
     default: 0
+  maintenance_page:
+    description:
+      - The text (HTML) of the app's maintenance page, at most 12288 bytes (HAProxy serves it from one buffer).
+      - Omitted, a short page that says the service is down for maintenance.
+    type: str
+  maintenance_retry_after:
+    description: The C(Retry-After) header of the maintenance page, in seconds.
+    type: int
+    default: 120
 seealso:
   - module: bluegreen.core.haproxy_traffic
   - name: HAProxy 2.6 configuration manual, the map_dir converter
@@ -225,6 +238,8 @@ ARGUMENT_SPEC = {
     "check_fall": {"type": "int", "default": 2},
     "check_rise": {"type": "int", "default": 2},
     "stats_port": {"type": "int", "default": 0},
+    "maintenance_page": {"type": "str"},
+    "maintenance_retry_after": {"type": "int", "default": 120},
 }
 
 
@@ -279,7 +294,7 @@ def haproxy_check(module: AnsibleModule, params: dict, changes: list, paths: dic
             if text is None or target is None:
                 continue
             if folder != cert_dir:
-                for real in (paths["map_file"], paths["routes_file"], cert_dir):
+                for real in (paths["map_file"], paths["routes_file"], cert_dir, conf_dir):
                     text = text.replace(real, moved[real])  # noqa: PLW2901 - the file as the scratch copy reads it
             with open(target, "w", encoding="utf-8") as handle:
                 handle.write(text)
@@ -298,7 +313,8 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
     app = _validate.name(params["app"], "app")
     present = params["state"] == "present"
     paths = {"map_file": os.path.join(params["map_dir"], _haproxy_apps.MAP_FILE),
-             "routes_file": os.path.join(params["map_dir"], _haproxy_apps.ROUTES_FILE), "cert_dir": params["cert_dir"]}
+             "routes_file": os.path.join(params["map_dir"], _haproxy_apps.ROUTES_FILE), "cert_dir": params["cert_dir"],
+             "page_file": _haproxy_apps.page_path(params["conf_dir"], app)}
     claims = _apps.other_claims(params["conf_dir"], app, "", ".cfg")
     own_path = os.path.join(params["conf_dir"], f"{app}.cfg")
     cert_path = os.path.join(params["cert_dir"], f"{app}.pem")
@@ -311,17 +327,21 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
                    "health_status": _validate.status_codes(params["health_status"], "health_status"),
                    "check_inter": _haproxy_apps.duration(params["check_inter"], "check_inter"),
                    "check_fall": _validate.at_least(params["check_fall"], 1, "check_fall"),
-                   "check_rise": _validate.at_least(params["check_rise"], 1, "check_rise")}
+                   "check_rise": _validate.at_least(params["check_rise"], 1, "check_rise"),
+                   "retry_after": _validate.at_least(params["maintenance_retry_after"], 0, "maintenance_retry_after")}
+        page = _haproxy_apps.page(_haproxy_apps.DEFAULT_PAGE if params["maintenance_page"] is None else params["maintenance_page"])
         claims[app] = claim
         reserved = {"stats page": (claim["bind_address"], params["stats_port"])} if params["stats_port"] and params["manage"] == "full" else {}
         _apps.check_claims(claims, app, reserved)
         pem = _apps.certificate(module, params)
+        changes.append(Change(paths["page_file"], read(paths["page_file"]), page, 0o640))
         changes.append(Change(own_path, read(own_path), _haproxy_apps.app_config(claim, chosen, paths, options), 0o640))
         if params["manage"] == "full" and params["main_config"] is not None:
             changes.append(Change(params["config"], read(params["config"]), params["main_config"], 0o640))
     else:
         pem = None
         changes.append(Change(own_path, read(own_path), None, 0o640))
+        changes.append(Change(paths["page_file"], read(paths["page_file"]), None, 0o640))
     changes.append(Change(cert_path, read(cert_path), pem, 0o600, secret=True))
     shared_path = os.path.join(params["conf_dir"], _haproxy_apps.SHARED_FILE)
     changes.append(Change(shared_path, read(shared_path), _haproxy_apps.shared_config(claims, paths), 0o640))
@@ -349,8 +369,8 @@ def _validate_path(value: str) -> str:
 def write(params: dict, changes: list) -> None:
     for directory, mode in ((params["conf_dir"], 0o755), (params["map_dir"], 0o755), (params["cert_dir"], 0o700)):
         os.makedirs(directory, mode=mode, exist_ok=True)
-    # Certificates and maps first: a configuration is never on disk before what it loads.
-    order = sorted(changes, key=lambda c: (not c.secret, not c.path.endswith(".map"), c.path))
+    # Certificates, maps and pages first: a configuration is never on disk before what it loads.
+    order = sorted(changes, key=lambda c: (not c.secret, not c.path.endswith((".map", ".html")), c.path))
     for change in order:
         if change.after is None:
             try:

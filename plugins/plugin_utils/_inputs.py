@@ -22,11 +22,11 @@ import zipfile
 from ansible.errors import AnsibleError
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
-from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _artifact, _http, _release, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _artifact, _haproxy_apps, _http, _release, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
 from ansible_collections.bluegreen.core.plugins.module_utils._routers import kinds
 
-PLAYBOOKS = ("provision", "deploy", "release", "smoke_test", "switch", "rollback", "status", "unlock")
+PLAYBOOKS = ("provision", "deploy", "release", "smoke_test", "switch", "rollback", "status", "unlock", "maintenance")
 CHANGES_TRAFFIC = ("release", "switch", "rollback")
 DEPLOYS = ("deploy", "release")
 SMOKE_TESTS = ("release", "smoke_test")
@@ -328,6 +328,38 @@ def optional_path(value: object) -> str:
     return "" if value == "" else absolute_path(value)
 
 
+def maintenance_page(value: object) -> str:
+    """The maintenance page: empty (the built-in one), or a text file on the controller that HAProxy can serve whole
+    (a relative path from the directory the run started in, like bluegreen_artifact)."""
+    if value == "":
+        return value
+    if not isinstance(value, str) or "\0" in value:
+        raise InputError(f"must be the path of an HTML file on the controller, got {_kind(value)} {_shown(value)}")
+    path = os.path.expanduser(value)
+    if not os.path.isfile(path):
+        raise InputError(f"{value} is {'a directory' if os.path.isdir(path) else 'not on the controller'}: give the page's HTML file")
+    with open(path, "rb") as handle:
+        data = handle.read(_haproxy_apps.MAX_PAGE_BYTES + 1)
+    if not data.strip():
+        raise InputError(f"{value} is empty")
+    if len(data) > _haproxy_apps.MAX_PAGE_BYTES:
+        raise InputError(f"{value} is larger than {_haproxy_apps.MAX_PAGE_BYTES} bytes, which HAProxy serves whole from one buffer")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{value} is not UTF-8 text") from None
+    return value
+
+
+def maintenance_state(value: object) -> str:
+    """on or off; YAML's on and off (booleans in an inventory file) count as themselves."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, str) and value.lower() in ("on", "off"):
+        return value.lower()
+    raise InputError(f"must be on or off, got {_kind(value)} {_shown(value)}")
+
+
 def hooks(value: object) -> dict:
     """The user's hooks: {phase: a task file on the controller, or a list of them}. A relative path is read from the
     directory the run started in (the project directory in AWX), like bluegreen_artifact; each comes back absolute, as
@@ -413,6 +445,9 @@ RULES: dict = {
     "bluegreen_tls_redirect": (("provision",), boolean, False),
     "bluegreen_router_manage": (("provision",), choice("full", "app"), False),
     "bluegreen_app_state": (("provision",), choice("present", "absent"), False),
+    "bluegreen_maintenance_page": (("provision",), maintenance_page, False),
+    "bluegreen_maintenance_retry_after": (("provision",), integer(0, 86400, " seconds"), False),
+    "bluegreen_maintenance": (("maintenance",), maintenance_state, False),
     "bluegreen_haproxy_conf_dir": (None, absolute_path, False),
     "bluegreen_haproxy_cert_dir": (None, absolute_path, False),
     "bluegreen_health_path": (None, url_path, False),
@@ -514,4 +549,7 @@ def check(playbook: str, values: dict) -> dict:
         if not kinds.KINDS[kind]["steps"]:
             raise InputError(f"bluegreen_switch_steps {checked['bluegreen_switch_steps']} needs a router that takes weighted "
                              f"steps: a {kind} router switches all at once, so use [100]")
+    if playbook == "maintenance" and not kinds.KINDS[checked.get("bluegreen_router", "haproxy")]["maintenance"]:
+        raise InputError(f"bluegreen_router is {checked['bluegreen_router']}: bluegreen.core.maintenance serves a maintenance "
+                         "page on HAProxy routers only so far (docs/maintenance.md)")
     return checked

@@ -68,7 +68,7 @@ class HAProxy(base.Router):
             lock=base.read_lock(self.params),
         )
         return dict(state, map_file=self.layout.map_file, map_file_colour=routing["map_file_colour"],
-                    preview_colour=routing["preview_colour"], backends=backends)
+                    preview_colour=routing["preview_colour"], maintenance=routing["maintenance"], backends=backends)
 
     def sample(self, colour: str) -> dict:
         return _haproxy.read_counts(self.api, self.layout, colour)

@@ -20,12 +20,13 @@ from ansible_collections.bluegreen.core.plugins.module_utils._errors import Blue
 #   api       the router is a cloud API, called from bluegreen_aws_host: it has no router hosts
 #   preview   its hosts have a preview listener that reaches the idle colour
 #   steps     it can give the new colour a share of the live traffic (weighted steps)
-#   counters  it counts each colour's requests and 5xx responses
+#   counters     it counts each colour's requests and 5xx responses
+#   maintenance  it can answer the app with a maintenance page (playbooks/maintenance.yml)
 KINDS = {
-    "haproxy": {"driver": "HAProxy", "api": False, "preview": True, "steps": False, "counters": True},
-    "nginx": {"driver": "Nginx", "api": False, "preview": True, "steps": True, "counters": False},
-    "alb": {"driver": "Alb", "api": True, "preview": False, "steps": True, "counters": True},
-    "route53": {"driver": "Route53", "api": True, "preview": False, "steps": True, "counters": False},
+    "haproxy": {"driver": "HAProxy", "api": False, "preview": True, "steps": False, "counters": True, "maintenance": True},
+    "nginx": {"driver": "Nginx", "api": False, "preview": True, "steps": True, "counters": False, "maintenance": False},
+    "alb": {"driver": "Alb", "api": True, "preview": False, "steps": True, "counters": True, "maintenance": False},
+    "route53": {"driver": "Route53", "api": True, "preview": False, "steps": True, "counters": False, "maintenance": False},
 }
 
 # The keys of the state every router returns from a read (its info module, or a traffic module's read), beside what

@@ -141,6 +141,9 @@ def test_a_provision_never_undoes_a_switch_and_moves_a_single_file_layout_map_ov
     ({"health_status": [200, 204, 200]}, "health_status", "health_status lists 200 twice"),
     ({"health_status": []}, "health_status", "health_status must be a non-empty list"),
     ({"health_path": "/health#ok"}, "health_path", "without spaces, quotes, '\\' or '#'"),
+    ({"maintenance_page": "x" * 12289}, "maintenance_page", "maintenance_page is 12289 bytes; HAProxy serves a page of at most 12288"),
+    ({"maintenance_page": "  "}, "maintenance_page", "maintenance_page must be the page's text"),
+    ({"maintenance_retry_after": -1}, "maintenance_retry_after", "maintenance_retry_after must be 0 or more"),
 ])
 def test_bad_input_names_the_parameter_the_app_and_the_router_and_writes_nothing(router, pems, args, param, words):
     assert not router.run("shop", hostnames=["shop.example.test"], tls_certificate_content=pems["shop.example.test"]).failed
@@ -215,6 +218,30 @@ def test_absent_takes_one_app_off_and_leaves_the_others(router, pems):
     assert list(result["apps"]) == ["cart"]
     router.check()
     assert not router.run("shop", state="absent")["changed"]
+
+
+def test_each_app_has_a_maintenance_backend_with_its_page_which_its_key_turns_on(router, pems):
+    assert not shop(router, pems, maintenance_page="<h1>Back at noon</h1>\n", maintenance_retry_after=900).failed
+    assert not router.run("cart", listen_port=8081, preview_port=8082).failed
+    page = f"{router.root}/bluegreen.d/shop.maintenance.html"
+    assert router.text("bluegreen.d", "shop.maintenance.html") == "<h1>Back at noon</h1>\n"
+    assert "Down for maintenance" in router.text("bluegreen.d", "cart.maintenance.html")
+    map_file = f"{router.root}/maps/bluegreen.map"
+    assert (f'backend shop_maintenance\n    http-request return status 503 content-type "text/html; charset=utf-8" file {page} '
+            "hdr Retry-After 900\n") in router.text("bluegreen.d", "shop.cfg")
+    # The shop is chosen by host name in the shared listener; cart has its own listener: each checks its key first.
+    shared = router.text("bluegreen.d", "00-bluegreen.cfg")
+    rule = f"use_backend shop_maintenance if {{ var(txn.bg_app) -m str shop }} {{ str(shop:maintenance),map({map_file}) -m found }}"
+    assert shared.index(rule) < shared.index("use_backend %[var(txn.bg_app)")
+    cart = router.text("bluegreen.d", "cart.cfg")
+    assert cart.index(f"use_backend cart_maintenance if {{ str(cart:maintenance),map({map_file}) -m found }}") < cart.index(
+        "use_backend %[str(cart)")
+    router.check()
+    with open(map_file, "a", encoding="utf-8") as handle:
+        handle.write("shop:maintenance shop_maintenance\n")
+    assert not router.run("shop", state="absent").failed
+    assert router.text("bluegreen.d", "shop.maintenance.html") is None
+    assert router.text("maps", "bluegreen.map") == "cart cart_green\ncart.preview cart_blue\n"
 
 
 def test_manage_app_writes_only_the_apps_part(router):

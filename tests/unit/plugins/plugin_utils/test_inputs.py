@@ -380,3 +380,26 @@ def test_a_hook_file_that_ansible_can_include_passes(hook_files):
     hooks = {"before_switch": [f"hooks/{name}" for name in files]}
     assert _inputs.check("switch", {"bluegreen_app": "shop", "bluegreen_hooks": hooks})["bluegreen_hooks"]["before_switch"] == [
         str(hook_files / "hooks" / name) for name in files]
+
+
+def test_maintenance_takes_on_or_off_and_only_an_haproxy_router(tmp_path):
+    assert _inputs.check("maintenance", {"bluegreen_app": "shop"}) == {"bluegreen_app": "shop"}
+    assert _inputs.check("maintenance", {"bluegreen_app": "shop", "bluegreen_maintenance": False})["bluegreen_maintenance"] == "off"
+    assert _inputs.check("maintenance", {"bluegreen_app": "shop", "bluegreen_maintenance": "ON"})["bluegreen_maintenance"] == "on"
+    assert refused("maintenance", {"bluegreen_app": "shop", "bluegreen_maintenance": "later"}) == (
+        "bluegreen_maintenance must be on or off, got text 'later'")
+    assert refused("maintenance", {"bluegreen_app": "shop", "bluegreen_router": "alb"}).startswith(
+        "bluegreen_router is alb: bluegreen.core.maintenance serves a maintenance page on HAProxy routers only")
+
+
+def test_the_maintenance_page_is_a_file_haproxy_can_serve_whole(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text("<h1>Back soon</h1>")
+    assert _inputs.check("provision", {"bluegreen_app": "shop", "bluegreen_maintenance_page": str(page)})
+    for content, words in ((b"", "is empty"), (b"x" * 12289, "larger than 12288 bytes"), (b"\xff\xfe", "not UTF-8 text")):
+        page.write_bytes(content)
+        assert words in refused("provision", {"bluegreen_app": "shop", "bluegreen_maintenance_page": str(page)})
+    assert refused("provision", {"bluegreen_app": "shop", "bluegreen_maintenance_page": str(tmp_path / "gone.html")}) == (
+        f"bluegreen_maintenance_page {tmp_path / 'gone.html'} is not on the controller: give the page's HTML file")
+    assert "bluegreen_maintenance_retry_after must be" in refused(
+        "provision", {"bluegreen_app": "shop", "bluegreen_maintenance_retry_after": -5})
