@@ -17,7 +17,7 @@ description:
   - The app's file has a third backend, C(<app>_maintenance), which answers every request with O(maintenance_page),
     status 503 and C(Retry-After); the app's live traffic goes there while the map holds the key
     C(<app>:maintenance) (M(bluegreen.core.haproxy_maintenance) adds and removes it without a reload). Changing the
-    page needs a reload: HAProxy reads it when it loads its configuration.
+    page needs a reload, as HAProxy reads it when it loads its configuration.
   - Apps with O(hostnames) share one listener on O(listen_port) (and O(tls_port) with TLS), which picks the app by
     the C(Host) header and the longest matching O(path_prefix). With O(manage=full) that listener is the file
     C(<conf_dir>/00-bluegreen.cfg), made from every app's claim. An app without host names has its own live listener

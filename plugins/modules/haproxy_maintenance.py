@@ -13,10 +13,10 @@ description:
     through HAProxy's admin socket and in the map file, under the map file's lock. While the key is there, the app's
     live listener (its own, or the shared listener of the apps chosen by host name) sends every request to the backend
     C(<app>_maintenance), which answers with the app's maintenance page, status 503 and C(Retry-After).
-  - Nothing else changes: both colours keep their servers and the app's live and preview entries stay as they are,
+  - Nothing else changes. Both colours keep their servers and the app's live and preview entries stay as they are,
     so O(state=off) serves the live colour again at once; the preview listener keeps serving the idle colour.
   - Refuses, changing nothing, when the running HAProxy has no C(<app>_maintenance) backend (an app provisioned
-    before this module existed: provision it again, which reloads HAProxy once).
+    before this module existed; provision it again, which reloads HAProxy once).
   - The page and its C(Retry-After) are set by M(bluegreen.core.haproxy_app) (provision); this module only turns it
     on and off.
 author:
@@ -32,6 +32,7 @@ attributes:
     support: full
     details: The map file before and after.
   idempotent:
+    description: Turning the page on when it is on, or off when it is off, changes nothing.
     support: full
   platform:
     description: Runs on the HAProxy host (HAProxy 2.4 or later; tested with 2.6).

@@ -8,8 +8,7 @@ import os
 import pytest
 from ansible_collections.bluegreen.core.plugins.module_utils import _haproxy
 from ansible_collections.bluegreen.core.plugins.modules import haproxy_maintenance
-from ansible_collections.bluegreen.core.tests.unit.plugins.haproxy_fake import (
-    FakeHAProxy, default_backends, entries_from, make_map, run_module)
+from ansible_collections.bluegreen.core.tests.unit.plugins.haproxy_fake import FakeHAProxy, default_backends, entries_from, make_map, run_module
 
 MAP = "shop shop_blue\nshop.preview shop_green\nother other_green\n"
 
