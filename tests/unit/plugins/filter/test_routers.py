@@ -46,7 +46,8 @@ def test_router_gives_each_kinds_traits():
                                  "maintenance": True}
     assert router("nginx")["steps"] is True and router("nginx")["counters"] is False
     assert router("alb")["api"] is True and router("alb")["preview"] is False
-    assert router("route53") == {"kind": "route53", "api": True, "preview": False, "steps": True, "counters": False}
+    assert router("route53") == {"kind": "route53", "api": True, "preview": False, "steps": True, "counters": False,
+                                 "maintenance": False}
 
 
 @pytest.mark.parametrize("kind", ["traefik", "", None, ["haproxy"], "HAProxy"])
@@ -169,11 +170,17 @@ def test_run_result_follows_the_records_the_run_wrote():
     release = _record("release", "green", "blue", time="T1")
     result = routers.run_result([_state()], VERSIONS, [release], "release", "shop", actor="awx-job-7 (ann)")
     assert result == {
-        "app": "shop", "playbook": "release", "outcome": "ok", "live_colour": "green",
+        "app": "shop", "playbook": "release", "outcome": "ok", "live_colour": "green", "maintenance": False,
         "colours": {"blue": {"version": "1.0.0", "live": False, "share": 0, "outcome": "replaced", "failed": False},
                     "green": {"version": "2.0.0", "live": True, "share": 100, "outcome": "live", "failed": False}},
         "history": [release], "message": None, "check_mode": False, "actor": "awx-job-7 (ann)",
     }
+
+
+def test_run_result_and_status_say_when_a_router_serves_the_maintenance_page():
+    state = dict(_state(), maintenance=True, problems=[], says="runtime map blue", colours={"blue": "2/2 up", "green": "2/2 up"})
+    assert routers.run_result([state], VERSIONS, [], "maintenance", "shop", changed=True)["maintenance"] is True
+    assert any(line.startswith("MAINTENANCE on router1: ") for line in routers.status_lines([state], VERSIONS))
 
 
 def test_run_result_of_a_switch_the_watch_undid_says_the_release_failed_and_the_old_colour_is_live():
