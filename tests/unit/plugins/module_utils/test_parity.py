@@ -54,8 +54,8 @@ def test_the_units_of_both_colours_read_the_same_when_alike():
 
 
 def test_environment_settings_of_a_unit_keep_their_names_only():
-    settings, _command = _parity.unit_settings(systemctl_cat("blue", 'Environment=TOKEN=s3cret "DSN=pg://u:pw@db/x"\n'
-                                                                      "SetCredential=api:hunter2\n"), "blue")
+    extra = 'Environment=TOKEN=s3cret "DSN=pg://u:pw@db/x"\nSetCredential=api:hunter2\n'
+    settings, _command = _parity.unit_settings(systemctl_cat("blue", extra), "blue")
     assert settings["Service.Environment"] == "TOKEN DSN"
     assert settings["Service.SetCredential"] == "api"
     assert "s3cret" not in str(settings) and "pw@db" not in str(settings) and "hunter2" not in str(settings)
@@ -162,9 +162,8 @@ def test_each_aspect_reports_its_own_drift():
 
 def test_missing_files_are_drift_and_the_slots_topology_compares_no_packages():
     hosts = {"blue": ["app1"], "green": ["app1"]}
-    readings = {"app1": {"colours": {"blue": reading(), "green": dict(reading(version=None), unit=None, env=None,
-                                                                           shared_dirs=None)},
-                         "packages": None}}
+    empty = dict(reading(version=None), unit=None, env=None, shared_dirs=None)
+    readings = {"app1": {"colours": {"blue": reading(), "green": empty}, "packages": None}}
     report = _parity.compare(hosts, readings, "shop")
     assert "packages" not in report["aspects"]
     rows = {(row["aspect"], row["key"]): (row["blue"], row["green"]) for row in report["drift"]}
