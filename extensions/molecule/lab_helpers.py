@@ -144,6 +144,21 @@ def playbook(name: str, *extra_vars: str, check: bool = False, extra_inventory: 
     return result
 
 
+def playbook_json(name: str, *extra_vars: str, check: bool = False, extra_inventory: str | None = None) -> tuple:
+    """Run one of the collection's playbooks with the JSON callback: (rc, its JSON report, its output). The report has
+    each task's result per host (``plays``), the recap (``stats``) and what it published with set_stats
+    (``global_custom_stats``)."""
+    command, env = _playbook_command(name, extra_vars, check, extra_inventory)
+    env.update(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_SHOW_CUSTOM_STATS="1")
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+    output = result.stdout + result.stderr
+    try:
+        report = json.loads(result.stdout)
+    except ValueError:
+        raise AssertionError(f"{name} printed no JSON report (rc {result.returncode}):\n{output}") from None
+    return result.returncode, report, output
+
+
 def module(module_name: str, args: dict, target: str = ROUTER) -> dict:
     """Run a collection module ad hoc on one host, as root (become) like the playbooks, and return its JSON result."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=_collections_path(),

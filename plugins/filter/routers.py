@@ -139,7 +139,7 @@ def run_result(states: list, versions: dict, written: list, playbook: str, app: 
         }
     if failure:
         result = "failed"
-    elif switched or changed or playbook in ("status", "smoke_test"):
+    elif switched or changed or playbook in ("status", "smoke_test", "parity"):
         result = "ok"
     else:
         result = "unchanged"

@@ -43,7 +43,7 @@ options:
     description: The playbook whose inputs to check.
     type: str
     required: true
-    choices: [provision, deploy, release, smoke_test, switch, rollback, status, unlock]
+    choices: [provision, deploy, release, smoke_test, switch, rollback, status, unlock, parity]
 seealso:
   - module: bluegreen.core.app_release
 """

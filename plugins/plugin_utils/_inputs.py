@@ -26,7 +26,8 @@ from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _arti
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
 from ansible_collections.bluegreen.core.plugins.module_utils._routers import kinds
 
-PLAYBOOKS = ("provision", "deploy", "release", "smoke_test", "switch", "rollback", "status", "unlock", "maintenance")
+PLAYBOOKS = ("provision", "deploy", "release", "smoke_test", "switch", "rollback", "status", "unlock", "maintenance",
+             "parity")
 CHANGES_TRAFFIC = ("release", "switch", "rollback")
 DEPLOYS = ("deploy", "release")
 SMOKE_TESTS = ("release", "smoke_test")
@@ -324,6 +325,19 @@ def secret_text(value: object) -> str:
     return value
 
 
+PARITY_CHECKS = ("off", "warn", "fail")
+
+
+def parity_check(value: object) -> str:
+    """off, warn or fail; false is off, as YAML reads an unquoted off."""
+    if value is False:
+        return "off"
+    if value is True:
+        raise InputError("must be one of off, warn, fail, got the boolean true (YAML reads an unquoted on or yes as true): "
+                         "use warn or fail")
+    return choice(*PARITY_CHECKS)(value)
+
+
 def optional_path(value: object) -> str:
     return "" if value == "" else absolute_path(value)
 
@@ -508,6 +522,7 @@ RULES: dict = {
     "bluegreen_auto_rollback": (CHANGES_TRAFFIC, boolean, False),
     "bluegreen_drain_seconds": (CHANGES_TRAFFIC, integer(0, 86400, " seconds"), False),
     "bluegreen_hooks": (RUNS_HOOKS, hooks, False),
+    "bluegreen_parity_check": (("parity", "release"), parity_check, False),
 }
 
 

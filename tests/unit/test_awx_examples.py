@@ -40,6 +40,7 @@ AWX_PLAYBOOK_LINE = re.compile(r"^\s*?-?\s*?(?:hosts|(ansible\.builtin\.)?includ
 ANSWERS = {"bluegreen_app": "shop", "bluegreen_version": "2.4.1", "bluegreen_artifact": "https://ci.example.com/shop-2.4.1.tar.gz"}
 # The one variable every playbook publishes for later workflow nodes (docs/awx.md).
 RESULT = "bluegreen_result"
+PARITY = "bluegreen_parity"
 
 
 # --------------------------------------------------------------------------- the collection
@@ -571,15 +572,17 @@ def test_switch_and_rollback_take_the_version():
         assert not missing, f"{where}: bluegreen.core.{playbook} does not take {sorted(missing)}"
 
 
-def test_playbooks_publish_bluegreen_result_alone_and_it_masks_nothing():
+def test_playbooks_publish_bluegreen_result_and_parity_alone_and_they_mask_nothing():
     # AWX gives what a job publishes with set_stats to the later nodes of a workflow as extra variables, which win over
     # the facts and inputs of the same name there.
-    assert set(published()) == {RESULT}, f"published: {published()}"
-    for playbook in _inputs.PLAYBOOKS:
-        assert RESULT not in _inputs.check(playbook, dict(ANSWERS, **{RESULT: {}})), f"bluegreen.core.{playbook} takes {RESULT}"
-        assert RESULT not in role_vars_of(playbook)
-    assert RESULT not in argument_specs() and RESULT not in facts_set()
-    assert all(RESULT not in (_yaml(path) or {}) for path in ROOT.glob("roles/*/defaults/main.yml"))
+    # bluegreen_parity is the parity check's finding (docs/parity.md), published beside the result.
+    assert set(published()) == {RESULT, PARITY}, f"published: {published()}"
+    for name in (RESULT, PARITY):
+        for playbook in _inputs.PLAYBOOKS:
+            assert name not in _inputs.check(playbook, dict(ANSWERS, **{name: {}})), f"bluegreen.core.{playbook} takes {name}"
+            assert name not in role_vars_of(playbook)
+        assert name not in argument_specs() and name not in facts_set()
+        assert all(name not in (_yaml(path) or {}) for path in ROOT.glob("roles/*/defaults/main.yml"))
 
 
 def questions() -> list:

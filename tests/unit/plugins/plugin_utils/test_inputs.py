@@ -181,6 +181,12 @@ BAD = [
     ("release", "bluegreen_app_build_timeout", 0),
     ("provision", "bluegreen_app_packages", "openjdk-17-jre-headless"),
     ("release", "bluegreen_redeploy", "perhaps"),
+    # the parity check
+    ("release", "bluegreen_parity_check", "strict"),
+    ("release", "bluegreen_parity_check", True),
+    ("parity", "bluegreen_parity_check", "Fail"),
+    ("parity", "bluegreen_parity_check", ["warn"]),
+    ("parity", "bluegreen_app", "shop/.."),
 ]
 
 
@@ -190,6 +196,20 @@ def test_each_bad_input_is_refused_naming_its_variable(artifact, playbook, varia
     assert message.startswith(f"{variable} "), message
     # The one variable at fault, not a list of every rule.
     assert message.count("bluegreen_") == 1 or variable in ("bluegreen_switch_steps",), message
+
+
+def test_the_parity_check_takes_off_warn_or_fail_and_false_as_off(artifact):
+    for value, expected in (("off", "off"), ("warn", "warn"), ("fail", "fail"), (False, "off")):
+        assert _inputs.check("release", dict(good(artifact), bluegreen_parity_check=value))["bluegreen_parity_check"] == expected
+    assert _inputs.check("parity", {"bluegreen_app": "shop", "bluegreen_parity_check": "fail"}) == {
+        "bluegreen_app": "shop", "bluegreen_parity_check": "fail"}
+    message = refused("parity", {"bluegreen_app": "shop", "bluegreen_parity_check": True})
+    assert message.startswith("bluegreen_parity_check must be one of off, warn, fail, got the boolean true")
+    assert refused("parity", {"bluegreen_app": "shop", "bluegreen_parity_check": "strict"}) == (
+        "bluegreen_parity_check must be one of off, warn, fail, got text 'strict'")
+    # Only the playbooks that compare take it; the parity playbook needs no version or artifact.
+    assert "bluegreen_parity_check" not in _inputs.check("switch", {"bluegreen_app": "shop", "bluegreen_parity_check": "x"})
+    assert refused("parity", {}).startswith("bluegreen_app is not set: bluegreen.core.parity needs it")
 
 
 def test_a_wrong_checksum_of_a_controller_file_is_refused_before_any_host_is_touched(artifact):
