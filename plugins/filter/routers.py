@@ -52,6 +52,22 @@ def colour_versions(fleet_hosts: dict, hostvars: dict, play_hosts: list, links_v
     return versions
 
 
+def stopped_hosts(fleet_hosts: dict, hostvars: dict, play_hosts: list, links_var: str) -> dict:
+    """The app hosts of each colour where its unit is not active, from the ``unit <colour> <state>`` lines of the same
+    registered read as colour_versions: {blue: [host...], green: [...]}. A host that gave no line counts as stopped."""
+    stopped: dict = {}
+    for colour in COLOURS:
+        stopped[colour] = []
+        for host in fleet_hosts[colour]:
+            if host not in play_hosts:
+                continue
+            lines = (hostvars[host].get(links_var) or {}).get("stdout_lines") or []
+            state = next((line.split()[2] for line in lines if line.startswith(f"unit {colour} ") and len(line.split()) > 2), None)
+            if state != "active":
+                stopped[colour].append(host)
+    return stopped
+
+
 def probe_targets(hosts: list, hostvars: dict, port: object, prober: str, label: str, colour: str | None = None,
                   host_name: str | None = None, scheme: str = "http", path: str = "") -> list:
     """Probe targets for expand_checks: each host's address (127.0.0.1 for the prober itself) on ``port``, named
@@ -79,7 +95,7 @@ def endpoint_targets(endpoints: list, label: str) -> list:
     return [{"name": f"{endpoint} {label}", "base_url": f"http://{endpoint}"} for endpoint in endpoints]
 
 
-def status_lines(states: list, versions: dict) -> list:
+def status_lines(states: list, versions: dict, stopped: dict | None = None) -> list:
     """What the status playbook shows: each router's live colour and problems, each colour's release with the outcome
     of its last release where it is the release the colour holds now (the first router's history), and the first
     router's history tail, newest first."""
@@ -95,6 +111,8 @@ def status_lines(states: list, versions: dict) -> list:
     for colour in COLOURS:
         version = (versions or {}).get(colour)
         line = f"{colour}: version {version or 'none'} ({'LIVE' if colour == first.get('live_colour') else 'idle'})"
+        if version and (stopped or {}).get(colour):
+            line += f", STOPPED on {', '.join(stopped[colour])} (bluegreen_standby; a switch or rollback to it starts it first)"
         outcome = _history.outcome_of_release((first.get("outcomes") or {}).get(colour), version)
         if outcome:
             line += f"; {'FAILED: ' if outcome['failed'] else ''}{_history.describe_outcome(outcome)}"
@@ -178,5 +196,5 @@ def apps_to_switch(requested: list, versions: dict) -> list:
 class FilterModule:
     def filters(self) -> dict:
         return {"router": router, "router_states": router_states, "apps_to_switch": apps_to_switch,
-                "colour_versions": colour_versions, "probe_targets": probe_targets, "endpoint_targets": endpoint_targets,
-                "status_lines": status_lines, "run_result": run_result}
+                "colour_versions": colour_versions, "stopped_hosts": stopped_hosts, "probe_targets": probe_targets,
+                "endpoint_targets": endpoint_targets, "status_lines": status_lines, "run_result": run_result}

@@ -517,9 +517,10 @@ def explain(unit: str) -> str:
 # --------------------------------------------------------------------------- pruning
 
 
-def prune(root: str, keep: int, clock=time.time) -> list:
+def prune(root: str, keep: int, clock=time.time, dry_run: bool = False) -> list:
     """Remove the oldest releases beyond ``keep`` (by when they were put in place), never one a colour points at, and
-    staging folders older than an hour (an interrupted deploy). Returns the paths removed."""
+    staging folders older than an hour (an interrupted deploy). Returns the paths removed (with ``dry_run``, that
+    would be, removing nothing)."""
     parent = releases_dir(root)
     in_use = {version_of(link_target(colour_link(root, colour))) for colour in _validate.COLOURS}
     releases, removed = [], []
@@ -528,14 +529,13 @@ def prune(root: str, keep: int, clock=time.time) -> list:
             continue
         if entry.name.startswith((STAGING_PREFIX, ASIDE_PREFIX)):
             if clock() - entry.stat(follow_symlinks=False).st_mtime > 3600:
-                shutil.rmtree(entry.path, ignore_errors=True)
                 removed.append(entry.path)
             continue
         releases.append((entry.stat(follow_symlinks=False).st_mtime, entry.name, entry.path))
-    for _mtime, name, path in sorted(releases, reverse=True)[keep:]:
-        if name not in in_use:
-            shutil.rmtree(path)
-            removed.append(path)
+    removed += [path for _mtime, name, path in sorted(releases, reverse=True)[keep:] if name not in in_use]
+    if not dry_run:
+        for path in removed:
+            shutil.rmtree(path, ignore_errors=os.path.basename(path).startswith((STAGING_PREFIX, ASIDE_PREFIX)))
     return removed
 
 

@@ -27,7 +27,7 @@ from ansible_collections.bluegreen.core.plugins.module_utils._errors import Blue
 from ansible_collections.bluegreen.core.plugins.module_utils._routers import kinds
 
 PLAYBOOKS = ("provision", "deploy", "release", "smoke_test", "switch", "rollback", "status", "unlock", "maintenance",
-             "parity")
+             "parity", "cleanup")
 CHANGES_TRAFFIC = ("release", "switch", "rollback")
 DEPLOYS = ("deploy", "release")
 SMOKE_TESTS = ("release", "smoke_test")
@@ -365,6 +365,17 @@ def maintenance_page(value: object) -> str:
     return value
 
 
+def standby(value: object) -> object:
+    """keep, or a whole number of seconds, 0 or more (0 stops the colour that was live right after the change)."""
+    if value == "keep":
+        return value
+    if not isinstance(value, bool) and (isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())):
+        seconds = int(value)
+        if 0 <= seconds <= 31_536_000:
+            return seconds
+    raise InputError(f"must be keep or a whole number of seconds from 0 to 31536000, got {_kind(value)} {_shown(value)}")
+
+
 def maintenance_state(value: object) -> str:
     """on or off; YAML's on and off (booleans in an inventory file) count as themselves."""
     if isinstance(value, bool):
@@ -499,7 +510,7 @@ RULES: dict = {
     "bluegreen_app_secrets": (("provision", *DEPLOYS), environment, False),
     "bluegreen_app_user": (("provision", *DEPLOYS), safe_name, False),
     "bluegreen_app_start_timeout": (DEPLOYS, integer(1, unit=" seconds"), False),
-    "bluegreen_keep_releases": (DEPLOYS, integer(1), False),
+    "bluegreen_keep_releases": ((*DEPLOYS, "cleanup"), integer(1), False),
     "bluegreen_smoke_checks": (SMOKE_TESTS, checks, False),
     "bluegreen_smoke_retries": (SMOKE_TESTS, integer(0), False),
     "bluegreen_smoke_interval": (SMOKE_TESTS, number(0, unit=" seconds"), False),
@@ -522,6 +533,7 @@ RULES: dict = {
     "bluegreen_auto_rollback": (CHANGES_TRAFFIC, boolean, False),
     "bluegreen_drain_seconds": (CHANGES_TRAFFIC, integer(0, 86400, " seconds"), False),
     "bluegreen_hooks": (RUNS_HOOKS, hooks, False),
+    "bluegreen_standby": (CHANGES_TRAFFIC, standby, False),
     "bluegreen_parity_check": (("parity", "release"), parity_check, False),
 }
 

@@ -18,6 +18,8 @@ from ansible_collections.bluegreen.core.plugins.filter.routers import (
     probe_targets,
     router,
     router_states,
+    status_lines,
+    stopped_hosts,
 )
 from ansible_collections.bluegreen.core.plugins.module_utils import _history
 from ansible_collections.bluegreen.core.plugins.module_utils._routers import kinds
@@ -27,7 +29,8 @@ ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles")
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {"router", "router_states", "colour_versions", "probe_targets",
-                                             "endpoint_targets", "status_lines", "apps_to_switch", "run_result"}
+                                             "endpoint_targets", "status_lines", "apps_to_switch", "run_result",
+                                             "stopped_hosts"}
 
 
 def test_apps_to_switch_sends_each_app_to_the_colour_holding_its_release():
@@ -101,6 +104,21 @@ def test_colour_versions_read_the_links_of_the_hosts_that_run_each_colour():
     assert colour_versions(fleets, hostvars, ["a1", "a2"], "_l") == {"blue": "1.0.0 + 1.1.0", "green": "(none) + 2.0.0"}
     assert colour_versions({"blue": ["a3"], "green": ["a3"]}, hostvars, ["a3"], "_l") == {"blue": None, "green": None}
     assert colour_versions(fleets, hostvars, ["a1"], "_l") == {"blue": "1.0.0", "green": "2.0.0"}
+
+
+def test_stopped_hosts_lists_the_hosts_of_each_colour_whose_unit_does_not_run():
+    hostvars = {
+        "a1": {"_l": {"stdout_lines": ["blue releases/1.0.0", "unit blue active", "unit green inactive"]}},
+        "a2": {"_l": {"stdout_lines": ["blue releases/1.0.0", "unit blue failed", "unit green active"]}},
+        "a3": {"_l": {"stdout_lines": []}},
+    }
+    fleets = {"blue": ["a1", "a2"], "green": ["a3"]}
+    assert stopped_hosts(fleets, hostvars, ["a1", "a2", "a3"], "_l") == {"blue": ["a2"], "green": ["a3"]}
+    # The unit lines are not links: the versions read from the same lines are unchanged.
+    assert colour_versions(fleets, hostvars, ["a1", "a2"], "_l") == {"blue": "1.0.0", "green": None}
+    state = {"label": "r1", "live_colour": "blue", "says": "x", "colours": {"blue": "2/2 up", "green": "0/1 up"}, "problems": []}
+    lines = status_lines([state], {"blue": "1.0.0", "green": "0.9.0"}, {"blue": [], "green": ["a3"]})
+    assert "green: version 0.9.0 (idle), STOPPED on a3 (bluegreen_standby; a switch or rollback to it starts it first)" in lines
 
 
 def test_probe_targets_reach_the_prober_on_loopback():

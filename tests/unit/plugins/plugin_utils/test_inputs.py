@@ -423,3 +423,12 @@ def test_the_maintenance_page_is_a_file_haproxy_can_serve_whole(tmp_path):
         f"bluegreen_maintenance_page {tmp_path / 'gone.html'} is not on the controller: give the page's HTML file")
     assert "bluegreen_maintenance_retry_after must be" in refused(
         "provision", {"bluegreen_app": "shop", "bluegreen_maintenance_retry_after": -5})
+
+
+def test_standby_is_keep_or_whole_seconds(artifact):
+    assert _inputs.check("release", dict(good(artifact), bluegreen_standby="600"))["bluegreen_standby"] == 600
+    assert _inputs.check("switch", {"bluegreen_app": "shop", "bluegreen_standby": "keep"})["bluegreen_standby"] == "keep"
+    assert _inputs.check("rollback", {"bluegreen_app": "shop", "bluegreen_standby": 0})["bluegreen_standby"] == 0
+    for value in (-5, "-5", "soon", 1.5, True, 31_536_001):
+        assert refused("release", dict(good(artifact), bluegreen_standby=value)).startswith(
+            "bluegreen_standby must be keep or a whole number of seconds from 0 to 31536000")
