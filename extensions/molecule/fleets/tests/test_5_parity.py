@@ -157,7 +157,7 @@ def test_a_release_with_warn_shows_the_drift_and_switches(lab):
 
 
 def test_a_release_with_fail_stops_before_the_switch_and_puts_the_idle_colour_back(lab):
-    live, idle = lab["live"], lab["idle"]
+    live_now, idle = lab["live"], lab["idle"]
     held = {name: release_of(name, idle) for name in FLEETS[idle]}
     assert len(set(held.values())) == 1 and None not in held.values(), held
     before = {"map": host(ROUTER).file(MAP_FILE).content_string, "history": history()}
@@ -168,11 +168,11 @@ def test_a_release_with_fail_stops_before_the_switch_and_puts_the_idle_colour_ba
     assert "Stop on the drift, as bluegreen_parity_check is fail" in result.output
     assert f"packages {PACKAGE}" in result.output
     previous = next(iter(held.values()))
-    assert f"No traffic was moved: {live} (5.0.0) is still live, and {idle} is back on {previous}." in result.output
+    assert f"No traffic was moved: {live_now} (5.0.0) is still live, and {idle} is back on {previous}." in result.output
     # No switch and no record: the release passed its smoke test, the parity check stopped it.
-    assert live_colour() == live
+    assert live_colour() == live_now
     assert {"map": host(ROUTER).file(MAP_FILE).content_string, "history": history()} == before
-    assert {(a["colour"], a["version"]) for a in live(10)} == {(live, "5.0.0")}
+    assert {(a["colour"], a["version"]) for a in live(10)} == {(live_now, "5.0.0")}
     assert {name: release_of(name, idle) for name in FLEETS[idle]} == held
     assert not host(ROUTER).file(f"/var/lib/bluegreen/{APP}/lock").exists
 
