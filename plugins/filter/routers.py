@@ -53,8 +53,9 @@ def colour_versions(fleet_hosts: dict, hostvars: dict, play_hosts: list, links_v
 
 
 def stopped_hosts(fleet_hosts: dict, hostvars: dict, play_hosts: list, links_var: str) -> dict:
-    """The app hosts of each colour where its unit is not active, from the ``unit <colour> <state>`` lines of the same
-    registered read as colour_versions: {blue: [host...], green: [...]}. A host that gave no line counts as stopped."""
+    """The app hosts of each colour where bluegreen_standby stopped its unit (it is not active and carries the standby
+    mark), from the ``unit <colour> <state> <standby or ->`` lines of the same registered read as colour_versions:
+    {blue: [host...], green: [...]}. A colour stopped by hand, or crashed, is not listed."""
     stopped: dict = {}
     for colour in COLOURS:
         stopped[colour] = []
@@ -62,8 +63,8 @@ def stopped_hosts(fleet_hosts: dict, hostvars: dict, play_hosts: list, links_var
             if host not in play_hosts:
                 continue
             lines = (hostvars[host].get(links_var) or {}).get("stdout_lines") or []
-            state = next((line.split()[2] for line in lines if line.startswith(f"unit {colour} ") and len(line.split()) > 2), None)
-            if state != "active":
+            fields = next((line.split() for line in lines if line.startswith(f"unit {colour} ")), [])
+            if len(fields) == 4 and fields[2] != "active" and fields[3] == "standby":
                 stopped[colour].append(host)
     return stopped
 

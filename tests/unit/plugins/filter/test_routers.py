@@ -108,12 +108,14 @@ def test_colour_versions_read_the_links_of_the_hosts_that_run_each_colour():
 
 def test_stopped_hosts_lists_the_hosts_of_each_colour_whose_unit_does_not_run():
     hostvars = {
-        "a1": {"_l": {"stdout_lines": ["blue releases/1.0.0", "unit blue active", "unit green inactive"]}},
-        "a2": {"_l": {"stdout_lines": ["blue releases/1.0.0", "unit blue failed", "unit green active"]}},
-        "a3": {"_l": {"stdout_lines": []}},
+        "a1": {"_l": {"stdout_lines": ["blue releases/1.0.0", "unit blue active -", "unit green inactive standby"]}},
+        "a2": {"_l": {"stdout_lines": ["blue releases/1.0.0", "unit blue inactive standby", "unit green active -"]}},
+        "a3": {"_l": {"stdout_lines": ["unit blue failed -", "unit green inactive -"]}},
     }
+    # Only a colour bluegreen_standby stopped: not one stopped by hand (a3 green) or crashed (a3 blue).
+    fleets = {"blue": ["a1", "a2", "a3"], "green": ["a1", "a3"]}
+    assert stopped_hosts(fleets, hostvars, ["a1", "a2", "a3"], "_l") == {"blue": ["a2"], "green": ["a1"]}
     fleets = {"blue": ["a1", "a2"], "green": ["a3"]}
-    assert stopped_hosts(fleets, hostvars, ["a1", "a2", "a3"], "_l") == {"blue": ["a2"], "green": ["a3"]}
     # The unit lines are not links: the versions read from the same lines are unchanged.
     assert colour_versions(fleets, hostvars, ["a1", "a2"], "_l") == {"blue": "1.0.0", "green": None}
     state = {"label": "r1", "live_colour": "blue", "says": "x", "colours": {"blue": "2/2 up", "green": "0/1 up"}, "problems": []}
