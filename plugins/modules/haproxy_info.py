@@ -272,6 +272,13 @@ lock:
   returned: always
   type: dict
   sample: {owner: "awx job 42", since: "2025-01-01T12:00:00.000000Z", expires_epoch: 1735736400.0, pid: 4242}
+maintenance:
+  description:
+    - Whether HAProxy answers the app's live traffic with its maintenance page (the runtime map key
+      C(<app>:maintenance), set by the C(bluegreen.core.maintenance) playbook). A map file that disagrees is in RV(problems).
+  returned: always
+  type: bool
+  sample: false
 """
 
 

@@ -246,6 +246,11 @@ lock:
   returned: always
   type: dict
   sample: {owner: "awx job 42", since: "2025-01-01T12:00:00.000000Z", expires_epoch: 1735736400.0, pid: 4242}
+maintenance:
+  description: Whether the router answers the app's live traffic with a maintenance page; always false, as only HAProxy has one.
+  returned: always
+  type: bool
+  sample: false
 """
 
 

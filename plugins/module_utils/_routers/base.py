@@ -133,7 +133,7 @@ class Router:
 
 def state(router: Router, *, weights: dict | None, sources_agree: bool, problems: list, says: str, colours: dict,
           healthy: dict, counters: dict | None, history: dict, lock: dict | None, label: str | None = None,
-          counters_note: str | None = None, endpoints: dict | None = None) -> dict:
+          counters_note: str | None = None, endpoints: dict | None = None, maintenance: bool = False) -> dict:
     """The state every router returns from a read (kinds.STATE_KEYS).
 
     ``weights``: the split the router applies now. ``sources_agree``: whether the router's own sources agree (HAProxy's
@@ -144,7 +144,8 @@ def state(router: Router, *, weights: dict | None, sources_agree: bool, problems
     addresses the router sends that colour's traffic to (None for an API router). ``healthy``: whether the router finds
     each colour able to serve (a server UP, healthy targets), None where it cannot tell. ``counters``: each colour's
     requests and 5xx responses as the router counts them (None where it counts none, ``counters_note`` saying why).
-    ``label``: how an API router names itself (None for a router host, which its inventory name names)."""
+    ``label``: how an API router names itself (None for a router host, which its inventory name names).
+    ``maintenance``: whether the router answers the app's live traffic with its maintenance page."""
     problems = problems + history["problems"]
     return {
         "router": router.KIND,
@@ -165,6 +166,7 @@ def state(router: Router, *, weights: dict | None, sources_agree: bool, problems
         "last_switch": history["last_switch"],
         "outcomes": history["outcomes"],
         "lock": lock,
+        "maintenance": maintenance,
     }
 
 

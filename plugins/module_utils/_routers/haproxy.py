@@ -66,9 +66,10 @@ class HAProxy(base.Router):
             counters={c: {"requests": backends[c]["requests"], "http_5xx": backends[c]["http_5xx"]} for c in _validate.COLOURS},
             history=history,
             lock=base.read_lock(self.params),
+            maintenance=routing["maintenance"],
         )
         return dict(state, map_file=self.layout.map_file, map_file_colour=routing["map_file_colour"],
-                    preview_colour=routing["preview_colour"], maintenance=routing["maintenance"], backends=backends)
+                    preview_colour=routing["preview_colour"], backends=backends)
 
     def sample(self, colour: str) -> dict:
         return _haproxy.read_counts(self.api, self.layout, colour)

@@ -161,3 +161,21 @@ def test_bad_input_fails_before_any_io(lab, override, named):
 def test_info_over_tcp(tmp_path):
     with Lab(str(tmp_path), tcp=True) as tcp_lab:
         assert run_module(haproxy_info, tcp_lab.args())["live_colour"] == "blue"
+
+
+def test_the_maintenance_page_is_reported_and_reaches_the_status_lines(lab):
+    from ansible_collections.bluegreen.core.plugins.filter.routers import router_states, status_lines
+
+    assert info(lab)["maintenance"] is False
+    with open(lab.map_file, "a", encoding="utf-8") as handle:
+        handle.write("shop:maintenance shop_maintenance\n")
+    lab.fake.maps[lab.map_file].append(["shop:maintenance", "shop_maintenance"])
+    result = info(lab)
+    assert result["maintenance"] is True and result["consistent"] is True, result["problems"]
+    states = router_states([dict(result, item="router1")])
+    assert states[0]["maintenance"] is True
+    assert any(line.startswith("MAINTENANCE on router1") for line in status_lines(states, {"blue": "1.0.0"}))
+
+    lab.fake.maps[lab.map_file].pop()
+    result = info(lab)
+    assert result["maintenance"] is False and any("says the opposite" in p for p in result["problems"])
