@@ -177,7 +177,7 @@ last_switch:
   returned: always
   type: dict
 lock: {description: "The holder of the app's release lock on this host, or null when it is free.", returned: always, type: dict}
-maintenance: {description: "Whether the router answers the app's live traffic with a maintenance page; always false, as only HAProxy has one.", returned: always, type: bool}
+maintenance: {description: "Whether the app gets a maintenance page; always false (only HAProxy has one).", returned: always, type: bool}
 api_calls: {description: "Every AWS API call made, as its IAM action, in order.", returned: always, type: list, elements: str}
 """
 
