@@ -10,7 +10,9 @@ Served by waitress, from the release folder:  .venv/bin/python -m waitress --por
 Environment: BLUEGREEN_VERSION and BLUEGREEN_COLOUR (set by the deploy), NOTES_SERVER_NAME (optional: the only
 host name served, any other Host gets 404). Notes are appended to data/notes.jsonl under the working directory;
 data/ must exist and be writable (the deploy links it to a directory kept across releases), or the app refuses
-to start.
+to start. With NOTES_DATABASE (an SQLite file, relative to the working directory), they are kept there instead,
+in the schema of notes/migrations/ (notes/db.py): a release starts only on a database migrated to its schema
+(python -m notes.migrate), and from schema 2 a note has an author (the form's or JSON's `author`).
 """
 
 from __future__ import annotations
@@ -88,7 +90,14 @@ def create_app() -> Flask:
     version = os.environ.get("BLUEGREEN_VERSION") or BUILD.get("version", "dev")
     colour = os.environ.get("BLUEGREEN_COLOUR", "unknown")
     server_name = os.environ.get("NOTES_SERVER_NAME") or None
-    notes = Notes(os.path.join(os.getcwd(), "data", "notes.jsonl"))
+    database = os.environ.get("NOTES_DATABASE")
+    if database:
+        from notes import db
+
+        notes = db.Notes(os.path.join(os.getcwd(), database))
+    else:
+        notes = Notes(os.path.join(os.getcwd(), "data", "notes.jsonl"))
+    authors = getattr(notes, "authors", False)
 
     # With SERVER_NAME, Flask matches the Host header against it only when subdomain matching is on; other hosts
     # get 404, each also with a warning that would fill the journal with whatever Host headers clients send.
@@ -109,7 +118,7 @@ def create_app() -> Flask:
     @app.get("/")
     def index():
         return render_template("index.html", notes=notes.newest(SHOWN), version=version, colour=colour,
-                               max_note=MAX_NOTE)
+                               max_note=MAX_NOTE, authors=authors)
 
     @app.post("/notes")
     def add_note():
@@ -119,6 +128,11 @@ def create_app() -> Flask:
             return jsonify(error=f"text must be 1 to {MAX_NOTE} characters"), 400
         note = {"text": text.strip(), "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 "version": version, "colour": colour}
+        if authors:
+            author = payload.get("author") or "anonymous"
+            if not isinstance(author, str) or len(author) > 100:
+                return jsonify(error="author must be at most 100 characters"), 400
+            note["author"] = author.strip() or "anonymous"
         notes.add(note)
         if request.is_json:
             return jsonify(note), 201
