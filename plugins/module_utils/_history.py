@@ -37,8 +37,12 @@ HISTORY_LIMIT = 20
 # What a traffic module's change is: a switch; a release (a switch to a release the same run deployed and smoke-tested);
 # a rollback (back to the previous colour, by hand); an auto-rollback (back to the colour that was live, by the watch).
 ACTIONS = ("switch", "release", "rollback", "auto-rollback")
-# What the outcome module records about a release that no change of the router shows (docs/architecture.md).
-VERDICTS = ("smoke-test",)
+# What the outcome module records about a release that no change of the router shows (docs/architecture.md): its smoke
+# test, and its database migration (with the host it ran on, its exit status, its time and its output's last lines).
+VERDICTS = ("smoke-test", "migrate")
+# What a verdict record may carry beside the schema's keys, and the longest output it keeps.
+VERDICT_DETAILS = ("host", "rc", "seconds", "output")
+OUTPUT_MAX = 8000
 ACTOR_MAX = 200
 REASON_MAX = 1000
 
@@ -172,9 +176,9 @@ def entry(*, router: str, action: str, target: str | None, weights: dict, from_w
 
 
 def verdict(*, check: str, colour: str, version: str | None, result: str, reason: str | None, actor: str,
-            router: str | None) -> dict:
+            router: str | None, details: dict | None = None) -> dict:
     """The record of a check of one colour's release that moved no traffic (the outcome module): the schema's keys,
-    with no split, the colour in ``colour`` and why it failed in ``error``."""
+    with no split, the colour in ``colour``, why it failed in ``error``, and the ``details`` of VERDICT_DETAILS given."""
     record = {
         "action": check,
         "colour": colour,
@@ -191,6 +195,7 @@ def verdict(*, check: str, colour: str, version: str | None, result: str, reason
     }
     if result == "failed":
         record["error"] = reason or "failed"
+    record.update({key: value for key, value in (details or {}).items() if key in VERDICT_DETAILS})
     return record
 
 
@@ -327,6 +332,7 @@ FAILED_OUTCOMES = {
     "auto-rollback": "switched back by the watch",
     "rollback": "rolled back",
     "smoke-test": "failed its smoke test",
+    "migrate": "failed its migration",
 }
 
 
@@ -354,11 +360,12 @@ def outcomes(records: list) -> dict:
     found: dict = {}
     for record in records:
         action = record.get("action") or "switch"
-        if action == "smoke-test":
+        if action in VERDICTS:
             colour = record.get("colour")
-            if colour in _validate.COLOURS:
-                failed = record.get("result") != "ok"
-                found[colour] = _outcome(record, colour, FAILED_OUTCOMES["smoke-test"] if failed else SMOKE_TESTED, failed)
+            failed = record.get("result") != "ok"
+            # A migration that worked says nothing of the release yet: its smoke test does.
+            if colour in _validate.COLOURS and (failed or action == "smoke-test"):
+                found[colour] = _outcome(record, colour, FAILED_OUTCOMES[action] if failed else SMOKE_TESTED, failed)
             continue
         after = weights_after(record)
         if record.get("result") != "ok" or after is None:
@@ -400,7 +407,8 @@ def describe_record(record: dict) -> str:
     action = record.get("action") or "switch"
     if action in VERDICTS:
         version = (record.get("versions") or {}).get(record.get("colour"))
-        what = f"{action} of {record.get('colour')} ({version or 'version unknown'})"
+        where = f" on {record['host']}" if record.get("host") else ""
+        what = f"{action} of {record.get('colour')} ({version or 'version unknown'}){where}"
     else:
         weight = record.get("weight")
         share = f" {weight}%" if isinstance(weight, int) and weight != 100 else ""

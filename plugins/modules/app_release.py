@@ -140,6 +140,13 @@ options:
         points at that release.
     type: bool
     default: false
+  activate:
+    description:
+      - V(false) puts the release in place (unpacked, built, complete) and stops there, touching neither the colour's
+        link, environment file, unit nor process; a second call with V(true) then finds it in place and activates it.
+        The playbooks do so to run a migration (M(bluegreen.core.app_migrate)) in between.
+    type: bool
+    default: true
   validate_certs:
     description: Check the certificate of an C(https://) O(artifact).
     type: bool
@@ -329,6 +336,7 @@ ARGUMENT_SPEC = {
     "checksum": {"type": "str"},
     "strip": {"type": "str", "default": "auto", "choices": list(_artifact.STRIP_CHOICES)},
     "redeploy": {"type": "bool", "default": False},
+    "activate": {"type": "bool", "default": True},
     "user": {"type": "str"},
     "command": {"type": "str"},
     "unit_settings": {"type": "dict", "default": {}},
@@ -489,7 +497,10 @@ def run(module: AnsibleModule) -> dict:
             raise _release.ReleaseError(f"{target} is not in place and no artifact was given to unpack it", "artifact")
         link_after = os.path.join("releases", version)
         result["changed"] = (action != "use" or result["env_changed"] or result["unit_changed"] or before != link_after)
-        if module._diff:
+        if not params["activate"]:
+            # Only the release: the call that activates it reports the rest.
+            result.update(changed=action != "use", env_changed=False, unit_changed=False)
+        elif module._diff:
             result["diff"] = [
                 {"before": _release.masked(env_before), "after": _release.masked(env_text),
                  "before_header": params["env_file"], "after_header": params["env_file"]},
@@ -506,6 +517,8 @@ def run(module: AnsibleModule) -> dict:
     finally:
         if fetched:
             os.unlink(fetched)
+    if not params["activate"]:
+        return result
     if result["env_changed"]:
         _release.write_env(params["env_file"], env_text, params["group"])
     if result["unit_changed"]:

@@ -48,10 +48,16 @@ options:
     description: The release the colour held when it was checked, or null when unknown.
     type: str
   check:
-    description: What was checked.
+    description: What was checked, the smoke test or the database migration (M(bluegreen.core.app_migrate)) of the release.
     type: str
-    choices: [smoke-test]
+    choices: [smoke-test, migrate]
     default: smoke-test
+  details:
+    description:
+      - What the record keeps about the check beside its result, such as a migration's C(host), its exit status C(rc),
+        its C(seconds) and the last lines of its C(output) (at most 8000 characters). Other keys are refused.
+    type: dict
+    default: {}
   result:
     description: V(failed) marks the release as failed; V(ok) as having passed the check.
     type: str
@@ -106,12 +112,34 @@ def argument_spec() -> dict:
         "colour": {"type": "str", "required": True, "choices": list(_validate.COLOURS)},
         "version": {"type": "str"},
         "check": {"type": "str", "default": "smoke-test", "choices": list(_history.VERDICTS)},
+        "details": {"type": "dict", "default": {}},
         "result": {"type": "str", "required": True, "choices": ["ok", "failed"]},
         "reason": {"type": "str"},
         "actor": {"type": "str"},
         "router": {"type": "str", "choices": list(kinds.KINDS)},
         "state_dir": {"type": "path", "default": _history.DEFAULT_STATE_DIR},
     }
+
+
+def details(value: dict) -> dict:
+    """The record's details, checked: known keys, a printable host name, a whole rc, a number of seconds, some output."""
+    unknown = sorted(set(value) - set(_history.VERDICT_DETAILS))
+    if unknown:
+        raise BluegreenError(f"details has {', '.join(map(str, unknown))}: it takes {', '.join(_history.VERDICT_DETAILS)}", "details")
+    checked = {}
+    if value.get("host") is not None:
+        checked["host"] = _validate.text(value["host"], "details.host", 255)
+    if value.get("rc") is not None:
+        if isinstance(value["rc"], bool) or not isinstance(value["rc"], int):
+            raise BluegreenError(f"details.rc must be a whole number, got {value['rc']!r}", "details")
+        checked["rc"] = value["rc"]
+    if value.get("seconds") is not None:
+        if isinstance(value["seconds"], bool) or not isinstance(value["seconds"], (int, float)) or value["seconds"] < 0:
+            raise BluegreenError(f"details.seconds must be a number of seconds, got {value['seconds']!r}", "details")
+        checked["seconds"] = value["seconds"]
+    if value.get("output") is not None:
+        checked["output"] = str(value["output"])[-_history.OUTPUT_MAX:]
+    return checked
 
 
 def main() -> None:
@@ -123,7 +151,8 @@ def main() -> None:
         version = None if params["version"] is None else _validate.version(params["version"], "version")
         who = _history.validated({"actor": params["actor"], "reason": params["reason"]})
         record = _history.verdict(check=params["check"], colour=colour, version=version, result=params["result"],
-                                  reason=who["reason"], actor=who["actor"], router=params["router"])
+                                  reason=who["reason"], actor=who["actor"], router=params["router"],
+                                  details=details(params["details"]))
         if module.check_mode:
             record = dict({"time": _history.utc_now(), "app": params["app"]}, **record)
         else:

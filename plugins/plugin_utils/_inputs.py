@@ -299,6 +299,18 @@ def command_line(value: object) -> str:
 relative_dirs = _validated(_release.shared_dirs)
 
 
+def migrate_command(value: object) -> str:
+    if not isinstance(value, str) or "\0" in value or (value and not value.strip()):
+        raise InputError(f"must be a shell command line, or \"\" for none, got {_kind(value)} {_shown(value)}")
+    return value
+
+
+def inventory_name(value: object) -> str:
+    if not isinstance(value, str) or (value and not re.fullmatch(r"[^\s,]+", value)):
+        raise InputError(f"must be an inventory host name, or \"\" for the first host, got {_kind(value)} {_shown(value)}")
+    return value
+
+
 def strings(what: str):
     def check(value: object) -> list:
         if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() and "\0" not in item for item in value):
@@ -506,6 +518,9 @@ RULES: dict = {
     "bluegreen_app_packages": (("provision", *DEPLOYS), strings("Debian package names"), False),
     "bluegreen_app_build": (DEPLOYS, strings("shell commands"), False),
     "bluegreen_app_build_timeout": (DEPLOYS, integer(1, unit=" seconds"), False),
+    "bluegreen_migrate_command": (DEPLOYS, migrate_command, False),
+    "bluegreen_migrate_host": (DEPLOYS, inventory_name, False),
+    "bluegreen_migrate_timeout": (DEPLOYS, integer(1, unit=" seconds"), False),
     "bluegreen_app_env": (("provision", *DEPLOYS), environment, False),
     "bluegreen_app_secrets": (("provision", *DEPLOYS), environment, False),
     "bluegreen_app_user": (("provision", *DEPLOYS), safe_name, False),

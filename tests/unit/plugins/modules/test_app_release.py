@@ -442,3 +442,13 @@ def test_what_a_build_leaves_cannot_turn_roots_changes_outside_the_release(lab):
     import subprocess
 
     assert subprocess.run(["pgrep", "-f", "sleep 31.25"], capture_output=True, check=False).returncode == 1
+
+
+def test_activate_false_puts_the_release_in_place_only_and_a_second_call_without_the_artifact_activates_it(lab):
+    staged = run_module(app_release.main, args(lab, activate=False))
+    assert staged.failed is False and (staged["changed"], staged["unpacked"], staged["unit"]) == (True, True, None)
+    assert (lab["root"] / "releases" / "2.0.0" / "VERSION").exists() and not (lab["root"] / "green").exists()
+    assert not (lab["tmp"] / "green.env").exists() and lab["systemd"].calls == []
+    done = run_module(app_release.main, args(lab, artifact=None, remote_artifact=False))
+    assert done.failed is False and (done["changed"], done["unpacked"], done["unit"]) == (True, False, "restarted")
+    assert os.readlink(lab["root"] / "green") == "releases/2.0.0"

@@ -43,3 +43,25 @@ def test_bad_input_is_named_and_writes_nothing(tmp_path, args, param):
     done = run(str(tmp_path), **args)
     assert done.failed and done["param"] == param, done.result
     assert _history.read(str(tmp_path), "shop") == ([], [])
+
+
+def test_a_migration_is_recorded_with_its_host_and_output_and_only_its_failure_marks_the_release(tmp_path):
+    details = {"host": "app1", "rc": 0, "seconds": 1.5, "output": "applied 0002_author.sql"}
+    done = run(str(tmp_path), check="migrate", result="ok", reason=None, details=details)
+    assert not done.failed and {k: done["record"][k] for k in ("action", "colour", "result", *details)} == dict(
+        details, action="migrate", colour="green", result="ok")
+    records, _problems = _history.read(str(tmp_path), "shop")
+    assert "green" not in _history.outcomes(records)
+    assert _history.describe_record(records[0]).endswith("migrate of green (2.0.0) on app1 ok by ci")
+    run(str(tmp_path), check="migrate", reason="the migration exited with 1", details=dict(details, rc=1))
+    records, _problems = _history.read(str(tmp_path), "shop")
+    assert _history.outcomes(records)["green"]["outcome"] == "failed its migration"
+    with pytest.raises(_history.ReleaseFailed, match="failed its migration"):
+        _history.check_outcome(records, "green", "2.0.0")
+
+
+@pytest.mark.parametrize("details", [{"password": "x"}, {"rc": "zero"}, {"seconds": -1}, {"host": "two\nlines"}])
+def test_bad_details_are_refused(tmp_path, details):
+    done = run(str(tmp_path), check="migrate", details=details)
+    assert done.failed and done["param"] in ("details", "details.host")
+    assert _history.read(str(tmp_path), "shop") == ([], [])

@@ -432,3 +432,19 @@ def test_standby_is_keep_or_whole_seconds(artifact):
     for value in (-5, "-5", "soon", 1.5, True, 31_536_001):
         assert refused("release", dict(good(artifact), bluegreen_standby=value)).startswith(
             "bluegreen_standby must be keep or a whole number of seconds from 0 to 31536000")
+
+
+def test_the_migration_settings(artifact):
+    checked = _inputs.check("release", dict(good(artifact), bluegreen_migrate_command=".venv/bin/python -m notes.migrate",
+                                            bluegreen_migrate_host="app1", bluegreen_migrate_timeout="120"))
+    assert (checked["bluegreen_migrate_host"], checked["bluegreen_migrate_timeout"]) == ("app1", 120)
+    assert _inputs.check("deploy", dict(good(artifact), bluegreen_migrate_command=""))["bluegreen_migrate_command"] == ""
+    assert refused("release", dict(good(artifact), bluegreen_migrate_command="   ")).startswith(
+        "bluegreen_migrate_command must be a shell command line")
+    assert refused("release", dict(good(artifact), bluegreen_migrate_command=["migrate"])).startswith(
+        "bluegreen_migrate_command must be a shell command line")
+    assert refused("deploy", dict(good(artifact), bluegreen_migrate_host="app1, app2")).startswith(
+        "bluegreen_migrate_host must be an inventory host name")
+    assert refused("deploy", dict(good(artifact), bluegreen_migrate_timeout=0)).startswith("bluegreen_migrate_timeout")
+    # A rollback never migrates: it does not look at the setting.
+    assert "bluegreen_migrate_command" not in _inputs.check("rollback", {"bluegreen_app": "shop", "bluegreen_migrate_command": 1})
