@@ -127,6 +127,14 @@ def details(value: dict) -> dict:
     if unknown:
         raise BluegreenError(f"details has {', '.join(map(str, unknown))}: it takes {', '.join(_history.VERDICT_DETAILS)}", "details")
     checked = {}
+    value = dict(value)
+    for key, kind in (("rc", int), ("seconds", float)):
+        # As a template may give them: "1", "0.4".
+        if isinstance(value.get(key), str):
+            try:
+                value[key] = kind(value[key])
+            except ValueError:
+                pass
     if value.get("host") is not None:
         checked["host"] = _validate.text(value["host"], "details.host", 255)
     if value.get("rc") is not None:

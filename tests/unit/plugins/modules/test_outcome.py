@@ -53,7 +53,8 @@ def test_a_migration_is_recorded_with_its_host_and_output_and_only_its_failure_m
     records, _problems = _history.read(str(tmp_path), "shop")
     assert "green" not in _history.outcomes(records)
     assert _history.describe_record(records[0]).endswith("migrate of green (2.0.0) on app1 ok by ci")
-    run(str(tmp_path), check="migrate", reason="the migration exited with 1", details=dict(details, rc=1))
+    failed = run(str(tmp_path), check="migrate", reason="the migration exited with 1", details=dict(details, rc="1", seconds="0.4"))
+    assert (failed["record"]["rc"], failed["record"]["seconds"]) == (1, 0.4)
     records, _problems = _history.read(str(tmp_path), "shop")
     assert _history.outcomes(records)["green"]["outcome"] == "failed its migration"
     with pytest.raises(_history.ReleaseFailed, match="failed its migration"):
