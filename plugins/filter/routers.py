@@ -108,6 +108,11 @@ def status_lines(states: list, versions: dict, stopped: dict | None = None) -> l
         if state.get("maintenance"):
             lines.append(f"MAINTENANCE on {state['label']}: the app's live traffic gets its maintenance page (503); "
                          "bluegreen.core.maintenance with bluegreen_maintenance=off serves it again")
+    splits = {state["label"]: _history.describe(state.get("weights")) for state in states}
+    if len(set(splits.values())) > 1:
+        lines.append("PROBLEM: the routers disagree, " + ", ".join(f"{label} sends {split}" for label, split in splits.items())
+                     + ": a release or switch refuses to run until they agree; bluegreen.core.switch with bluegreen_switch_to"
+                     "=blue or green makes them")
     first = states[0] if states else {}
     for colour in COLOURS:
         version = (versions or {}).get(colour)

@@ -186,6 +186,17 @@ def _state(live="blue", outcomes=None):
 VERSIONS = {"blue": "1.0.0", "green": "2.0.0"}
 
 
+def test_status_says_when_the_routers_disagree_and_not_when_they_agree():
+    def state(label, live):
+        return dict(_state(live), label=label, problems=[], says=f"runtime map {live}", colours={"blue": "2/2 up", "green": "2/2 up"})
+
+    lines = routers.status_lines([state("router1", "blue"), state("router2", "green")], VERSIONS)
+    assert [line for line in lines if line.startswith("PROBLEM")] == [
+        "PROBLEM: the routers disagree, router1 sends blue, router2 sends green: a release or switch refuses to run until "
+        "they agree; bluegreen.core.switch with bluegreen_switch_to=blue or green makes them"]
+    assert not any(line.startswith("PROBLEM") for line in routers.status_lines([state("router1", "blue"), state("router2", "blue")], VERSIONS))
+
+
 def test_run_result_follows_the_records_the_run_wrote():
     release = _record("release", "green", "blue", time="T1")
     result = routers.run_result([_state()], VERSIONS, [release], "release", "shop", actor="awx-job-7 (ann)")
