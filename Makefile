@@ -48,14 +48,14 @@ bootstrap: ## Install Debian packages, .venv (requirements.txt) and the collecti
 lab-image: bootstrap ## Build the lab's systemd image (localhost/bluegreen-lab:bookworm) unless present
 	@scripts/lab-image.sh
 
-unit: bootstrap ## Unit tests (pytest tests/unit); finding no test is an error
-	@rc=0; pytest tests/unit -q || rc=$$?; \
+unit: bootstrap ## Unit tests (pytest tests/unit, on every core); finding no test is an error
+	@rc=0; pytest tests/unit -q -n auto || rc=$$?; \
 	if [ "$$rc" -eq 5 ]; then \
 		echo "ERROR: pytest collected no tests under tests/unit (exit 5): that is a failure, not a pass." >&2; exit 1; \
 	fi; exit "$$rc"
 
 aws: bootstrap ## AWS modules against a local moto server on 127.0.0.1 (pytest tests/aws)
-	@rc=0; pytest tests/aws -q || rc=$$?; \
+	@rc=0; pytest tests/aws -q -n auto || rc=$$?; \
 	if [ "$$rc" -eq 5 ]; then echo "ERROR: pytest collected no tests under tests/aws (exit 5)" >&2; exit 1; fi; exit "$$rc"
 
 lint: bootstrap ## ruff (Python), yamllint, ansible-lint --profile production, antsibull-docs' docs lint; reports all four
