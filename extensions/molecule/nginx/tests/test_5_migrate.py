@@ -133,13 +133,14 @@ def test_a_rollback_to_the_release_before_works_on_the_expanded_schema_and_migra
 
 
 def test_a_failing_migration_switches_nothing_and_leaves_the_database_and_the_idle_colour_as_they_were(lab):
-    before, applied = colours(), schema()
+    before, applied, migrations = colours(), schema(), records("migrate")
     result = release(lab, "3.0.0")
     assert result.returncode != 0
     assert "0003_broken.sql failed and was rolled back" in result.output and "exited with 1" in result.output, result.output
     assert "no such table: no_such_table" in result.output
     assert colours() == before and schema() == applied
     assert served("/notes", {"text": "still served by 1.0.0"})[0] == 201
+    assert records("migrate")[:-1] == migrations  # one record of it, however the run ended
     failed = records("migrate")[-1]
     assert (failed["result"], failed["host"], failed["rc"], failed["versions"][failed["colour"]]) == ("failed", ON, 1, "3.0.0")
     assert "0003_broken.sql failed" in failed["output"]
