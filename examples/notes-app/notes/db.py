@@ -65,7 +65,7 @@ class Notes:
 
     def add(self, note: dict) -> None:
         names = ["text", "time", "version", "colour"] + (["author"] if self.authors else [])
-        self.connection.execute(f"INSERT INTO notes ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+        self.connection.execute(f"INSERT INTO notes ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
                                 [note.get(name) for name in names])
 
     def newest(self, count: int) -> list[dict]:
