@@ -123,7 +123,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.bluegreen.core.plugins.module_utils import _release, _validate
-from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
+from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError, os_error_text
 
 # The output's last lines kept, in the result and in the history.
 OUTPUT_LINES = 30
@@ -187,10 +187,10 @@ def main() -> None:
     try:
         result = run(module.params, module.check_mode)
     except BluegreenError as exc:
-        fields = dict(getattr(exc, "fields", None) or {}, changed=True)
-        module.fail_json(msg=str(exc), **({"param": exc.param} if exc.param else {}), **fields)
+        # Changed only when the command ran (its result is in the fields): bad input changed nothing.
+        module.fail_json(msg=str(exc), **({"param": exc.param} if exc.param else {}), **dict(exc.fields, changed=bool(exc.fields)))
     except OSError as exc:
-        module.fail_json(msg=f"running the migration failed: {exc.strerror or exc}", param="command")
+        module.fail_json(msg=f"running the migration failed: {os_error_text(exc)}", param="command")
     module.exit_json(**result)
 
 

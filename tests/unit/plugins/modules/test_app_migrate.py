@@ -46,7 +46,7 @@ def test_the_command_runs_in_the_release_with_the_colours_environment_and_no_sec
 
 def test_a_failing_migration_fails_with_its_output_and_exit_status(root):
     done = run(root, command="echo 'ALTER TABLE notes: no such table' >&2; exit 3")
-    assert done.failed and done["param"] == "command" and done["rc"] == 3
+    assert done.failed and done["param"] == "command" and done["rc"] == 3 and done["changed"] is True
     assert "exited with 3" in done.msg and "ALTER TABLE notes: no such table" in done.msg
 
 
@@ -70,7 +70,7 @@ def test_check_mode_runs_nothing(root):
 def test_bad_input_is_refused_naming_the_option_and_runs_nothing(root, override, param, words):
     done = run(root, **dict({"command": "touch ran"}, **override))
     assert done.failed and done["param"] == param and words in done.msg, done.result
-    assert not (root / "releases" / "2.0.0" / "ran").exists()
+    assert done["changed"] is False and not (root / "releases" / "2.0.0" / "ran").exists()
 
 
 def test_an_incomplete_release_is_refused(root):
