@@ -33,6 +33,10 @@ DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 DEFAULT_TIMEOUT = 5.0
 MAP_DIR = "/etc/haproxy/maps"
 PREVIEW_SUFFIX = ".preview"
+# A weighted step (``_haproxy_apps.step_lines``): ``<app>.share`` percent of the clients, by the hash of their sticky key,
+# go to the backend in ``<app>.step``; the rest to the backend in ``<app>``. ``<app>.share`` 0 (or none) is no step.
+STEP_SUFFIX = ".step"
+SHARE_SUFFIX = ".share"
 # The map key that sends an app's live traffic to its maintenance page while present (``:`` is in no app's name).
 MAINTENANCE_SUFFIX = ":maintenance"
 DRAIN_POLL_INTERVAL = 0.5
@@ -528,6 +532,8 @@ class Layout:
         self.live_key = app
         self.preview_key = app + PREVIEW_SUFFIX
         self.maintenance_key = app + MAINTENANCE_SUFFIX
+        self.step_key = app + STEP_SUFFIX
+        self.share_key = app + SHARE_SUFFIX
 
     def colour_of(self, backend: str | None) -> str | None:
         for colour, name in self.backends.items():
@@ -584,31 +590,77 @@ def map_lock_path(map_file: str) -> str:
 # --------------------------------------------------------------------------- the switch
 
 
-class SwitchPlan:
-    """What a switch must change, computed from what HAProxy and the map file say now."""
+def share_of(value: str | None) -> int:
+    """The percent in an ``<app>.share`` entry; 0 for none, or for anything that is not 0-100 (HAProxy's map_str_int
+    reads such a value as no step either)."""
+    try:
+        number = int(value or 0)
+    except ValueError:
+        return 0
+    return number if 0 <= number <= 100 else 0
 
-    def __init__(self, layout: Layout, colour: str, preview: bool, entries: list, file_text: str | None) -> None:
+
+def split(layout: Layout, values: dict) -> dict | None:
+    """The split the entries ``values`` (key -> value) give: all to the colour of ``<app>``, or ``<app>.share`` percent
+    to the colour of ``<app>.step`` and the rest to that of ``<app>``; None when ``<app>`` names no colour."""
+    live = layout.colour_of(values.get(layout.live_key))
+    share = share_of(values.get(layout.share_key))
+    step = layout.colour_of(values.get(layout.step_key))
+    if live is None:
+        return None
+    if share in (0, 100) or step is None or step == live:
+        return _history.full(step if share == 100 and step else live)
+    return {step: share, live: 100 - share}
+
+
+class SwitchPlan:
+    """What a switch (``weight`` 100) or a weighted step must change, computed from what HAProxy and the map file say
+    now. The entries are changed in the order of ``desired``, each order safe for the requests in between: a step
+    names its backend (``<app>.step``) before it gives it a share; a whole switch moves ``<app>`` before it ends the
+    step, so no request goes back to the old colour on the way; going back from a step is one ``set map`` of the share."""
+
+    def __init__(self, layout: Layout, colour: str, preview: bool, entries: list, file_text: str | None,
+                 weight: int = 100) -> None:
         self.layout = layout
         self.colour = _validate.colour(colour)
-        self.preview_colour = _validate.other_colour(colour) if preview else None
-        self.desired = {layout.live_key: layout.backends[colour]}
-        if preview:
-            self.desired[layout.preview_key] = layout.backends[self.preview_colour]
+        self.weight = _validate.share(weight)
+        other = _validate.other_colour(colour)
         self.runtime_before = runtime_values(entries)
         self.file_before = file_text
+        file_values = map_file_values(file_text)
+        if self.weight < 100:
+            if layout.share_key not in self.runtime_before:
+                raise HAProxyError(
+                    f"HAProxy's map {layout.map_file} has no {layout.share_key} entry, so {layout.app}'s listener cannot "
+                    f"give {colour} a share of its traffic: its routing was provisioned before weighted steps, or with "
+                    "manage=app. Provision the app again on this router (bluegreen.core.provision), or switch with weight "
+                    "100. Nothing was changed", param="weight")
+            self.desired = {layout.step_key: layout.backends[colour], layout.live_key: layout.backends[other],
+                            layout.share_key: str(self.weight)}
+            preview_colour = colour
+        else:
+            self.desired = {layout.live_key: layout.backends[colour]}
+            if layout.share_key in self.runtime_before or layout.share_key in file_values:
+                self.desired[layout.share_key] = "0"
+            preview_colour = other
+        self.preview_colour = preview_colour if preview else None
+        if preview:
+            self.desired[layout.preview_key] = layout.backends[preview_colour]
         self.file_after = render_map_file(file_text, self.desired)
         self.runtime_changes = [key for key, value in self.desired.items() if not _all_equal(self.runtime_before.get(key), value)]
         live_values = self.runtime_before.get(layout.live_key, [])
         self.previous_backend = live_values[0] if live_values else None
         self.previous_colour = layout.colour_of(self.previous_backend)
+        self._from = split(layout, {key: values[0] for key, values in self.runtime_before.items() if values})
+        self._file_values = file_values
 
     @property
     def weights(self) -> dict:
-        return _history.full(self.colour)
+        return {self.colour: self.weight, _validate.other_colour(self.colour): 100 - self.weight}
 
     @property
     def from_weights(self) -> dict | None:
-        return _history.full(self.previous_colour)
+        return self._from
 
     @property
     def file_changed(self) -> bool:
@@ -620,9 +672,9 @@ class SwitchPlan:
 
     @property
     def moves_live_traffic(self) -> bool:
-        """True when the live entry (in HAProxy or in the file) does not point at the target yet."""
-        file_live = map_file_values(self.file_before).get(self.layout.live_key)
-        return self.layout.live_key in self.runtime_changes or file_live != self.desired[self.layout.live_key]
+        """True when the split (in HAProxy or in the file) is not the one asked for yet."""
+        return (_history.shares(self.weights) != _history.shares(self._from)
+                or _history.shares(split(self.layout, self._file_values)) != _history.shares(self.weights))
 
     def diff(self) -> dict:
         path = self.layout.map_file
@@ -645,9 +697,9 @@ def read_map_file(path: str) -> str | None:
         raise HAProxyError(f"cannot read the map file {path}: {exc.strerror or exc}", param="map_file") from None
 
 
-def plan_switch(api: RuntimeAPI, layout: Layout, colour: str, preview: bool) -> SwitchPlan:
+def plan_switch(api: RuntimeAPI, layout: Layout, colour: str, preview: bool, weight: int = 100) -> SwitchPlan:
     entries = api.map_entries(layout.map_file)
-    return SwitchPlan(layout, colour, preview, entries, read_map_file(layout.map_file))
+    return SwitchPlan(layout, colour, preview, entries, read_map_file(layout.map_file), weight)
 
 
 def read_backend(api: RuntimeAPI, layout: Layout, colour: str) -> dict:
@@ -698,14 +750,14 @@ def apply_switch(api: RuntimeAPI, plan: SwitchPlan, write=None, clock=time.perf_
                 attempted.append(key)
                 before = clock()
                 api.set_map(layout.map_file, key, plan.desired[key])
-                if key == layout.live_key:
+                if key in (layout.live_key, layout.share_key) and cutover_ms is None:
                     cutover_ms = round((clock() - before) * 1000, 3)
             verify_routing(api, layout, plan.desired)
         except (HAProxyError, OSError) as exc:
             problems = restore(api, plan, file_written, attempted, write)
             raise SwitchFailed(
                 _failure_message(layout, plan, exc, problems, touched=file_written or bool(attempted)),
-                cutover_attempted=layout.live_key in attempted,
+                cutover_attempted=layout.live_key in attempted or layout.share_key in attempted,
                 restored=not problems,
             ) from None
     return {"cutover_ms": cutover_ms, "total_ms": round((clock() - started) * 1000, 3)}
@@ -880,15 +932,26 @@ def read_routing(api: RuntimeAPI, layout: Layout) -> dict:
         problems.append(f"HAProxy {'sends' if maintenance else 'does not send'} {layout.app} to its maintenance page but "
                         f"{layout.map_file} says the opposite: the next reload would change it. Run bluegreen.core.maintenance "
                         "with bluegreen_maintenance=on or off to make them agree")
+    file_text = read_map_file(layout.map_file)
+    weights = split(layout, {key: values[0] for key, values in runtime.items() if values}) if live else None
+    file_weights = split(layout, map_file_values(file_text)) if file_colour else None
     if live and file_colour and live != file_colour:
         problems.append(
             f"HAProxy routes {layout.app} to {live} but {layout.map_file} says {file_colour}: the next reload would "
             f"switch traffic to {file_colour}. Run haproxy_traffic with colour={live} to keep what is live, "
             f"or colour={file_colour} to go back"
         )
+    elif weights and file_weights and _history.shares(weights) != _history.shares(file_weights):
+        problems.append(
+            f"HAProxy sends {layout.app} {_history.describe(weights)} but {layout.map_file} says "
+            f"{_history.describe(file_weights)}: the next reload would change the split. Run haproxy_traffic again with "
+            "the step it is at, or with weight 100 to end it"
+        )
     return {
         "live_colour": live,
         "map_file_colour": file_colour,
+        "weights": weights,
+        "file_weights": file_weights,
         "preview_colour": preview,
         "maintenance": maintenance,
         "backends": {colour: read_backend(api, layout, colour) for colour in _validate.COLOURS},

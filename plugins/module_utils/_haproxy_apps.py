@@ -11,8 +11,9 @@ The layout on a router (HAProxy loads ``-f haproxy.cfg -f <conf_dir>``, files in
                               second line the app's *claim* (its host names, path, ports, TLS) as JSON
   <conf_dir>/00-bluegreen.cfg the shared listener of the apps chosen by host name (``manage: full`` only), made
                               from every app's claim
-  <map_dir>/bluegreen.map     the live and preview entry of every app (``<app>`` and ``<app>.preview``): the
-                              switch changes an app's two lines and no other
+  <map_dir>/bluegreen.map     the live and preview entry of every app (``<app>`` and ``<app>.preview``), and the
+                              entries of a weighted step (``<app>.step``, ``<app>.share``): a switch changes only its
+                              app's lines
   <map_dir>/routes.map        ``host/path -> app`` for the shared listener, longest first (``map_dir`` matching)
   <cert_dir>/<app>.pem        the app's certificate and key, 0600; the shared TLS listener loads the directory
   <conf_dir>/<app>.maintenance.html
@@ -46,6 +47,12 @@ DEFAULT_PAGE = """<!DOCTYPE html>
 </html>
 """
 _DURATION_RE = re.compile(r"^[0-9]+(?:us|ms|s|m|h|d)?$")
+# How a client keeps its colour during a weighted step: a cookie the router sets, or a cookie or header of its own.
+STICKY_BY = ("cookie", "request_cookie", "header")
+# A cookie or header name that is safe in HAProxy's configuration as it is (no quoting, no '#').
+_STICKY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# How long the router's sticky cookie lasts: longer than any ramp.
+STICKY_COOKIE_MAX_AGE = 86400
 
 
 def duration(value: object, param: str) -> str:
@@ -53,6 +60,23 @@ def duration(value: object, param: str) -> str:
     if isinstance(value, bool) or not _DURATION_RE.fullmatch(text):
         raise _validate.ValidationError(f"{param} must be an HAProxy duration such as 1s or 500ms, got {value!r}", param)
     return text
+
+
+def sticky(by: object, name: object, app: str) -> dict:
+    """How the app's clients keep their colour during a weighted step: {by, name}."""
+    if by not in STICKY_BY:
+        raise _validate.ValidationError(f"sticky_by must be one of {', '.join(STICKY_BY)}, got {by!r}", "sticky_by")
+    if name in (None, ""):
+        if by != "cookie":
+            raise _validate.ValidationError(
+                f"sticky_name must name the {'cookie' if by == 'request_cookie' else 'header'} whose hash keeps each client "
+                f"on its colour with sticky_by={by}", "sticky_name")
+        name = f"bluegreen_{app}"
+    if not isinstance(name, str) or not _STICKY_NAME_RE.fullmatch(name):
+        raise _validate.ValidationError(
+            f"sticky_name {name!r} is not a valid cookie or header name: use 1 to 64 letters, digits, '-', '_' and '.', "
+            "starting with a letter or digit", "sticky_name")
+    return {"by": by, "name": name}
 
 
 # --------------------------------------------------------------------------- files
@@ -87,6 +111,37 @@ def maintenance_rule(app: str, map_file: str, condition: str = "") -> str:
             f"{{ str({maintenance_key(app)}),map({map_file}) -m found }}")
 
 
+def step_lines(app_claim: dict, map_file: str, condition: str = "") -> tuple:
+    """The rules of a weighted step, for a listener of the app (``condition``: the ACL that picks the app's requests on
+    a shared listener). While ``<app>.share`` is above 0, each client is put in one of 100 buckets by the xxh32 hash of
+    its sticky key, and buckets below the share go to the backend in ``<app>.step``. With ``by: cookie`` a client with
+    no cookie yet gets a random one (a UUID) with its first response, and keeps its bucket with it. A client with no
+    key (``request_cookie`` or ``header`` missing) stays on the colour of ``<app>``."""
+    app, how = app_claim["app"], app_claim.get("sticky")
+    if not how:
+        return []
+    when = f"if {condition}" if condition else ""
+    and_ = f"{condition} " if condition else ""
+    key = f"req.hdr({how['name']})" if how["by"] == "header" else f"req.cook({how['name']})"
+    stepping = "{ var(txn.bg_share) -m int gt 0 }"
+    lines = [
+        f"    http-request set-var(txn.bg_share) str({app}{_haproxy.SHARE_SUFFIX}),map({map_file},0),add(0) {when}".rstrip(),
+        f"    http-request set-var(txn.bg_key) {key} if {and_}{stepping}",
+    ]
+    if how["by"] == "cookie":
+        lines += [
+            f"    http-request set-var(txn.bg_new) uuid if {and_}{stepping} !{{ var(txn.bg_key) -m found }}",
+            f"    http-request set-var(txn.bg_key) var(txn.bg_new) if {and_}{{ var(txn.bg_new) -m found }}",
+            f'    http-response add-header Set-Cookie "{how["name"]}=%[var(txn.bg_new)]; Path=/; '
+            f'Max-Age={STICKY_COOKIE_MAX_AGE}; SameSite=Lax; HttpOnly" if {and_}{{ var(txn.bg_new) -m found }}',
+        ]
+    lines.append(f"    http-request set-var(txn.bg_bucket) var(txn.bg_key),xxh32,mod(100) if {and_}{{ var(txn.bg_key) -m found }}")
+    return lines, [
+        f"    use_backend %[str({app}{_haproxy.STEP_SUFFIX}),map({map_file})] if {and_}{{ str({app}{_haproxy.STEP_SUFFIX}),"
+        f"map({map_file}) -m found }} {{ var(txn.bg_bucket),sub(txn.bg_share) -m int lt 0 }}",
+    ]
+
+
 def app_config(app_claim: dict, servers: dict, paths: dict, options: dict) -> str:
     """The app's own file: its claim, its own listeners, its two backends and its maintenance backend."""
     app = app_claim["app"]
@@ -98,8 +153,9 @@ def app_config(app_claim: dict, servers: dict, paths: dict, options: dict) -> st
     ]
     bind = app_claim["bind_address"]
     if not app_claim["hostnames"] and app_claim["manage"] == "full":
+        rules, step = step_lines(app_claim, map_file)
         lines += ["", f"frontend {app}_live", f"    bind {bind}:{app_claim['listen_port']}",
-                  maintenance_rule(app, map_file),
+                  *rules, maintenance_rule(app, map_file), *step,
                   f"    use_backend %[str({app}),map({map_file},{app}_green)]"]
     if app_claim["preview_port"]:
         lines += ["", f"frontend {app}_preview", f"    bind {bind}:{app_claim['preview_port']}",
@@ -171,7 +227,10 @@ def shared_config(claims: dict, paths: dict) -> str | None:
     for port, keys in sorted(redirects.items()):
         host = "%[var(txn.bg_host)]" + ("" if port == 443 else f":{port}")
         lines.append(f"    http-request redirect prefix https://{host} code 301 if !{{ ssl_fc }} {{ var(txn.bg_app) -m str {' '.join(keys)} }}")
+    steps = [step_lines(chosen[app], map_file, f"{{ var(txn.bg_app) -m str {app} }}") for app in sorted(chosen)]
+    lines += [line for rules, _use in steps for line in rules]
     lines += [maintenance_rule(app, map_file, f"{{ var(txn.bg_app) -m str {app} }} ") for app in sorted(chosen)]
+    lines += [line for _rules, use in steps for line in use]
     lines += [
         f"    use_backend %[var(txn.bg_app),map({map_file},{NO_APP_BACKEND})]",
         f"    default_backend {NO_APP_BACKEND}",
@@ -198,19 +257,23 @@ def routes_file(claims: dict) -> str:
     return header + "".join(f"{key} {value}\n" for key, value in ordered)
 
 
-def map_with_app(text: str | None, app: str, present: bool, seed: dict | None = None) -> str:
-    """The shared map with the app's two entries added (if missing: a provision never undoes a switch) or removed.
+def map_with_app(text: str | None, app: str, present: bool, seed: dict | None = None, steps: bool = False) -> str:
+    """The shared map with the app's entries added (if missing: a provision never undoes a switch) or removed. With
+    ``steps`` (its listener has the step rules) the entry ``<app>.share`` is added too, at 0: what tells the switch the
+    listener can split the app's traffic.
 
     A new app routes live traffic to green, which has no release yet, so its first release goes to blue; ``seed``
     gives the values of an app that had a map file of its own (the single-file layout), so its routing carries over.
     """
     keys = (app, app + _haproxy.PREVIEW_SUFFIX)
     if not present:
-        gone = (*keys, maintenance_key(app))
+        gone = (*keys, maintenance_key(app), app + _haproxy.STEP_SUFFIX, app + _haproxy.SHARE_SUFFIX)
         lines = [line for line in (text or "").splitlines() if (line.split(None, 1) or [""])[0] not in gone]
         return "\n".join(lines) + "\n" if lines else ""
     current = _haproxy.map_file_values(text)
     seed = seed or {}
     defaults = ((keys[0], seed.get(keys[0], f"{app}_green")), (keys[1], seed.get(keys[1], f"{app}_blue")))
+    if steps:
+        defaults += ((app + _haproxy.SHARE_SUFFIX, "0"),)
     missing = {key: value for key, value in defaults if key not in current}
     return _haproxy.render_map_file(text, missing) if missing else (text or "")

@@ -89,15 +89,6 @@ def preview_file(colour: str) -> str:
     return f"preview-{colour}.conf"
 
 
-def validate_weight(value: object, param: str = "weight") -> int:
-    """Percent of live traffic for the target colour: 1-100 (0 would be a switch to the other colour)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
-        raise _validate.ValidationError(
-            f"{param} must be a whole percentage from 1 to 100 (100 sends all live traffic to colour), got {value!r}"
-        )
-    return value
-
-
 # --------------------------------------------------------------------------- config syntax
 
 
@@ -420,7 +411,7 @@ class SwitchPlan:
     def __init__(self, layout: Layout, colour: str, weight: int, preview: bool) -> None:
         self.layout = layout
         self.colour = _validate.colour(colour)
-        self.weight = validate_weight(weight)
+        self.weight = _validate.share(weight)
         self.live = read_link(layout, LIVE_LINK, live_files())
         self.preview = read_link(layout, PREVIEW_LINK, preview_files())
         # The target colour's file is needed; the other's only for a weighted step, so that a rollback

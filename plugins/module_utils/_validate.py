@@ -103,6 +103,15 @@ def weight(value: object, param: str = "weight", maximum: int = 100) -> int:
     return number
 
 
+def share(value: object, param: str = "weight") -> int:
+    """Percent of live traffic for the target colour: 1-100 (0 would be a switch to the other colour)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+        raise ValidationError(
+            f"{param} must be a whole percentage from 1 to 100 (100 sends all live traffic to colour), got {value!r}", param
+        )
+    return value
+
+
 def steps(values: object, param: str = "steps") -> list:
     """Percentages of traffic for the target colour: increasing, ending at 100."""
     if not isinstance(values, (list, tuple)) or not values:

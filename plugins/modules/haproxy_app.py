@@ -153,6 +153,24 @@ options:
     description: The C(Retry-After) header of the maintenance page, in seconds.
     type: int
     default: 120
+  sticky_by:
+    description:
+      - How a client keeps its colour during a weighted step (bluegreen.core.haproxy_traffic with a O(bluegreen.core.haproxy_traffic#module:weight)
+        below 100). The listener puts each client in one of 100 buckets by the xxh32 hash of a key, and the step's share
+        of the buckets goes to the new colour, so a client does not flip between colours from one request to the next.
+      - V(cookie), the key is a cookie the router sets (O(sticky_name), a random UUID) on a client's first response
+        during a step, for a day.
+      - V(request_cookie), the key is a cookie of the client's own (a session cookie of the app, say); V(header), a
+        request header (a user id set by a gateway in front, say). A client without it stays on the colour that had all the traffic.
+      - Steps need O(manage=full), which writes the listener's rules and the map entry C(<app>.share) that tells the switch the listener can split.
+    type: str
+    choices: [cookie, request_cookie, header]
+    default: cookie
+  sticky_name:
+    description:
+      - The cookie or header of O(sticky_by): 1 to 64 letters, digits, C(-), C(_) and C(.), starting with a letter or digit.
+      - Omitted with O(sticky_by=cookie), C(bluegreen_<app>). Required with the others.
+    type: str
 seealso:
   - module: bluegreen.core.haproxy_traffic
   - name: HAProxy 2.6 configuration manual, the map_dir converter
@@ -240,6 +258,8 @@ ARGUMENT_SPEC = {
     "stats_port": {"type": "int", "default": 0},
     "maintenance_page": {"type": "str"},
     "maintenance_retry_after": {"type": "int", "default": 120},
+    "sticky_by": {"type": "str", "choices": list(_haproxy_apps.STICKY_BY), "default": "cookie"},
+    "sticky_name": {"type": "str"},
 }
 
 
@@ -321,6 +341,8 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
     changes = []
     if present:
         claim = _apps.claim(params)
+        if params["manage"] == "full":
+            claim["sticky"] = _haproxy_apps.sticky(params["sticky_by"], params["sticky_name"], app)
         chosen = servers(params["servers"])
         options = {"health_path": _validate_path(params["health_path"]), "colour_header": params["colour_header"],
                    "health_host": _apps.health_host(params["health_host"], "health_host"),
@@ -350,7 +372,8 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
     legacy = read(legacy_path)
     map_before = read(paths["map_file"])
     seed = _haproxy.map_file_values(legacy) if legacy is not None else None
-    changes.append(Change(paths["map_file"], map_before, _haproxy_apps.map_with_app(map_before, app, present, seed), 0o644))
+    steps = present and params["manage"] == "full"
+    changes.append(Change(paths["map_file"], map_before, _haproxy_apps.map_with_app(map_before, app, present, seed, steps), 0o644))
     if legacy is not None:
         # The map of the single-file layout: its entries moved into the shared map above.
         changes.append(Change(legacy_path, legacy, None, 0o644))

@@ -11,6 +11,15 @@ version_added: 0.1.0
 description:
   - Points the app's live map entry (C(<app>)) at the backend of O(colour), and its preview entry
     (C(<app>.preview)) at the other colour, with HAProxy's runtime API (no reload, no dropped request).
+  - With O(weight) below 100 it is a weighted step instead, sticky per client. O(colour) gets that percent of the clients (entries
+    C(<app>.step) and C(<app>.share)), the other colour keeps the rest (C(<app>)), and the preview entry points at O(colour).
+    The listener puts each client in one of 100 buckets by a hash of its sticky key (a cookie the router sets, or a
+    cookie or header of the client's own, as bluegreen.core.haproxy_app's O(bluegreen.core.haproxy_app#module:sticky_by) says). Bucket
+    numbers below the share go to O(colour). So a client keeps its colour from one request to the next, and a rising ramp
+    only ever moves clients to O(colour).
+  - Ending a step is one C(set map) command. Going back (O(weight=100) to the colour that had the rest) sets the share to 0.
+    Going forward (O(weight=100) to O(colour)) points C(<app>) at O(colour) first, then sets the share to 0, so no
+    request goes back to the old colour in between.
   - Writes the map file atomically B(before) changing HAProxy, so a later reload keeps the switch.
     Lines of the map file that belong to other apps are kept as they are.
   - Refuses to route live traffic to a colour none of whose servers is C(UP), unless O(force=true).
@@ -45,6 +54,15 @@ options:
     type: str
     required: true
     choices: [blue, green, previous]
+  weight:
+    description:
+      - The percent of the app's clients that O(colour) gets, from 1 to 100. 100 sends all live traffic to it.
+      - Below 100 the app's routing must have been provisioned by bluegreen.core.haproxy_app with C(manage=full), which
+        writes the listener's step rules and the entry C(<app>.share). Without it the module refuses, naming O(weight),
+        and changes nothing.
+      - Must be 100 with O(colour=previous).
+    type: int
+    default: 100
   preview:
     description:
       - Also point the preview entry C(<app>.preview) at the other colour, so the preview frontend
@@ -101,6 +119,16 @@ EXAMPLES = r"""
     reason: release 1.5.0
   become: true
 
+- name: Give green 10 percent of shop's clients, each kept on its colour, and watch green for a minute
+  bluegreen.core.haproxy_traffic:
+    app: shop
+    colour: green
+    weight: 10
+    watch:
+      seconds: 60
+      max_error_rate: 0.01
+  become: true
+
 - name: Roll shop back to blue and wait up to a minute for green's sessions to finish
   bluegreen.core.haproxy_traffic:
     app: shop
@@ -132,6 +160,16 @@ colour:
   returned: always
   type: str
   sample: green
+weight:
+  description: The percent of the clients O(colour) gets (or, in check mode, would get).
+  returned: always
+  type: int
+  sample: 10
+weights:
+  description: The split after the change, in percent per colour.
+  returned: always
+  type: dict
+  sample: {blue: 90, green: 10}
 previous_colour:
   description: The colour HAProxy routed live traffic to before, or null when its entry was missing or unknown.
   returned: always

@@ -354,6 +354,16 @@ def optional_path(value: object) -> str:
     return "" if value == "" else absolute_path(value)
 
 
+def sticky_name(value: object) -> str:
+    """A cookie or header name HAProxy's configuration takes as it is; empty for the router's own cookie."""
+    if value == "":
+        return value
+    try:
+        return _haproxy_apps.sticky("header", value, "app")["name"]
+    except BluegreenError as exc:
+        raise InputError(str(exc).replace("sticky_name ", "", 1)) from None
+
+
 def maintenance_page(value: object) -> str:
     """The maintenance page: empty (the built-in one), or a text file on the controller that HAProxy can serve whole
     (a relative path from the directory the run started in, like bluegreen_artifact)."""
@@ -484,6 +494,8 @@ RULES: dict = {
     "bluegreen_app_state": (("provision",), choice("present", "absent"), False),
     "bluegreen_maintenance_page": (("provision",), maintenance_page, False),
     "bluegreen_maintenance_retry_after": (("provision",), integer(0, 86400, " seconds"), False),
+    "bluegreen_sticky_by": (("provision",), choice(*_haproxy_apps.STICKY_BY), False),
+    "bluegreen_sticky_name": (("provision",), sticky_name, False),
     "bluegreen_maintenance": (("maintenance",), maintenance_state, False),
     "bluegreen_haproxy_conf_dir": (None, absolute_path, False),
     "bluegreen_haproxy_cert_dir": (None, absolute_path, False),
@@ -591,6 +603,10 @@ def check(playbook: str, values: dict) -> dict:
         if not kinds.KINDS[kind]["steps"]:
             raise InputError(f"bluegreen_switch_steps {checked['bluegreen_switch_steps']} needs a router that takes weighted "
                              f"steps: a {kind} router switches all at once, so use [100]")
+    if checked.get("bluegreen_sticky_by", "cookie") != "cookie" and not checked.get("bluegreen_sticky_name"):
+        raise InputError(f"bluegreen_sticky_name is empty: with bluegreen_sticky_by {checked['bluegreen_sticky_by']} it must name "
+                         f"the {'cookie' if checked['bluegreen_sticky_by'] == 'request_cookie' else 'header'} whose hash keeps "
+                         "each client on its colour during a weighted step")
     if playbook == "maintenance" and not kinds.KINDS[checked.get("bluegreen_router", "haproxy")]["maintenance"]:
         raise InputError(f"bluegreen_router is {checked['bluegreen_router']}: bluegreen.core.maintenance serves a maintenance "
                          "page on HAProxy routers only so far (docs/maintenance.md)")

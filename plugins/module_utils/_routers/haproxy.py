@@ -1,6 +1,7 @@
 # Copyright: bluegreen.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The HAProxy router: the app's map entry, switched with the runtime API (``_haproxy``), no reload.
+"""The HAProxy router: the app's map entries, switched with the runtime API (``_haproxy``), no reload; a weighted step
+gives the other colour a share of the clients, each kept on its colour by the hash of its sticky key.
 
 PRIVATE to the bluegreen.core collection: may change without notice.
 """
@@ -27,6 +28,7 @@ class HAProxy(base.Router):
     }
     CHANGE_OPTIONS = {
         "colour": {"type": "str", "required": True, "choices": [*_validate.COLOURS, "previous"]},
+        "weight": {"type": "int", "default": 100},
         "preview": {"type": "bool", "default": True},
         "force": {"type": "bool", "default": False},
         "drain": {"type": "bool", "default": False},
@@ -39,6 +41,17 @@ class HAProxy(base.Router):
         _haproxy.validate_socket(params["socket"])
         if params.get("drain_timeout") is not None:
             _validate.at_least(params["drain_timeout"], 0, "drain_timeout", " seconds")
+        if "weight" in params:
+            _validate.share(params["weight"])
+            if params["colour"] == "previous" and params["weight"] != 100:
+                raise _validate.ValidationError(
+                    f"weight must be 100 with colour=previous (a rollback moves all traffic), got {params['weight']}", "weight")
+
+    def requested(self) -> tuple:
+        colour, weight = self.params["colour"], self.params["weight"]
+        if colour == "previous":
+            return colour, None
+        return colour, {colour: weight, _validate.other_colour(colour): 100 - weight}
 
     def connect(self) -> None:
         self.api = _haproxy.RuntimeAPI(self.params["socket"], self.params["timeout"])
@@ -46,20 +59,21 @@ class HAProxy(base.Router):
     # ---- reading
 
     def current(self) -> dict | None:
-        return _history.full(_haproxy.plan_switch(self.api, self.layout, "blue", False).previous_colour)
+        return _haproxy.plan_switch(self.api, self.layout, "blue", False).from_weights
 
     def read(self, limit: int) -> dict:
         routing = _haproxy.read_routing(self.api, self.layout)
         live = routing["live_colour"]
         backends = routing["backends"]
-        history = _history.report(self.params["state_dir"], self.layout.app, _history.full(live), "HAProxy", limit,
+        history = _history.report(self.params["state_dir"], self.layout.app, routing["weights"], "HAProxy", limit,
                                   mismatch="went to {to}, but {where} routes it to {now}")
         state = base.state(
             self,
-            weights=_history.full(live),
-            sources_agree=live is not None and live == routing["map_file_colour"],
+            weights=routing["weights"],
+            sources_agree=live is not None and _history.shares(routing["weights"]) == _history.shares(routing["file_weights"]),
             problems=routing["problems"],
-            says=f"runtime map {live or 'nothing'}, map file {routing['map_file_colour'] or 'nothing'}",
+            says=f"runtime map {_history.describe(routing['weights']) if live else 'nothing'}, map file "
+                 f"{_history.describe(routing['file_weights']) if routing['map_file_colour'] else 'nothing'}",
             colours={c: f"{backends[c]['up']}/{backends[c]['total']} up" for c in _validate.COLOURS},
             endpoints={c: [server["addr"] for server in backends[c]["servers"] if server["addr"]] for c in _validate.COLOURS},
             healthy={c: backends[c]["up"] > 0 for c in _validate.COLOURS},
@@ -77,7 +91,7 @@ class HAProxy(base.Router):
     # ---- changing
 
     def plan(self, colour: str, weights: dict) -> _haproxy.SwitchPlan:
-        return _haproxy.plan_switch(self.api, self.layout, colour, self.params["preview"])
+        return _haproxy.plan_switch(self.api, self.layout, colour, self.params["preview"], (weights or {}).get(colour, 100))
 
     def gate(self, plan: _haproxy.SwitchPlan) -> dict:
         """Both backends must exist; live traffic only moves to a backend with an UP server, unless forced."""
@@ -98,6 +112,8 @@ class HAProxy(base.Router):
             "changed": plan.changed,
             "app": self.layout.app,
             "colour": plan.colour,
+            "weight": plan.weight,
+            "weights": plan.weights,
             "previous_colour": plan.previous_colour,
             "preview_colour": plan.preview_colour,
             "servers": gate["servers"],

@@ -23,7 +23,7 @@ from ansible_collections.bluegreen.core.plugins.module_utils._errors import Blue
 #   counters     it counts each colour's requests and 5xx responses
 #   maintenance  it can answer the app with a maintenance page (playbooks/maintenance.yml)
 KINDS = {
-    "haproxy": {"driver": "HAProxy", "api": False, "preview": True, "steps": False, "counters": True, "maintenance": True},
+    "haproxy": {"driver": "HAProxy", "api": False, "preview": True, "steps": True, "counters": True, "maintenance": True},
     "nginx": {"driver": "Nginx", "api": False, "preview": True, "steps": True, "counters": False, "maintenance": False},
     "alb": {"driver": "Alb", "api": True, "preview": False, "steps": True, "counters": True, "maintenance": False},
     "route53": {"driver": "Route53", "api": True, "preview": False, "steps": True, "counters": False, "maintenance": False},

@@ -45,7 +45,7 @@ class Nginx(base.Router):
         if params["colour"] == "previous" and params["weight"] != 100:
             raise _validate.ValidationError(
                 f"weight must be 100 with colour=previous (a rollback moves all traffic), got {params['weight']}", "weight")
-        _nginx.validate_weight(params["weight"])
+        _validate.share(params["weight"])
         _command_word(params["nginx_binary"], "nginx_binary")
         command = params["reload_command"]
         if not command:

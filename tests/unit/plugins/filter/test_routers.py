@@ -45,7 +45,7 @@ def test_apps_to_switch_sends_each_app_to_the_colour_holding_its_release():
 
 
 def test_router_gives_each_kinds_traits():
-    assert router("haproxy") == {"kind": "haproxy", "api": False, "preview": True, "steps": False, "counters": True,
+    assert router("haproxy") == {"kind": "haproxy", "api": False, "preview": True, "steps": True, "counters": True,
                                  "maintenance": True}
     assert router("nginx")["steps"] is True and router("nginx")["counters"] is False
     assert router("alb")["api"] is True and router("alb")["preview"] is False

@@ -349,11 +349,11 @@ def test_probe_servers_tries_each_server_once_and_skips_those_marked_down(tmp_pa
     ]
 
 
-def test_validate_weight():
-    assert _nginx.validate_weight(1) == 1 and _nginx.validate_weight(100) == 100
+def test_share_is_a_percentage_from_1_to_100():
+    assert _validate.share(1) == 1 and _validate.share(100) == 100
     for bad in (0, 101, True, "50", 5.5, None):
         with pytest.raises(_validate.ValidationError, match="weight must be a whole percentage from 1 to 100"):
-            _nginx.validate_weight(bad)
+            _validate.share(bad)
 
 
 # --------------------------------------------------------------------------- waiting for the reload

@@ -98,7 +98,8 @@ def test_apps_side_by_side_each_keeps_its_part_byte_identical(router, pems):
         "preview.shop.example.test shop.preview", "shop.example.test/api api", "www.shop.example.test shop", "shop.example.test shop",
     ]
     assert router.text("maps", "bluegreen.map") == (
-        "shop shop_green\nshop.preview shop_blue\ncart cart_green\ncart.preview cart_blue\napi api_green\napi.preview api_blue\n"
+        "shop shop_green\nshop.preview shop_blue\nshop.share 0\ncart cart_green\ncart.preview cart_blue\ncart.share 0\n"
+        "api api_green\napi.preview api_blue\napi.share 0\n"
     )
     shared = router.text("bluegreen.d", "00-bluegreen.cfg")
     assert f"bind *:443 ssl crt {router.root}/certs/ alpn h2,http/1.1" in shared and "bind *:80\n" in shared
@@ -116,12 +117,14 @@ def test_a_provision_never_undoes_a_switch_and_moves_a_single_file_layout_map_ov
         handle.write("cart cart_blue\ncart.preview cart_green\n")
     result = router.run("cart")
     assert not result.failed, result.msg
-    assert router.text("maps", "bluegreen.map") == "cart cart_blue\ncart.preview cart_green\n"
+    assert router.text("maps", "bluegreen.map") == "cart cart_blue\ncart.preview cart_green\ncart.share 0\n"
     assert router.text("maps", "cart.map") is None
+    # A switch, and a weighted step in progress, are the map's: a provision changes neither.
+    mid_step = "cart cart_green\ncart.preview cart_blue\ncart.share 30\ncart.step cart_blue\n"
     with open(f"{router.root}/maps/bluegreen.map", "w", encoding="utf-8") as handle:
-        handle.write("cart cart_green\ncart.preview cart_blue\n")
+        handle.write(mid_step)
     assert not router.run("cart")["changed"]
-    assert router.text("maps", "bluegreen.map") == "cart cart_green\ncart.preview cart_blue\n"
+    assert router.text("maps", "bluegreen.map") == mid_step
 
 
 @pytest.mark.parametrize(("args", "param", "words"), [
@@ -213,7 +216,7 @@ def test_absent_takes_one_app_off_and_leaves_the_others(router, pems):
     assert not result.failed and result["changed"], result.msg
     assert router.text("bluegreen.d", "shop.cfg") is None and router.text("certs", "shop.pem") is None
     assert router.text("bluegreen.d", "00-bluegreen.cfg") is None
-    assert router.text("maps", "bluegreen.map") == "cart cart_green\ncart.preview cart_blue\n"
+    assert router.text("maps", "bluegreen.map") == "cart cart_green\ncart.preview cart_blue\ncart.share 0\n"
     assert router.text("bluegreen.d", "cart.cfg") == cart_part
     assert list(result["apps"]) == ["cart"]
     router.check()
@@ -241,7 +244,7 @@ def test_each_app_has_a_maintenance_backend_with_its_page_which_its_key_turns_on
         handle.write("shop:maintenance shop_maintenance\n")
     assert not router.run("shop", state="absent").failed
     assert router.text("bluegreen.d", "shop.maintenance.html") is None
-    assert router.text("maps", "bluegreen.map") == "cart cart_green\ncart.preview cart_blue\n"
+    assert router.text("maps", "bluegreen.map") == "cart cart_green\ncart.preview cart_blue\ncart.share 0\n"
 
 
 def test_manage_app_writes_only_the_apps_part(router):
@@ -257,3 +260,41 @@ def test_manage_app_writes_only_the_apps_part(router):
     part = router.text("bluegreen.d", "shop.cfg")
     assert "frontend shop_live" not in part and "frontend shop_preview" in part and "backend shop_green" in part
     router.check()
+
+
+def test_each_listener_gets_the_step_rules_of_its_sticky_key_and_haproxy_takes_them(router, pems):
+    assert not shop(router, pems, sticky_by="header", sticky_name="X-User-Id").failed
+    assert not router.run("cart", listen_port=8081, preview_port=8082).failed
+    map_file = f"{router.root}/maps/bluegreen.map"
+    cart = router.text("bluegreen.d", "cart.cfg")
+    # The router's own cookie (bluegreen_cart), given to a client with no cookie while a step is on.
+    assert "http-request set-var(txn.bg_key) req.cook(bluegreen_cart) if { var(txn.bg_share) -m int gt 0 }" in cart
+    assert 'http-response add-header Set-Cookie "bluegreen_cart=%[var(txn.bg_new)]; Path=/;' in cart
+    step = (f"use_backend %[str(cart.step),map({map_file})] if {{ str(cart.step),map({map_file}) -m found }} "
+            "{ var(txn.bg_bucket),sub(txn.bg_share) -m int lt 0 }")
+    assert cart.index("http-request set-var(txn.bg_bucket)") < cart.index("use_backend cart_maintenance") < cart.index(step)
+    assert cart.index(step) < cart.index("use_backend %[str(cart),")
+    # The shop is chosen by host name: its rules are its own, and it sets no cookie.
+    shared = router.text("bluegreen.d", "00-bluegreen.cfg")
+    assert "set-var(txn.bg_key) req.hdr(X-User-Id) if { var(txn.bg_app) -m str shop } { var(txn.bg_share) -m int gt 0 }" in shared
+    assert "Set-Cookie" not in shared and "if { var(txn.bg_app) -m str shop } { str(shop.step)" in shared
+    router.check()
+
+
+@pytest.mark.parametrize("args, words", [
+    ({"sticky_name": "a b"}, "is not a valid cookie or header name"),
+    ({"sticky_name": "x#y"}, "is not a valid cookie or header name"),
+    ({"sticky_by": "header"}, "sticky_name must name the header"),
+])
+def test_a_bad_sticky_key_is_refused_naming_it_and_nothing_is_written(router, args, words):
+    result = router.run("cart", **args)
+    assert result.failed and result["param"] == "sticky_name" and words in result.msg
+    assert router.snapshot() == {}
+
+
+def test_manage_app_gets_no_step_rules_and_no_share_entry(router):
+    with open(router.paths["config"], "w", encoding="utf-8") as handle:
+        handle.write(MAIN)
+    result = router.run("cart", manage="app", main_config=None)
+    assert not result.failed, result.msg
+    assert "bg_share" not in router.text("bluegreen.d", "cart.cfg") and "cart.share" not in router.text("maps", "bluegreen.map")

@@ -7,7 +7,7 @@ import time
 
 import pytest
 from ansible_collections.bluegreen.core.plugins.module_utils import _haproxy
-from ansible_collections.bluegreen.core.plugins.modules import haproxy_traffic
+from ansible_collections.bluegreen.core.plugins.modules import haproxy_info, haproxy_traffic
 from ansible_collections.bluegreen.core.tests.unit.plugins import haproxy_fake
 from ansible_collections.bluegreen.core.tests.unit.plugins.haproxy_fake import Lab, run_module, server
 
@@ -571,3 +571,79 @@ def test_the_watch_is_skipped_in_check_mode(lab):
 def test_a_bad_watch_option_changes_nothing(lab):
     done = run(lab, colour="green", watch=dict(WATCH, max_error_rate=2.0))
     assert done["failed"] and done["param"] == "watch.max_error_rate" and lab.fake.commands == []
+
+
+# --------------------------------------------------------------------------- weighted steps
+
+STEPPING_MAP = "shop shop_blue\nshop.preview shop_green\nshop.share 0\n"
+
+
+@pytest.fixture
+def stepping(tmp_path):
+    """An app provisioned with the step rules (haproxy_app writes shop.share 0)."""
+    with Lab(str(tmp_path), map_text=STEPPING_MAP) as running:
+        yield running
+
+
+def test_a_ramp_names_the_step_backend_before_its_share_and_ends_with_live_moved_first(stepping):
+    lab, versions = stepping, {"blue": "1.0.0", "green": "2.0.0"}
+    ten = run(lab, colour="green", weight=10, versions=versions)
+    assert not ten["failed"] and ten["changed"] and ten["weights"] == {"green": 10, "blue": 90}
+    assert lab.fake.sent("set map") == [f"set map {lab.map_file} shop.step shop_green", f"set map {lab.map_file} shop.share 10"]
+    assert lab.runtime() == {"shop": "shop_blue", "shop.preview": "shop_green", "shop.share": "10", "shop.step": "shop_green"}
+    assert lab.map_text() == "shop shop_blue\nshop.preview shop_green\nshop.share 10\nshop.step shop_green\n"
+    assert ten["preview_colour"] == "green"
+    lab.fake.commands.clear()
+    fifty = run(lab, colour="green", weight=50, versions=versions)
+    assert lab.fake.sent("set map") == [f"set map {lab.map_file} shop.share 50"] and fifty["changed"]
+    lab.fake.commands.clear()
+    whole = run(lab, colour="green", weight=100, versions=versions)
+    assert lab.fake.sent("set map") == [f"set map {lab.map_file} shop shop_green", f"set map {lab.map_file} shop.share 0",
+                                        f"set map {lab.map_file} shop.preview shop_blue"]
+    assert whole["weights"] == {"green": 100, "blue": 0}
+    records = lab.history_lines()
+    assert [(r["action"], r["to"], r["weights"]) for r in records] == [
+        ("switch", "green", {"blue": 90, "green": 10}), ("switch", "green", {"blue": 50, "green": 50}),
+        ("switch", "green", {"blue": 0, "green": 100})]
+    assert records[0]["from"] == "blue" and records[1]["from"] is None and records[2]["from"] is None
+    assert not run(lab, colour="green", weight=100, versions=versions)["changed"]
+
+
+def test_a_step_is_read_back_as_the_split_and_a_file_behind_it_is_a_problem(stepping):
+    lab = stepping
+    assert not run(lab, colour="green", weight=30)["failed"]
+    state = run_module(haproxy_info, lab.args())
+    assert state["weights"] == {"blue": 70, "green": 30} and state["live_colour"] is None and state["consistent"]
+    with open(lab.map_file, "w", encoding="utf-8") as handle:
+        handle.write("shop shop_blue\nshop.preview shop_green\nshop.share 0\nshop.step shop_green\n")
+    state = run_module(haproxy_info, lab.args())
+    assert not state["sources_agree"] and any("the next reload would change the split" in p for p in state["problems"])
+
+
+def test_a_breach_during_a_step_puts_everything_back_with_one_set_map(stepping):
+    lab, versions = stepping, {"blue": "1.0.0", "green": "2.0.0"}
+    _answer_5xx_on(lab, "shop_green")
+    done = run(lab, colour="green", weight=10, action="release", versions=versions, watch=WATCH)
+    assert done["failed"] and "Switched all the traffic back to blue" in done["msg"]
+    sets = lab.fake.sent("set map")
+    assert sets[-1] == f"set map {lab.map_file} shop.share 0" and len(sets) == 3
+    assert lab.runtime()["shop"] == "shop_blue" and lab.runtime()["shop.share"] == "0"
+    back = lab.history_lines()[-1]
+    assert (back["action"], back["to"], back["weights"]) == ("auto-rollback", "blue", {"blue": 100, "green": 0})
+
+
+def test_a_step_on_a_listener_without_the_step_rules_is_refused_naming_weight(lab):
+    done = run(lab, colour="green", weight=10)
+    assert done["failed"] and done["param"] == "weight" and "Provision the app again" in done["msg"]
+    assert lab.fake.writes() == [] and lab.history_lines() == []
+
+
+@pytest.mark.parametrize("weight", [0, 101, -5, True])
+def test_a_weight_outside_1_to_100_is_refused_before_any_command(stepping, weight):
+    done = run(stepping, colour="green", weight=weight)
+    assert done["failed"] and done["param"] == "weight" and stepping.fake.commands == []
+
+
+def test_a_rollback_takes_all_the_traffic(stepping):
+    done = run(stepping, colour="previous", weight=10)
+    assert done["failed"] and done["param"] == "weight" and stepping.fake.commands == []

@@ -256,10 +256,24 @@ def test_a_version_is_optional_to_switch_roll_back_or_smoke_test_and_checked_whe
     assert _inputs.check("status", {"bluegreen_app": "shop", "bluegreen_version": "../2"}) == {"bluegreen_app": "shop"}
 
 
-def test_weighted_steps_need_a_router_that_takes_them(artifact):
-    message = refused("switch", {"bluegreen_app": "shop", "bluegreen_switch_steps": [10, 100]})
-    assert "a haproxy router switches all at once" in message
-    assert _inputs.check("switch", {"bluegreen_app": "shop", "bluegreen_router": "nginx", "bluegreen_switch_steps": [10, 100]})
+def test_weighted_steps_rise_to_100_on_every_router(artifact):
+    for router in ("haproxy", "nginx", "alb", "route53"):
+        checked = _inputs.check("switch", {"bluegreen_app": "shop", "bluegreen_router": router, "bluegreen_switch_steps": [10, 50, 100]})
+        assert checked["bluegreen_switch_steps"] == [10, 50, 100]
+    for steps in ([50, 10, 100], [10, 50], [10, 150], [0, 100], [10, 10, 100]):
+        assert refused("switch", {"bluegreen_app": "shop", "bluegreen_switch_steps": steps}).startswith("bluegreen_switch_steps ")
+
+
+def test_a_sticky_cookie_or_header_name_must_be_a_plain_token(artifact):
+    checked = _inputs.check("provision", {"bluegreen_app": "shop", "bluegreen_sticky_by": "header", "bluegreen_sticky_name": "X-User-Id"})
+    assert checked["bluegreen_sticky_name"] == "X-User-Id"
+    assert _inputs.check("provision", {"bluegreen_app": "shop", "bluegreen_sticky_name": ""})["bluegreen_sticky_name"] == ""
+    for bad in ("a b", "x#y", "a;b", "-lead", "x" * 65, "é", 7):
+        message = refused("provision", {"bluegreen_app": "shop", "bluegreen_sticky_name": bad})
+        assert message.startswith("bluegreen_sticky_name ") and "letters, digits" in message
+    message = refused("provision", {"bluegreen_app": "shop", "bluegreen_sticky_by": "header"})
+    assert message.startswith("bluegreen_sticky_name is empty") and "header" in message
+    assert refused("provision", {"bluegreen_app": "shop", "bluegreen_sticky_by": "ip"}).startswith("bluegreen_sticky_by must be one of")
 
 
 def test_a_certificate_is_never_shown_and_host_names_come_back_lower_case(artifact):
