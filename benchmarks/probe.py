@@ -49,7 +49,7 @@ from urllib.parse import urlsplit
 MAX_DURATION_S = 600.0
 MAX_REQUESTS = 2_000_000
 MAX_THREADS = 64
-KINDS = ("keepalive", "newconn", "stream")
+KINDS = ("keepalive", "newconn", "stream", "client")
 COLOUR_HEADER = "X-Bluegreen-Colour"
 VERSION_HEADER = "X-App-Version"
 # Errors an HTTP exchange can raise: socket errors and timeouts (OSError), protocol errors
@@ -91,6 +91,11 @@ class ProbeConfig:
     # (https only; the certificate is always verified against it and the host name).
     host_name: str | None = None
     ca_file: str | None = None
+    # Sticky clients, for a weighted step: one entry per client, the Cookie header it starts with ("" for none). Each
+    # keeps the cookies the router sets and sends them back, as a browser does. `client_threads` keep-alive connections
+    # take turns through the clients (thread i has clients i, i + client_threads, ...), one request each per turn.
+    clients: tuple[str, ...] = ()
+    client_threads: int = 2
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,9 @@ class Record:
     colour: str | None = None
     version: str | None = None
     reused: bool = False
+    # Sticky clients only: which client sent it, and the Cookie header it sent.
+    client: int | None = None
+    cookie: str | None = None
     # Streams only.
     complete: bool | None = None
     cut_at: float | None = None
@@ -292,8 +300,14 @@ def validate(config: ProbeConfig) -> Target:
     _check_bound("timeout", config.timeout, 0.01, 60.0)
     for name in ("keepalive_threads", "newconn_threads", "streams"):
         _check_bound(name, getattr(config, name), 0, MAX_THREADS)
-    total = config.keepalive_threads + config.newconn_threads + config.streams
-    _check_bound("keepalive_threads + newconn_threads + streams", total, 1, MAX_THREADS)
+    if config.clients:
+        _check_bound("client_threads", config.client_threads, 1, min(MAX_THREADS, len(config.clients)))
+        _check_bound("clients", len(config.clients), 1, 100_000)
+        for cookie in config.clients:
+            if not isinstance(cookie, str) or any(ord(ch) < 32 or ord(ch) > 126 for ch in cookie):
+                raise ProbeRefused(f"each of clients must be a Cookie header of printable ASCII (or empty), not {cookie!r}")
+    total = config.keepalive_threads + config.newconn_threads + config.streams + (config.client_threads if config.clients else 0)
+    _check_bound("keepalive_threads + newconn_threads + streams + client_threads", total, 1, MAX_THREADS)
     if config.streams and config.stream_seconds is not None:
         _check_bound("stream_seconds", config.stream_seconds, 0.1, config.duration)
     if config.streams and config.chain_stream_seconds is not None:
@@ -423,8 +437,10 @@ def _note_response(rec: Record, resp: http.client.HTTPResponse) -> None:
     rec.version = resp.getheader(VERSION_HEADER)
 
 
-def _exchange(conn: http.client.HTTPConnection, rec: Record, path: str, headers: dict[str, str]) -> bool:
-    """Send one GET and read the whole answer into `rec`; True if the connection may be reused.
+def _exchange(conn: http.client.HTTPConnection, rec: Record, path: str, headers: dict[str, str],
+              jar: dict[str, str] | None = None) -> bool:
+    """Send one GET and read the whole answer into `rec`; True if the connection may be reused. With `jar`, the
+    cookies the answer sets go into it (name -> value).
 
     No retry here or anywhere: http.client reopens a closed connection only when it knows it is
     closed, and a request that fails is recorded as failed.
@@ -432,8 +448,16 @@ def _exchange(conn: http.client.HTTPConnection, rec: Record, path: str, headers:
     conn.request("GET", path, headers=headers)
     resp = conn.getresponse()
     _note_response(rec, resp)
+    if jar is not None:
+        jar.update(cookie_jar(";".join(line.split(";", 1)[0] for line in resp.headers.get_all("Set-Cookie") or [])))
     resp.read()
     return not resp.will_close
+
+
+def cookie_jar(header: str) -> dict[str, str]:
+    """The cookies of a Cookie header (``a=1; b=2``), name -> value."""
+    pairs = (part.strip().partition("=") for part in header.split(";"))
+    return {name: value for name, _sep, value in pairs if name}
 
 
 def _keepalive_worker(run: _Run, index: int, out: list[Record]) -> None:
@@ -456,6 +480,46 @@ def _keepalive_worker(run: _Run, index: int, out: list[Record]) -> None:
         rec.reused = used
         try:
             keep = _exchange(conn, rec, path, headers)
+        except REQUEST_ERRORS as exc:
+            _note_error(rec, exc)
+            keep = False
+        rec.latency = round(time.monotonic() - began, 6)
+        out.append(rec)
+        seq += 1
+        used = True
+        if not keep:
+            conn.close()
+            conn = None
+    if conn is not None:
+        conn.close()
+
+
+def _client_worker(run: _Run, index: int, out: list[Record]) -> None:
+    """One persistent connection taking turns through its share of the sticky clients, each with its own cookies."""
+    thread = f"client-{index}"
+    path = run.target.url_path(run.config.path)
+    mine = list(range(index, len(run.config.clients), run.config.client_threads))
+    jars = {client: cookie_jar(run.config.clients[client]) for client in mine}
+    conn: http.client.HTTPConnection | None = None
+    used = False
+    seq = 0
+    due = time.monotonic()
+    while mine and run.go_on("client"):
+        due = run.pace(due)
+        if run.stop.is_set():
+            break
+        if conn is None:
+            conn = run.connection()
+            used = False
+        client = mine[seq % len(mine)]
+        rec, began = run.new_record("client", thread, seq)
+        rec.reused, rec.client = used, client
+        headers = run.headers("client", close=False)
+        rec.cookie = "; ".join(f"{name}={value}" for name, value in jars[client].items()) or None
+        if rec.cookie:
+            headers["Cookie"] = rec.cookie
+        try:
+            keep = _exchange(conn, rec, path, headers, jars[client])
         except REQUEST_ERRORS as exc:
             _note_error(rec, exc)
             keep = False
@@ -581,7 +645,8 @@ class ProbeHandle:
         self._request_outputs: list[list[Record]] = []
         self._threads: list[threading.Thread] = []
         self._result: Result | None = None
-        plan = [(_stream_worker, config.streams), (_keepalive_worker, config.keepalive_threads), (_newconn_worker, config.newconn_threads)]
+        plan = [(_stream_worker, config.streams), (_keepalive_worker, config.keepalive_threads), (_newconn_worker, config.newconn_threads),
+                (_client_worker, config.client_threads if config.clients else 0)]
         for worker, count in plan:
             for index in range(count):
                 out: list[Record] = []
@@ -602,7 +667,7 @@ class ProbeHandle:
         self._run.stop.set()
 
     def requests_sent(self) -> int:
-        """Keep-alive and new-connection requests recorded so far."""
+        """Keep-alive, new-connection and sticky-client requests recorded so far."""
         return sum(len(out) for out in self._request_outputs)
 
     def finish(self, tail: float, min_requests: int = 0, poll: float = 0.05) -> None:

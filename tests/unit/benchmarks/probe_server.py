@@ -31,6 +31,7 @@ class ServerState:
     cut_after_s: float = 0.2
     status: int = 200
     stream_seconds: float | None = None  # stream this long whatever the client asks for
+    set_cookie: str | None = None  # a Set-Cookie line for each request that came without a Cookie header
     served: dict[str, int] = field(default_factory=dict)
     resets: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -84,6 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Bluegreen-Colour", self.state.colour)
         self.send_header("X-App-Version", self.state.version)
+        if self.state.set_cookie and not self.headers.get("Cookie"):
+            self.send_header("Set-Cookie", self.state.set_cookie)
         self.end_headers()
         self.wfile.write(body)
         self.state.count(kind)

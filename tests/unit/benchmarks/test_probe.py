@@ -283,3 +283,25 @@ def test_cli_marks_switch_events_on_signals(tmp_path: object) -> None:
     run = report.load_run(out)
     assert [event["name"] for event in run.events] == ["switch-start"]
     assert 0.05 < run.events[0]["t"] < 0.2
+
+
+def test_sticky_clients_take_turns_and_keep_the_cookies_they_are_given() -> None:
+    state = ServerState(set_cookie="bg=fresh; Path=/; HttpOnly")
+    clients = ("bg=aa", "", "bg=cc; other=1")
+    with serve(state) as (url, _state):
+        result = probe.run(config(url, keepalive_threads=0, newconn_threads=0, clients=clients, client_threads=2, duration=0.3))
+    records = result.by_kind("client")
+    assert {rec.client for rec in records} == {0, 1, 2} and all(rec.status == 200 for rec in records)
+    sent = {client: [rec.cookie for rec in records if rec.client == client] for client in (0, 1, 2)}
+    assert set(sent[0]) == {"bg=aa"} and set(sent[2]) == {"bg=cc; other=1"}
+    # The client that came with no cookie got one with its first answer, and sent it back from then on.
+    assert sent[1][0] is None and set(sent[1][1:]) == {"bg=fresh"}
+    # Thread 0 has clients 0 and 2 and alternates them.
+    first = [rec.client for rec in records if rec.thread == "client-0"][:4]
+    assert first == [0, 2, 0, 2]
+
+
+@pytest.mark.parametrize("overrides", [{"clients": ("a=1\r\nX: y",)}, {"clients": ("a=1",), "client_threads": 2}])
+def test_bad_sticky_clients_are_refused(overrides: dict) -> None:
+    with pytest.raises(probe.ProbeRefused):
+        probe.validate(config("http://127.0.0.1:9/", **overrides))

@@ -2,11 +2,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Faults on real hosts, each under the project's bounded load client, each checked for nothing lost.
 
-In order, on the lab the earlier tests left: a build that answers 500 forced past its smoke test (switched back within
-the bound), a rollback right after it (refused), a deploy during a release (refused, naming the holder; with a wait, it
-queues), the controller killed mid-release (then unlock, then the same release converges), HAProxy stopped between a
-deploy and a switch, and an app host unreachable during a release. Load goes only to the router container's bridge
-address, through benchmarks/probe.py, bounded in requests and seconds.
+In order, on the lab the earlier tests left: a build that answers 500 forced past its smoke test and released in weighted
+steps (stopped at its first step, 10 % of the clients, and switched back within the bound), a rollback right after it
+(refused), a deploy during a release (refused, naming the holder; with a wait, it queues), the controller killed
+mid-release (then unlock, then the same release converges), HAProxy stopped between a deploy and a switch, and an app
+host unreachable during a release. Load goes only to the router container's bridge address, through
+benchmarks/probe.py, bounded in requests and seconds.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from lab_helpers import (
     PROJECT,
     ROUTER,
     address,
+    bucket,
     history,
     host,
     live,
     module,
     playbook,
     playbook_in_background,
+    sticky_clients,
 )
 
 sys.path.insert(0, PROJECT)
@@ -51,11 +54,14 @@ def build(version: str, broken: str | None = None) -> str:
     return subprocess.run(command, check=True, capture_output=True, text=True, timeout=60).stdout.strip()
 
 
-def load(case: str, seconds: float) -> probe.ProbeHandle:
-    """The bounded load client on the router's live listener: about 60 requests a second, for at most ``seconds``."""
+def load(case: str, seconds: float, clients: tuple = ()) -> probe.ProbeHandle:
+    """The bounded load client on the router's live listener: about 60 requests a second, for at most ``seconds``
+    (with ``clients``, those sticky clients on two connections instead, about 80 a second)."""
     router = address(ROUTER)
-    config = probe.ProbeConfig(base_url=f"http://{router}:80/", allow_hosts=(router,), case=case, keepalive_threads=2,
-                               newconn_threads=1, streams=0, duration=seconds, max_requests=20_000, rate=20.0, timeout=5.0)
+    threads = {"keepalive_threads": 0, "newconn_threads": 0, "clients": clients, "rate": 40.0} if clients else \
+        {"keepalive_threads": 2, "newconn_threads": 1, "rate": 20.0}
+    config = probe.ProbeConfig(base_url=f"http://{router}:80/", allow_hosts=(router,), case=case, streams=0,
+                               duration=seconds, max_requests=20_000, timeout=5.0, **threads)
     handle = probe.start(config)
     time.sleep(1)
     return handle
@@ -91,34 +97,41 @@ def wait_for(condition, seconds: float, what: str) -> None:
         time.sleep(0.5)
 
 
-def test_a_build_answering_500_forced_past_its_smoke_test_is_switched_back_within_the_bound():
+def test_a_build_answering_500_released_in_steps_is_stopped_at_its_first_step_within_the_bound():
     artifact = build("5.0.0", broken="500")
     before = state()
     live_colour, idle = before["live_colour"], "green" if before["live_colour"] == "blue" else "blue"
-    handle = load("500 build", 60)
+    handle = load("500 build", 60, clients=sticky_clients())
     # No smoke check of "/": only /health, which this build answers, so the release reaches live traffic.
     result = playbook("release", "bluegreen_version=5.0.0", f"bluegreen_artifact={artifact}",
-                      '{"bluegreen_smoke_checks": [], "bluegreen_monitor_seconds": 20, "bluegreen_watch_interval": 1}')
+                      '{"bluegreen_smoke_checks": [], "bluegreen_monitor_seconds": 20, "bluegreen_watch_interval": 1, '
+                      '"bluegreen_switch_steps": [10, 50, 100]}')
     run = finished(handle)
     print(result.output[-3000:])
     assert result.returncode != 0
     assert f"the watch of {idle} found" in result.output and f"Switched all the traffic back to {live_colour}" in result.output
     release, back = history()[-2:]
-    assert (release["action"], release["to"], release["versions"][idle]) == ("release", idle, "5.0.0")
-    assert (back["action"], back["from"], back["to"], back["result"]) == ("auto-rollback", idle, live_colour, "ok")
+    assert (release["action"], release["to"], release["versions"][idle], release["weights"][idle]) == ("release", idle, "5.0.0", 10)
+    assert (back["action"], back["to"], back["result"], back["weights"][live_colour]) == ("auto-rollback", live_colour, "ok", 100)
     assert back["reason"].startswith(f"{idle} answered ") and "with 5xx" in back["reason"]
     # Back within the bound, as the router recorded it, and as the client saw it.
     assert back["watch"]["after_s"] <= BOUND_S, back
     failures = run.failures()
     first_5xx = min(record.start for record in failures)
-    print(f"switched {release['time']}, first 5xx seen {first_5xx:.3f}, back {back['time']} "
+    print(f"stepped {release['time']}, first 5xx seen {first_5xx:.3f}, back {back['time']} "
           f"({epoch(back['time']) - first_5xx:.2f}s after the first 5xx); {len(failures)} of {len(run.records)} requests failed")
     assert epoch(back["time"]) - first_5xx <= BOUND_S + 0.5
-    # What failed is the broken build's own 500s while it was live: nothing was dropped by the switches.
+    # What failed is the broken build's own 500s, to the clients of the step's 10 buckets only, while it had them:
+    # nothing was dropped by the switches, and no other client saw the broken build.
     assert {record.status for record in failures} == {500} and not [r for r in failures if r.error]
     assert all(epoch(release["time"]) - 1 <= record.start <= epoch(back["time"]) + 1 for record in failures)
+    assert all(record.cookie and bucket(record.cookie) < 10 for record in failures)
+    during = [r for r in run.records if epoch(release["time"]) <= r.start <= epoch(back["time"])]
+    print(f"{len(failures)} of the {len(during)} requests between the step and the switch back failed")
+    assert len(failures) <= 0.13 * len(during) + 2
     after = state()
-    assert after["live_colour"] == live_colour and after["outcomes"][idle]["outcome"] == "switched back by the watch"
+    assert after["live_colour"] == live_colour and after["weights"][live_colour] == 100
+    assert after["outcomes"][idle]["outcome"] == "switched back by the watch"
     assert not lock_held()
 
 
