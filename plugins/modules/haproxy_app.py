@@ -168,7 +168,7 @@ options:
     default: cookie
   sticky_name:
     description:
-      - The cookie or header of O(sticky_by): 1 to 64 letters, digits, C(-), C(_) and C(.), starting with a letter or digit.
+      - The cookie or header of O(sticky_by), 1 to 64 letters, digits, C(-), C(_) and C(.), starting with a letter or digit.
       - Omitted with O(sticky_by=cookie), C(bluegreen_<app>). Required with the others.
     type: str
 seealso:
