@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Run the Molecule scenarios under extensions/molecule/ on lab containers, one after the other
-# (they share container names and the machine has 2 cores).
-#   scripts/molecule.sh              every scenario
-#   scripts/molecule.sh haproxy      only the named ones
+# Run the Molecule scenarios under extensions/molecule/ on lab containers.
+#   scripts/molecule.sh              every scenario: haproxy alone (its tests hold timing bounds), then the others
+#                                    side by side (each scenario has containers of its own, and they mostly wait)
+#   scripts/molecule.sh haproxy      only the named ones, one after the other
+#   BLUEGREEN_MOLECULE_SERIAL=1      every scenario, one after the other
+# Side by side, each scenario writes build/molecule/<scenario>.log, printed whole when it ends.
 # Run through `make molecule`, which prepares the venv and the lab image first.
 set -euo pipefail
 
@@ -11,12 +13,16 @@ cd "$ROOT"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/lab/containers.conf}"
 export ANSIBLE_COLLECTIONS_PATH="${ANSIBLE_COLLECTIONS_PATH:-$ROOT/.cache/collections}"
 export PATH="$ROOT/.venv/bin:$PATH"
+# The scenarios that run alone, first.
+SOLO=(haproxy)
 
 scenarios=("$@")
+parallel=0
 if [ ${#scenarios[@]} -eq 0 ]; then
     for f in extensions/molecule/*/molecule.yml; do
         scenarios+=("$(basename "$(dirname "$f")")")
     done
+    [ "${BLUEGREEN_MOLECULE_SERIAL:-0}" = 1 ] || parallel=1
 fi
 [ ${#scenarios[@]} -gt 0 ] || { echo "[molecule] no scenarios under extensions/molecule/" >&2; exit 1; }
 
@@ -26,13 +32,52 @@ ansible-galaxy collection list bluegreen.core -p "$ANSIBLE_COLLECTIONS_PATH" 2>/
 
 summary=()
 rc=0
-for s in "${scenarios[@]}"; do
-    printf '\n[molecule] ======== scenario %s\n' "$s"
+record() {  # scenario, start, exit status
+    summary+=("$(printf '%-12s %5ss  %s' "$1" "$(( $(date +%s) - $2 ))" "$([ "$3" -eq 0 ] && echo ok || echo FAILED)")")
+    [ "$3" -eq 0 ] || rc=1
+}
+
+run_one() {
+    printf '\n[molecule] ======== scenario %s\n' "$1"
+    local start status=0
     start=$(date +%s)
-    if molecule test -s "$s"; then status=ok; else status=FAILED; rc=1; fi
-    summary+=("$(printf '%-12s %5ss  %s' "$s" "$(( $(date +%s) - start ))" "$status")")
-    [ "$rc" -eq 0 ] || break
-done
+    molecule test -s "$1" || status=$?
+    record "$1" "$start" "$status"
+}
+
+if [ "$parallel" -eq 0 ]; then
+    for s in "${scenarios[@]}"; do
+        run_one "$s"
+        [ "$rc" -eq 0 ] || break
+    done
+else
+    together=()
+    for s in "${scenarios[@]}"; do
+        if [[ " ${SOLO[*]} " == *" $s "* ]]; then
+            run_one "$s"
+            [ "$rc" -eq 0 ] || break
+        else
+            together+=("$s")
+        fi
+    done
+    if [ "$rc" -eq 0 ] && [ ${#together[@]} -gt 0 ]; then
+        mkdir -p build/molecule
+        printf '\n[molecule] ======== scenarios %s, side by side (logs in build/molecule/)\n' "${together[*]}"
+        start=$(date +%s)
+        pids=()
+        for s in "${together[@]}"; do
+            molecule test -s "$s" >"build/molecule/$s.log" 2>&1 &
+            pids+=("$!")
+        done
+        for i in "${!together[@]}"; do
+            status=0
+            wait "${pids[$i]}" || status=$?
+            printf '\n[molecule] ======== scenario %s (side by side)\n' "${together[$i]}"
+            cat "build/molecule/${together[$i]}.log"
+            record "${together[$i]}" "$start" "$status"
+        done
+    fi
+fi
 printf '\n[molecule] wall time per scenario\n'
 printf '  %s\n' "${summary[@]}"
 exit "$rc"

@@ -50,8 +50,12 @@ def build(version: str, broken: str | None, out: str) -> str:
     # gzip embeds a timestamp; zero it so rebuilding gives identical bytes.
     data = bytearray(buffer.getvalue())
     data[4:8] = b"\0\0\0\0"
-    with open(path, "wb") as handle:
+    # Written beside, then renamed: a release reading the artifact never sees it half-written (Molecule's scenarios
+    # run side by side and build the same versions into one folder).
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "wb") as handle:
         handle.write(bytes(data))
+    os.replace(temporary, path)
     return path
 
 

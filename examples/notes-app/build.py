@@ -126,8 +126,15 @@ def _tar(path: str, top: str, top_mode: int, entries: list[tuple[str, bytes | No
             else:
                 info.size = len(data)
                 archive.addfile(info, io.BytesIO(data))
-    with open(path, "wb") as handle:
-        handle.write(buffer.getvalue())
+    _write(path, buffer.getvalue())
+
+
+def _write(path: str, data: bytes) -> None:
+    """Written beside, then renamed: a release reading the artifact never sees it half-written."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)
 
 
 def _zip(path: str, top: str, top_mode: int, entries: list[tuple[str, bytes | None, int]]) -> None:
@@ -143,8 +150,7 @@ def _zip(path: str, top: str, top_mode: int, entries: list[tuple[str, bytes | No
                 info.external_attr = (0o100000 | mode) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
                 archive.writestr(info, data, compresslevel=9)
-    with open(path, "wb") as handle:
-        handle.write(buffer.getvalue())
+    _write(path, buffer.getvalue())
 
 
 def build(version: str, broken: str | None, mode_0700: bool, fmt: str, out: str, schema: int | None = None) -> str:

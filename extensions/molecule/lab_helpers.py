@@ -94,11 +94,13 @@ def address(name: str) -> str:
     return _connection(name)["ansible_host"]
 
 
-def get(url: str) -> dict:
-    """One request from inside the router: status (0 when no answer), colour, version and app host headers."""
+def get(url: str, *headers: str) -> dict:
+    """One request from inside the router (with ``headers``, each ``Name: value``): status (0 when no answer), colour,
+    version and app host headers."""
     out = host(ROUTER).run(
-        "curl -s -m 5 -o /dev/null -w '%%{http_code}|%%header{x-bluegreen-colour}|%%header{x-app-version}|%%header{x-app-host}' %s",
-        url,
+        "curl -s -m 5 -o /dev/null -w '%%{http_code}|%%header{x-bluegreen-colour}|%%header{x-app-version}|%%header{x-app-host}'"
+        + " -H %s" * len(headers) + " %s",
+        *headers, url,
     ).stdout.strip().split("|")
     out += [""] * (4 - len(out))
     return {"status": int(out[0] or 0), "colour": out[1] or None, "version": out[2] or None, "host": out[3] or None}

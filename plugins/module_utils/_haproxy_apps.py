@@ -25,6 +25,7 @@ Everything here is pure: it turns claims (``_apps``) and file texts into file te
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -77,6 +78,44 @@ def sticky(by: object, name: object, app: str) -> dict:
             f"sticky_name {name!r} is not a valid cookie or header name: use 1 to 64 letters, digits, '-', '_' and '.', "
             "starting with a letter or digit", "sticky_name")
     return {"by": by, "name": name}
+
+
+def preview_match(header: object, cookie: object, value: object) -> dict | None:
+    """What reaches the idle colour through the live listener: a request whose header ``header`` (or cookie
+    ``cookie``) has ``value``; None when ``value`` is empty (off). The claim keeps the value's SHA-256 only, so the
+    configuration and its diffs never hold the value."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or any(ord(ch) < 32 or ord(ch) == 127 for ch in value) or len(value) > 256:
+        # The value is a secret: the message never shows it.
+        raise _validate.ValidationError("preview_value must be text of at most 256 characters with no newline or other "
+                                        "control character", "preview_value")
+    names = {}
+    for param, name in (("preview_header", header), ("preview_cookie", cookie)):
+        if name in (None, ""):
+            continue
+        if not isinstance(name, str) or not _STICKY_NAME_RE.fullmatch(name):
+            raise _validate.ValidationError(
+                f"{param} {name!r} is not a valid header or cookie name: use 1 to 64 letters, digits, '-', '_' and '.', "
+                "starting with a letter or digit", param)
+        names[param.split("_")[1]] = name
+    if not names:
+        raise _validate.ValidationError("preview_value needs preview_header or preview_cookie: the request part that carries it",
+                                        "preview_header")
+    return dict(names, sha256=hashlib.sha256(value.encode("utf-8")).hexdigest().upper())
+
+
+def preview_rules(app_claim: dict, map_file: str, condition: str = "") -> list:
+    """The rules that send a request with the preview header or cookie to the app's idle colour (``<app>.preview``),
+    on a listener of its live traffic. HAProxy compares the SHA-256 of what the request carries."""
+    app, match = app_claim["app"], app_claim.get("preview_match")
+    if not match:
+        return []
+    and_ = f"{condition} " if condition else ""
+    target = f"%[str({app}{_haproxy.PREVIEW_SUFFIX}),map({map_file})]"
+    fetches = [f"req.hdr({match['header']})"] if match.get("header") else []
+    fetches += [f"req.cook({match['cookie']})"] if match.get("cookie") else []
+    return [f"    use_backend {target} if {and_}{{ {fetch},sha2(256),hex -m str {match['sha256']} }}" for fetch in fetches]
 
 
 # --------------------------------------------------------------------------- files
@@ -155,7 +194,7 @@ def app_config(app_claim: dict, servers: dict, paths: dict, options: dict) -> st
     if not app_claim["hostnames"] and app_claim["manage"] == "full":
         rules, step = step_lines(app_claim, map_file)
         lines += ["", f"frontend {app}_live", f"    bind {bind}:{app_claim['listen_port']}",
-                  *rules, maintenance_rule(app, map_file), *step,
+                  *rules, *preview_rules(app_claim, map_file), maintenance_rule(app, map_file), *step,
                   f"    use_backend %[str({app}),map({map_file},{app}_green)]"]
     if app_claim["preview_port"]:
         lines += ["", f"frontend {app}_preview", f"    bind {bind}:{app_claim['preview_port']}",
@@ -229,6 +268,7 @@ def shared_config(claims: dict, paths: dict) -> str | None:
         lines.append(f"    http-request redirect prefix https://{host} code 301 if !{{ ssl_fc }} {{ var(txn.bg_app) -m str {' '.join(keys)} }}")
     steps = [step_lines(chosen[app], map_file, f"{{ var(txn.bg_app) -m str {app} }}") for app in sorted(chosen)]
     lines += [line for rules, _use in steps for line in rules]
+    lines += [line for app in sorted(chosen) for line in preview_rules(chosen[app], map_file, f"{{ var(txn.bg_app) -m str {app} }}")]
     lines += [maintenance_rule(app, map_file, f"{{ var(txn.bg_app) -m str {app} }} ") for app in sorted(chosen)]
     lines += [line for _rules, use in steps for line in use]
     lines += [

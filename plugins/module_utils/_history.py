@@ -278,7 +278,8 @@ def previous_colour(records: list, live: str | None) -> str | None:
     """The colour that was live before the newest successful switch to the live colour: where a rollback goes.
 
     A switch in weighted steps leaves records whose ``from`` is null (the traffic was split); the
-    colour that was live before it is the ``from`` of the step that began the split.
+    colour that was live before it is the ``from`` of the step that began the split. A split that began from the
+    live colour and came back to it (a step switched back by the watch) goes back to the colour the step gave a share.
     """
     if live is None:
         return None
@@ -293,7 +294,10 @@ def previous_colour(records: list, live: str | None) -> str | None:
         source = record.get("from")
         if source is None:
             continue  # a step of a split: the colour live before it is further back
-        return source if source in _validate.COLOURS and source != live else None
+        if source == live:
+            target = record.get("to")
+            return target if target in _validate.COLOURS and target != live else None
+        return source if source in _validate.COLOURS else None
     return None
 
 

@@ -171,6 +171,23 @@ options:
       - The cookie or header of O(sticky_by), 1 to 64 letters, digits, C(-), C(_) and C(.), starting with a letter or digit.
       - Omitted with O(sticky_by=cookie), C(bluegreen_<app>). Required with the others.
     type: str
+  preview_value:
+    description:
+      - A request to the app's live address (its listener and host names) whose header O(preview_header), or cookie
+        O(preview_cookie), has this value reaches the idle colour (the preview entry C(<app>.preview)), whoever else
+        gets the live traffic. Testers reach the new release on the real host name before anyone else does.
+      - A secret, never logged. The configuration holds its SHA-256 only, which HAProxy compares with that of the
+        header or cookie (C(sha2(256))). Use a long random value.
+      - Omitted or empty, there is no such preview (the default). Needs O(manage=full).
+      - Text of at most 256 characters, with no newline or other control character.
+    type: str
+  preview_header:
+    description: The request header that carries O(preview_value). Empty for none (then O(preview_cookie)).
+    type: str
+    default: X-Bluegreen-Preview
+  preview_cookie:
+    description: A cookie that carries O(preview_value), beside or instead of O(preview_header).
+    type: str
 seealso:
   - module: bluegreen.core.haproxy_traffic
   - name: HAProxy 2.6 configuration manual, the map_dir converter
@@ -260,6 +277,9 @@ ARGUMENT_SPEC = {
     "maintenance_retry_after": {"type": "int", "default": 120},
     "sticky_by": {"type": "str", "choices": list(_haproxy_apps.STICKY_BY), "default": "cookie"},
     "sticky_name": {"type": "str"},
+    "preview_header": {"type": "str", "default": "X-Bluegreen-Preview"},
+    "preview_cookie": {"type": "str"},
+    "preview_value": {"type": "str", "no_log": True},
 }
 
 
@@ -343,6 +363,8 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
         claim = _apps.claim(params)
         if params["manage"] == "full":
             claim["sticky"] = _haproxy_apps.sticky(params["sticky_by"], params["sticky_name"], app)
+            claim["preview_match"] = _haproxy_apps.preview_match(params["preview_header"], params["preview_cookie"],
+                                                                 params["preview_value"])
         chosen = servers(params["servers"])
         options = {"health_path": _validate_path(params["health_path"]), "colour_header": params["colour_header"],
                    "health_host": _apps.health_host(params["health_host"], "health_host"),

@@ -354,14 +354,23 @@ def optional_path(value: object) -> str:
     return "" if value == "" else absolute_path(value)
 
 
-def sticky_name(value: object) -> str:
-    """A cookie or header name HAProxy's configuration takes as it is; empty for the router's own cookie."""
+def header_or_cookie_name(value: object) -> str:
+    """A cookie or header name a router's configuration takes as it is; empty for none (or the default)."""
     if value == "":
         return value
     try:
         return _haproxy_apps.sticky("header", value, "app")["name"]
     except BluegreenError as exc:
         raise InputError(str(exc).replace("sticky_name ", "", 1)) from None
+
+
+def preview_value(value: object) -> str:
+    """The preview's secret value: empty (off), or one line HAProxy's configuration can hold the hash of."""
+    try:
+        _haproxy_apps.preview_match("X-Bluegreen-Preview", None, value)
+    except BluegreenError as exc:
+        raise InputError(str(exc).replace("preview_value ", "", 1) + " (its value is not shown)") from None
+    return value
 
 
 def maintenance_page(value: object) -> str:
@@ -495,7 +504,10 @@ RULES: dict = {
     "bluegreen_maintenance_page": (("provision",), maintenance_page, False),
     "bluegreen_maintenance_retry_after": (("provision",), integer(0, 86400, " seconds"), False),
     "bluegreen_sticky_by": (("provision",), choice(*_haproxy_apps.STICKY_BY), False),
-    "bluegreen_sticky_name": (("provision",), sticky_name, False),
+    "bluegreen_sticky_name": (("provision",), header_or_cookie_name, False),
+    "bluegreen_preview_header": (("provision",), header_or_cookie_name, False),
+    "bluegreen_preview_cookie": (("provision",), header_or_cookie_name, False),
+    "bluegreen_preview_value": (("provision",), preview_value, False),
     "bluegreen_maintenance": (("maintenance",), maintenance_state, False),
     "bluegreen_haproxy_conf_dir": (None, absolute_path, False),
     "bluegreen_haproxy_cert_dir": (None, absolute_path, False),
@@ -607,6 +619,15 @@ def check(playbook: str, values: dict) -> dict:
         raise InputError(f"bluegreen_sticky_name is empty: with bluegreen_sticky_by {checked['bluegreen_sticky_by']} it must name "
                          f"the {'cookie' if checked['bluegreen_sticky_by'] == 'request_cookie' else 'header'} whose hash keeps "
                          "each client on its colour during a weighted step")
+    if checked.get("bluegreen_preview_value") and not (checked.get("bluegreen_preview_header", "X-Bluegreen-Preview")
+                                                         or checked.get("bluegreen_preview_cookie")):
+        raise InputError("bluegreen_preview_value needs bluegreen_preview_header or bluegreen_preview_cookie: the part of "
+                         "the request that carries it")
+    router = checked.get("bluegreen_router", "haproxy")
+    if checked.get("bluegreen_preview_value") and not kinds.KINDS[router]["live_preview"]:
+        raise InputError(f"bluegreen_preview_value is set, but a preview on the live address is built on HAProxy routers only "
+                         f"so far, not {router} (docs/haproxy.md): leave it empty, and use "
+                         "bluegreen_preview_port or bluegreen_preview_hostnames")
     if playbook == "maintenance" and not kinds.KINDS[checked.get("bluegreen_router", "haproxy")]["maintenance"]:
         raise InputError(f"bluegreen_router is {checked['bluegreen_router']}: bluegreen.core.maintenance serves a maintenance "
                          "page on HAProxy routers only so far (docs/maintenance.md)")

@@ -22,11 +22,14 @@ from ansible_collections.bluegreen.core.plugins.module_utils._errors import Blue
 #   steps     it can give the new colour a share of the live traffic (weighted steps)
 #   counters     it counts each colour's requests and 5xx responses
 #   maintenance  it can answer the app with a maintenance page (playbooks/maintenance.yml)
+#   live_preview a request with the preview header or cookie (bluegreen_preview_value) reaches the idle colour on the
+#                live listener
 KINDS = {
-    "haproxy": {"driver": "HAProxy", "api": False, "preview": True, "steps": True, "counters": True, "maintenance": True},
-    "nginx": {"driver": "Nginx", "api": False, "preview": True, "steps": True, "counters": False, "maintenance": False},
-    "alb": {"driver": "Alb", "api": True, "preview": False, "steps": True, "counters": True, "maintenance": False},
-    "route53": {"driver": "Route53", "api": True, "preview": False, "steps": True, "counters": False, "maintenance": False},
+    "haproxy": {"driver": "HAProxy", "api": False, "preview": True, "steps": True, "counters": True, "maintenance": True,
+                "live_preview": True},
+    "nginx": {"driver": "Nginx", "api": False, "preview": True, "steps": True, "counters": False, "maintenance": False, "live_preview": False},
+    "alb": {"driver": "Alb", "api": True, "preview": False, "steps": True, "counters": True, "maintenance": False, "live_preview": False},
+    "route53": {"driver": "Route53", "api": True, "preview": False, "steps": True, "counters": False, "maintenance": False, "live_preview": False},
 }
 
 # The keys of the state every router returns from a read (its info module, or a traffic module's read), beside what

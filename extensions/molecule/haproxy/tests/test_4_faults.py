@@ -102,10 +102,11 @@ def test_a_build_answering_500_released_in_steps_is_stopped_at_its_first_step_wi
     before = state()
     live_colour, idle = before["live_colour"], "green" if before["live_colour"] == "blue" else "blue"
     handle = load("500 build", 60, clients=sticky_clients())
-    # No smoke check of "/": only /health, which this build answers, so the release reaches live traffic.
+    # No smoke check of "/": only /health, which this build answers, so the release reaches live traffic. Its first
+    # step gets 10 % of the load's 80 requests a second: the watch judges the rate once it has 8 of them.
     result = playbook("release", "bluegreen_version=5.0.0", f"bluegreen_artifact={artifact}",
                       '{"bluegreen_smoke_checks": [], "bluegreen_monitor_seconds": 20, "bluegreen_watch_interval": 1, '
-                      '"bluegreen_switch_steps": [10, 50, 100]}')
+                      '"bluegreen_switch_steps": [10, 50, 100], "bluegreen_watch_min_requests": 8}')
     run = finished(handle)
     print(result.output[-3000:])
     assert result.returncode != 0

@@ -211,3 +211,14 @@ def test_a_release_that_failed_is_refused_naming_it_and_why():
         assert "did not say which release it holds now" in str(exc)
     else:
         raise AssertionError("an unknown release in a failed colour was not refused")
+
+
+def test_previous_colour_after_a_step_switched_back_is_the_colour_the_step_gave_a_share():
+    records = [
+        {"result": "ok", "from": "blue", "to": "green"},
+        {"result": "ok", "action": "release", "from": "green", "to": "blue", "weights": {"blue": 10, "green": 90}},
+        {"result": "ok", "action": "auto-rollback", "from": None, "to": "green", "weights": {"blue": 0, "green": 100}},
+    ]
+    # So a rollback typed in a hurry goes to blue, whose release the watch switched back: refused unless forced.
+    assert _history.previous_colour(records, "green") == "blue"
+    assert _history.outcomes(records)["blue"]["outcome"] == "switched back by the watch"

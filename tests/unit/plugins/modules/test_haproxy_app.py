@@ -298,3 +298,27 @@ def test_manage_app_gets_no_step_rules_and_no_share_entry(router):
     result = router.run("cart", manage="app", main_config=None)
     assert not result.failed, result.msg
     assert "bg_share" not in router.text("bluegreen.d", "cart.cfg") and "cart.share" not in router.text("maps", "bluegreen.map")
+
+
+def test_a_preview_value_reaches_the_idle_colour_on_the_live_listener_and_only_its_hash_is_written(router, pems):
+    secret = "tester-7b1e9c0d4f"
+    assert not shop(router, pems, preview_value=secret, preview_cookie="bg_preview").failed
+    result = router.run("cart", listen_port=8081, preview_port=8082, preview_value=secret, _ansible_diff=True)
+    assert not result.failed, result.msg
+    digest = "%X" % int.from_bytes(__import__("hashlib").sha256(secret.encode()).digest(), "big")
+    map_file = f"{router.root}/maps/bluegreen.map"
+    cart = router.text("bluegreen.d", "cart.cfg")
+    rule = f"use_backend %[str(cart.preview),map({map_file})] if {{ req.hdr(X-Bluegreen-Preview),sha2(256),hex -m str {digest.zfill(64)} }}"
+    assert rule in cart and cart.index(rule) < cart.index("use_backend cart_maintenance")
+    shared = router.text("bluegreen.d", "00-bluegreen.cfg")
+    assert f"if {{ var(txn.bg_app) -m str shop }} {{ req.cook(bg_preview),sha2(256),hex -m str {digest.zfill(64)} }}" in shared
+    written = b"".join(router.snapshot().values())
+    assert secret.encode() not in written and secret not in repr(result.result)
+    router.check()
+
+
+def test_a_preview_value_with_a_newline_is_refused_without_showing_it(router):
+    result = router.run("cart", preview_value="abc\nuse_backend evil")
+    assert result.failed and result["param"] == "preview_value" and "evil" not in result.msg and router.snapshot() == {}
+    result = router.run("cart", preview_value="abc", preview_header="", preview_cookie=None)
+    assert result.failed and result["param"] == "preview_header"

@@ -462,3 +462,15 @@ def test_the_migration_settings(artifact):
     assert refused("deploy", dict(good(artifact), bluegreen_migrate_timeout=0)).startswith("bluegreen_migrate_timeout")
     # A rollback never migrates: it does not look at the setting.
     assert "bluegreen_migrate_command" not in _inputs.check("rollback", {"bluegreen_app": "shop", "bluegreen_migrate_command": 1})
+
+
+def test_a_preview_value_is_one_line_never_shown_and_needs_a_header_or_cookie(artifact):
+    checked = _inputs.check("provision", {"bluegreen_app": "shop", "bluegreen_preview_value": "s3cret", "bluegreen_preview_cookie": "bgp"})
+    assert checked["bluegreen_preview_value"] == "s3cret"
+    message = refused("provision", {"bluegreen_app": "shop", "bluegreen_preview_value": "s3cret\nX: 1"})
+    assert message.startswith("bluegreen_preview_value ") and "s3cret" not in message and "not shown" in message
+    message = refused("provision", {"bluegreen_app": "shop", "bluegreen_preview_value": "s3cret", "bluegreen_preview_header": ""})
+    assert message.startswith("bluegreen_preview_value needs") and "s3cret" not in message
+    assert refused("provision", {"bluegreen_app": "shop", "bluegreen_preview_header": "X Bad"}).startswith("bluegreen_preview_header ")
+    message = refused("provision", {"bluegreen_app": "shop", "bluegreen_router": "nginx", "bluegreen_preview_value": "s3cret"})
+    assert "HAProxy routers only so far, not nginx" in message and "s3cret" not in message
