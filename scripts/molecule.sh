@@ -32,8 +32,8 @@ ansible-galaxy collection list bluegreen.core -p "$ANSIBLE_COLLECTIONS_PATH" 2>/
 
 summary=()
 rc=0
-record() {  # scenario, start, exit status
-    summary+=("$(printf '%-12s %5ss  %s' "$1" "$(( $(date +%s) - $2 ))" "$([ "$3" -eq 0 ] && echo ok || echo FAILED)")")
+record() {  # scenario, seconds, exit status
+    summary+=("$(printf '%-12s %5ss  %s' "$1" "$2" "$([ "$3" -eq 0 ] && echo ok || echo FAILED)")")
     [ "$3" -eq 0 ] || rc=1
 }
 
@@ -42,7 +42,7 @@ run_one() {
     local start status=0
     start=$(date +%s)
     molecule test -s "$1" || status=$?
-    record "$1" "$start" "$status"
+    record "$1" "$(( $(date +%s) - start ))" "$status"
 }
 
 if [ "$parallel" -eq 0 ]; then
@@ -66,15 +66,17 @@ else
         start=$(date +%s)
         pids=()
         for s in "${together[@]}"; do
-            molecule test -s "$s" >"build/molecule/$s.log" 2>&1 &
+            rm -f "build/molecule/$s.rc"
+            { status=0; molecule test -s "$s" >"build/molecule/$s.log" 2>&1 || status=$?
+              echo "$status $(date +%s)" >"build/molecule/$s.rc"; } &
             pids+=("$!")
         done
-        for i in "${!together[@]}"; do
-            status=0
-            wait "${pids[$i]}" || status=$?
-            printf '\n[molecule] ======== scenario %s (side by side)\n' "${together[$i]}"
-            cat "build/molecule/${together[$i]}.log"
-            record "${together[$i]}" "$start" "$status"
+        wait "${pids[@]}" || true
+        for s in "${together[@]}"; do
+            printf '\n[molecule] ======== scenario %s (side by side)\n' "$s"
+            cat "build/molecule/$s.log"
+            read -r status end <"build/molecule/$s.rc" || { status=1; end=$(date +%s); }
+            record "$s" "$(( end - start ))" "$status"
         done
     fi
 fi
