@@ -619,8 +619,8 @@ def check(playbook: str, values: dict) -> dict:
         raise InputError(f"bluegreen_sticky_name is empty: with bluegreen_sticky_by {checked['bluegreen_sticky_by']} it must name "
                          f"the {'cookie' if checked['bluegreen_sticky_by'] == 'request_cookie' else 'header'} whose hash keeps "
                          "each client on its colour during a weighted step")
-    if checked.get("bluegreen_preview_value") and not (checked.get("bluegreen_preview_header", "X-Bluegreen-Preview")
-                                                         or checked.get("bluegreen_preview_cookie")):
+    carriers = (checked.get("bluegreen_preview_header", "X-Bluegreen-Preview"), checked.get("bluegreen_preview_cookie"))
+    if checked.get("bluegreen_preview_value") and not any(carriers):
         raise InputError("bluegreen_preview_value needs bluegreen_preview_header or bluegreen_preview_cookie: the part of "
                          "the request that carries it")
     router = checked.get("bluegreen_router", "haproxy")
