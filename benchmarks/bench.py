@@ -18,6 +18,8 @@ ends a few seconds after its action (LEAD_S, TAIL_S), bounded by a limit per cas
   release     ansible-playbook bluegreen.core.release of 3.0.0
   restart     baseline: systemctl restart of the live colour's unit on both app hosts
   reload      baseline: the app's HAProxy file rewritten to a static use_backend of the other colour + reload
+  ramp        ansible-playbook bluegreen.core.switch in weighted steps 10, 50, 100 (a 5 s watch each), with 120 sticky
+              clients beside the usual ones: failed requests, and per step the share the new colour served
 
 and times `bluegreen.core.rollback` against a one-task no-op playbook (the Ansible floor; the last
 round under profile_tasks, the rollback profile).
@@ -33,6 +35,7 @@ case (report.py).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -102,6 +105,10 @@ TARGET_RELEASE_RATIO = 8.0
 TARGET_REVERT_S = 2.0
 TARGET_REVERT_FAILED_SHARE = 0.05
 REVERT_WATCH_S = 15
+RAMP_STEPS = (10, 50, 100)
+RAMP_WATCH_S = 5
+TARGET_RAMP_POINTS = 3.0
+STICKY_COOKIE = f"bluegreen_{APP}"
 # Each of the switch, rollback and flips cases goes on until it has sent this many requests, so the
 # three reach TARGET_MIN_REQUESTS together even when their actions are quick.
 MIN_CASE_REQUESTS = -(-TARGET_MIN_REQUESTS // 3)
@@ -418,6 +425,14 @@ def judge(summaries: dict[str, dict], extras: dict) -> list[dict]:
         row(f"a build answering 500: < {TARGET_REVERT_FAILED_SHARE:.0%} of the watch window's requests failed",
             f"{revert['failed']} of {revert['window_requests']} ({revert['failed_share']:.1%})",
             revert["failed_share"] < TARGET_REVERT_FAILED_SHARE)
+    ramp = extras.get("ramp")
+    if ramp:
+        row("ramp 10, 50, 100 under load: 0 failed requests", f"{ramp['failed']} of {ramp['requests']}", ramp["failed"] == 0)
+        worst = max(abs(step["served_percent"] - step["step"]) for step in ramp["steps"] if step["served_percent"] is not None)
+        row(f"ramp: each step's share within {TARGET_RAMP_POINTS:g} points, every client on one colour until moved",
+            ", ".join(f"{step['step']}% -> {step['served_percent']}%" for step in ramp["steps"])
+            + f"; {sum(step['off_bucket'] for step in ramp['steps'])} off its bucket, {len(ramp['moved_back'])} moved back",
+            worst <= TARGET_RAMP_POINTS and not ramp["moved_back"] and not any(step["off_bucket"] for step in ramp["steps"]))
     release = extras.get("release_floor")
     if release and release.get("ratio") is not None:
         row(f"release with no watch <= {TARGET_RELEASE_RATIO:g}x no-op playbook",
@@ -733,6 +748,40 @@ class Bench:
         sh(playbook("bluegreen.core.deploy", "-e", f"bluegreen_version={kept}",
                     "-e", f"bluegreen_artifact={os.path.join(ARTIFACTS, f'demo-app-{kept}.tar.gz')}"))
 
+    def ramp(self, steps: Sequence[int] = RAMP_STEPS, seconds: int = RAMP_WATCH_S) -> None:
+        """The switch playbook in weighted steps under the usual load plus sticky clients (probe.sticky_clients: 100
+        whose cookies fall in buckets 0-99 once each, 20 with none). Per step, from the router's history records (each
+        written once its step took): the share of the bucketed clients' requests the new colour served, and requests
+        whose colour was not their bucket's; and the clients served by the new colour then by the old one again."""
+        old = live_colour()
+        new = other_colour(old)
+        config = dataclasses.replace(self.probe_config("ramp 10, 50, 100", 240), clients=probe.sticky_clients(STICKY_COOKIE),
+                                     client_threads=2, streams=0)
+        log(f"ramp: switch {old} -> {new} in steps {list(steps)}, a {seconds} s watch each, under load with sticky clients")
+        handle = probe.start(config)
+        time.sleep(LEAD_S)
+        handle.mark("switch-start")
+        began = time.monotonic()
+        sh(playbook("bluegreen.core.switch", "-e", json.dumps({"bluegreen_switch_steps": list(steps),
+                                                               "bluegreen_monitor_seconds": seconds, "bluegreen_force": True})))
+        self.extras["commands_s"]["ramp"] = round(time.monotonic() - began, 3)
+        handle.mark("switch-end")
+        handle.finish(TAIL_S, 0)
+        run = handle.wait()
+        records = [json.loads(line) for line in in_router("tail", "-n", str(len(steps)), HISTORY).splitlines()]
+        if [(r.get("to"), (r.get("weights") or {}).get(new)) for r in records] != [(new, step) for step in steps]:
+            sys.exit(f"bench: expected the steps {list(steps)} to {new} in the history, got {records}")
+        at = [stamp_epoch(r["time"]) for r in records] + [run.ended]
+        figures = []
+        for number, step in enumerate(steps):
+            window = [rec for rec in run.records if at[number] + 0.3 <= rec.start <= at[number + 1] - 0.3]
+            figures.append(dict(probe.step_figures(window, new, step, STICKY_COOKIE), seconds=round(at[number + 1] - at[number], 2)))
+        self.extras["ramp"] = {"from": old, "to": new, "watch_s": seconds, "requests": len(run.records),
+                               "failed": len(run.failures()), "steps": figures,
+                               "moved_back": probe.moved_back(run.records, new), "switch_s": self.extras["commands_s"]["ramp"]}
+        log("ramp: " + ", ".join(f"{f['step']}% -> {f['served_percent']}% of {f['bucketed_requests']}" for f in figures)
+            + f"; {self.extras['ramp']['failed']} of {self.extras['ramp']['requests']} requests failed")
+
     def floor(self, rounds: int) -> None:
         """`rounds` rounds of a no-op then a rollback, side by side; the last round under profile_tasks.
 
@@ -871,6 +920,8 @@ class Bench:
 
 CASE_ORDER = ("switch", "rollback", "flips", "release", "restart", "reload")
 NGINX_CASES = ("nginx-switch", "nginx-rollback", "nginx-flips", "nginx-release")
+# Cases that make no timeline of their own: figures in the report.
+EXTRA_CASES = ("floor", "revert", "ramp")
 ALL_CASES = CASE_ORDER + NGINX_CASES
 # Each case's stream length: lead + the action's time on an idle 2-core machine + tail (see LEAD_S).
 CASE_STREAMS_S = {"switch": 25, "rollback": 25, "release": 60, "restart": 10, "reload": 10,
@@ -1085,6 +1136,24 @@ def revert_section(revert: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ramp_section(ramp: dict) -> str:
+    """The ramp case: the share each step served, against the step."""
+    lines = [f"\n## A ramp in weighted steps, sticky per client\n\n`bluegreen.core.switch` from {ramp['from']} to {ramp['to']} "
+             f"with `bluegreen_switch_steps: [10, 50, 100]` and a {ramp['watch_s']} s watch per step, under the usual load "
+             "plus 120 sticky clients that keep the cookies the router sets (100 of them come with a cookie whose hash "
+             "falls in each of HAProxy's 100 buckets once, so a step's share of them is exactly its percent; 20 come with "
+             f"none). {ramp['failed']} of {ramp['requests']} requests failed; the playbook took {ramp['switch_s']:.1f} s. "
+             "A step runs from its history record to the next one, less 0.3 s each side.\n",
+             "| step | seconds | requests of the sticky clients | served by the new colour (bucketed clients) | off their bucket |",
+             "|---|---|---|---|---|"]
+    for step in ramp["steps"]:
+        served = "n/a" if step["served_percent"] is None else f"{step['served_percent']:.1f} %"
+        lines.append(f"| {step['step']} % | {step['seconds']:.1f} | {step['requests']} | {served} of {step['bucketed_requests']} | "
+                     f"{step['off_bucket']} |")
+    lines.append(f"\nClients served by the new colour and then by the old one again: {len(ramp['moved_back'])}.")
+    return "\n".join(lines) + "\n"
+
+
 def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | None = None) -> None:
     keys = [key for key in ALL_CASES if key in bench.runs]
     runs = [bench.runs[key] for key in keys]
@@ -1177,6 +1246,8 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
         )
     if bench.extras.get("revert"):
         parts.append(revert_section(bench.extras["revert"]))
+    if bench.extras.get("ramp"):
+        parts.append(ramp_section(bench.extras["ramp"]))
     if bench.extras.get("profile"):
         parts.append(profile_section(bench.extras["profile"], "on the bench lab (1 HAProxy router, 2 app hosts), "
                                      "in the last floor round" if (floor or {}).get("profiled_round")
@@ -1206,7 +1277,7 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
                    "bench_seconds": wall, "make_bench_s": bench.extras.get("make_bench_s"), "scale": scale,
                    "rollback_profile": bench.extras.get("profile"), "measured": measured,
                    "revert": bench.extras.get("revert"), "release_floor": bench.extras.get("release_floor"),
-                   "release_profile": bench.extras.get("release_profile")},
+                   "release_profile": bench.extras.get("release_profile"), "ramp": bench.extras.get("ramp")},
                   handle, indent=2, sort_keys=True)
         handle.write("\n")
     log(f"wrote {RESULTS}/report.md, report.json and {len(keys)} PNGs")
@@ -1261,7 +1332,7 @@ def report_only() -> int:
                     "nginx_skipped": saved.get("nginx_skipped"), "make_bench_s": saved.get("make_bench_s"),
                     "profile": saved.get("rollback_profile"), "measured": saved.get("measured"),
                     "revert": saved.get("revert"), "release_floor": saved.get("release_floor"),
-                    "release_profile": saved.get("release_profile")}
+                    "release_profile": saved.get("release_profile"), "ramp": saved.get("ramp")}
     if saved.get("ansible_floor"):
         bench.extras["floor"] = saved["ansible_floor"]
     write_outputs(bench, time.monotonic(), [], wall=saved.get("bench_seconds"))
@@ -1309,13 +1380,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of rollback vs no-op (default 3)")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the report from the last run's probe files and report.json; no lab needed")
-    parser.add_argument("--cases", default=",".join(CASE_ORDER + ("floor", "revert") + NGINX_CASES),
-                        help="comma-separated subset of: " + ", ".join(CASE_ORDER + ("floor", "revert") + NGINX_CASES))
+    parser.add_argument("--cases", default=",".join(CASE_ORDER + EXTRA_CASES + NGINX_CASES),
+                        help="comma-separated subset of: " + ", ".join(CASE_ORDER + EXTRA_CASES + NGINX_CASES))
     args = parser.parse_args(argv)
     if not 1 <= args.rounds <= 10:
         parser.error("--rounds must be between 1 and 10")
     cases = [name for name in args.cases.split(",") if name]
-    unknown = set(cases) - set(CASE_ORDER + ("floor", "revert") + NGINX_CASES)
+    unknown = set(cases) - set(CASE_ORDER + EXTRA_CASES + NGINX_CASES)
     if unknown:
         parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
     started = time.monotonic()
@@ -1341,6 +1412,8 @@ def main(argv: list[str] | None = None) -> int:
             bench.floor(args.rounds)
         if "revert" in cases:
             bench.revert()
+        if "ramp" in cases:
+            bench.ramp()
     except (BenchStopped, SystemExit, subprocess.TimeoutExpired) as exc:
         # Whatever ran is reported; what did not is named.
         text = str(exc).strip().splitlines()

@@ -36,13 +36,14 @@ import argparse
 import http.client
 import ipaddress
 import json
+import random
 import signal
 import ssl
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from urllib.parse import urlsplit
 
@@ -717,6 +718,88 @@ def start(config: ProbeConfig) -> ProbeHandle:
 def run(config: ProbeConfig) -> Result:
     """Run the probe to its end in the foreground."""
     return start(config).wait()
+
+
+# --------------------------------------------------------------------------- sticky clients of a weighted step
+
+_P1, _P2, _P3, _P4, _P5, _MASK = 2654435761, 2246822519, 3266489917, 668265263, 374761393, 0xFFFFFFFF
+
+
+def _rotl(value: int, bits: int) -> int:
+    return ((value << bits) | (value >> (32 - bits))) & _MASK
+
+
+def xxh32(data: bytes, seed: int = 0) -> int:
+    """XXH32, as HAProxy's xxh32 converter computes it (seed 0): the hash its step rules put clients in buckets by."""
+    length, i = len(data), 0
+    if length >= 16:
+        lanes = [(seed + _P1 + _P2) & _MASK, (seed + _P2) & _MASK, seed & _MASK, (seed - _P1) & _MASK]
+        while i <= length - 16:
+            for lane in range(4):
+                word = int.from_bytes(data[i:i + 4], "little")
+                lanes[lane] = (_rotl((lanes[lane] + word * _P2) & _MASK, 13) * _P1) & _MASK
+                i += 4
+        value = (_rotl(lanes[0], 1) + _rotl(lanes[1], 7) + _rotl(lanes[2], 12) + _rotl(lanes[3], 18)) & _MASK
+    else:
+        value = (seed + _P5) & _MASK
+    value = (value + length) & _MASK
+    while i + 4 <= length:
+        value = (_rotl((value + int.from_bytes(data[i:i + 4], "little") * _P3) & _MASK, 17) * _P4) & _MASK
+        i += 4
+    while i < length:
+        value = (_rotl((value + data[i] * _P5) & _MASK, 11) * _P1) & _MASK
+        i += 1
+    value ^= value >> 15
+    value = (value * _P2) & _MASK
+    value ^= value >> 13
+    value = (value * _P3) & _MASK
+    return value ^ (value >> 16)
+
+
+def sticky_bucket(cookie: str | None, name: str) -> int | None:
+    """The bucket (0-99) HAProxy's step rules put a client in, from the Cookie header it sent (the hash of its cookie
+    ``name``); None without that cookie."""
+    value = cookie_jar(cookie or "").get(name)
+    return None if value is None else xxh32(value.encode()) % 100
+
+
+def sticky_clients(name: str, fresh: int = 20) -> tuple[str, ...]:
+    """Sticky clients for a weighted step: 100 that come with the cookie ``name``, whose values fall in buckets 0-99
+    once each (so a step's share of them is exactly its percent), in a shuffled order, then ``fresh`` that come with
+    none (the router gives each one a cookie during a step)."""
+    keys: dict[int, str] = {}
+    number = 0
+    while len(keys) < 100:
+        key = f"client-{number}"
+        keys.setdefault(xxh32(key.encode()) % 100, key)
+        number += 1
+    order = random.Random(7).sample(range(100), 100)
+    return tuple(f"{name}={keys[b]}" for b in order) + ("",) * fresh
+
+
+def step_figures(records: Sequence[Record], new: str, share: int, name: str) -> dict:
+    """What the sticky clients saw during one step (their requests between two changes): requests, how many the
+    bucketed clients (the first 100) sent and the percent ``new`` served them, and the requests whose colour was not
+    the one their bucket gives (0 when every client kept its colour)."""
+    mine = [rec for rec in records if rec.kind == "client" and rec.colour]
+    bucketed = [rec for rec in mine if rec.client is not None and rec.client < 100]
+    served = 100.0 * sum(rec.colour == new for rec in bucketed) / len(bucketed) if bucketed else None
+    keyed = [rec for rec in mine if sticky_bucket(rec.cookie, name) is not None]
+    wrong = [rec for rec in keyed if (rec.colour == new) != (sticky_bucket(rec.cookie, name) < share)]
+    return {"step": share, "requests": len(mine), "bucketed_requests": len(bucketed),
+            "served_percent": None if served is None else round(served, 1), "off_bucket": len(wrong)}
+
+
+def moved_back(records: Sequence[Record], new: str) -> list[int]:
+    """The sticky clients that were served by ``new`` and then by the other colour again: none during a rising ramp."""
+    seen: dict[int, bool] = {}
+    back = set()
+    for rec in sorted((r for r in records if r.kind == "client" and r.colour), key=lambda r: r.t):
+        if rec.colour == new:
+            seen[rec.client] = True
+        elif seen.get(rec.client):
+            back.add(rec.client)
+    return sorted(back)
 
 
 def format_summary(summary: dict) -> str:

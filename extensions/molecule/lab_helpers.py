@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -21,6 +21,8 @@ import testinfra
 import yaml
 
 PROJECT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, PROJECT)
+from benchmarks import probe  # noqa: E402  (the project root is on the path only from here)
 
 
 def _inventory() -> dict:
@@ -193,59 +195,13 @@ def only_a_failed_smoke_test_recorded(before: list, colour: str, version: str) -
 
 # --------------------------------------------------------------------------- weighted steps
 
-_P1, _P2, _P3, _P4, _P5, _MASK = 2654435761, 2246822519, 3266489917, 668265263, 374761393, 0xFFFFFFFF
-
-
-def _rotl(value: int, bits: int) -> int:
-    return ((value << bits) | (value >> (32 - bits))) & _MASK
-
-
-def xxh32(data: bytes, seed: int = 0) -> int:
-    """XXH32, as HAProxy's xxh32 converter computes it (seed 0): the hash its step rules bucket clients by."""
-    length, i = len(data), 0
-    if length >= 16:
-        lanes = [(seed + _P1 + _P2) & _MASK, (seed + _P2) & _MASK, seed & _MASK, (seed - _P1) & _MASK]
-        while i <= length - 16:
-            for lane in range(4):
-                word = int.from_bytes(data[i:i + 4], "little")
-                lanes[lane] = (_rotl((lanes[lane] + word * _P2) & _MASK, 13) * _P1) & _MASK
-                i += 4
-        value = (_rotl(lanes[0], 1) + _rotl(lanes[1], 7) + _rotl(lanes[2], 12) + _rotl(lanes[3], 18)) & _MASK
-    else:
-        value = (seed + _P5) & _MASK
-    value = (value + length) & _MASK
-    while i + 4 <= length:
-        value = (_rotl((value + int.from_bytes(data[i:i + 4], "little") * _P3) & _MASK, 17) * _P4) & _MASK
-        i += 4
-    while i < length:
-        value = (_rotl((value + data[i] * _P5) & _MASK, 11) * _P1) & _MASK
-        i += 1
-    value ^= value >> 15
-    value = (value * _P2) & _MASK
-    value ^= value >> 13
-    value = (value * _P3) & _MASK
-    return value ^ (value >> 16)
-
 
 def bucket(cookie: str | None) -> int | None:
     """The bucket (0-99) HAProxy's step rules put a client in, from the Cookie header it sent; None without the
     sticky cookie."""
-    for part in (cookie or "").split(";"):
-        name, _sep, value = part.strip().partition("=")
-        if name == STICKY_COOKIE:
-            return xxh32(value.encode()) % 100
-    return None
+    return probe.sticky_bucket(cookie, STICKY_COOKIE)
 
 
 def sticky_clients(fresh: int = 20) -> tuple:
-    """The probe's sticky clients: 100 that come with a sticky cookie whose keys fall in buckets 0-99 once each (so a
-    step's share of them is exactly its percent), in a shuffled order, then ``fresh`` that come with none (the router
-    gives each one a cookie during a step)."""
-    keys: dict = {}
-    number = 0
-    while len(keys) < 100:
-        key = f"client-{number}"
-        keys.setdefault(xxh32(key.encode()) % 100, key)
-        number += 1
-    order = random.Random(7).sample(range(100), 100)
-    return tuple(f"{STICKY_COOKIE}={keys[b]}" for b in order) + ("",) * fresh
+    """The probe's sticky clients for the scenario's app (probe.sticky_clients)."""
+    return probe.sticky_clients(STICKY_COOKIE, fresh)

@@ -329,3 +329,17 @@ def test_revert_figures_time_the_switch_back_from_the_first_5xx_and_count_the_wi
     rows = bench.judge({}, {"revert": {"fail-fast": figures}})
     assert [(row["met"]) for row in rows if "500" in row["target"]] == [True, False]
     assert "| fail-fast | 1.10 s | 1.60 s | 10 of 25 (40.0%) | 0 |" in bench.revert_section({"fail-fast": figures})
+
+
+def test_the_ramp_is_judged_on_failures_and_each_steps_share_and_reported_per_step() -> None:
+    ramp = {"from": "blue", "to": "green", "watch_s": 5, "requests": 9000, "failed": 0, "switch_s": 31.5, "moved_back": [],
+            "steps": [{"step": 10, "seconds": 6.1, "requests": 700, "bucketed_requests": 580, "served_percent": 10.3, "off_bucket": 0},
+                      {"step": 50, "seconds": 6.0, "requests": 690, "bucketed_requests": 575, "served_percent": 49.2, "off_bucket": 0},
+                      {"step": 100, "seconds": 5.2, "requests": 600, "bucketed_requests": 500, "served_percent": 100.0, "off_bucket": 0}]}
+    rows = [row for row in bench.judge({}, {"ramp": ramp}) if row["target"].startswith("ramp")]
+    assert [row["met"] for row in rows] == [True, True]
+    assert "10% -> 10.3%" in rows[1]["measured"] and "0 moved back" in rows[1]["measured"]
+    worse = dict(ramp, failed=3, moved_back=[7], steps=[dict(ramp["steps"][0], served_percent=14.0)])
+    assert [row["met"] for row in bench.judge({}, {"ramp": worse}) if row["target"].startswith("ramp")] == [False, False]
+    text = bench.ramp_section(ramp)
+    assert "| 50 % | 6.0 | 690 | 49.2 % of 575 | 0 |" in text and "0 of 9000 requests failed" in text

@@ -305,3 +305,26 @@ def test_sticky_clients_take_turns_and_keep_the_cookies_they_are_given() -> None
 def test_bad_sticky_clients_are_refused(overrides: dict) -> None:
     with pytest.raises(probe.ProbeRefused):
         probe.validate(config("http://127.0.0.1:9/", **overrides))
+
+
+def test_xxh32_is_haproxys_hash() -> None:
+    # Published XXH32 vectors (seed 0), both sides of the 16-byte block loop.
+    assert probe.xxh32(b"") == 0x02CC5D05 and probe.xxh32(b"a") == 0x550D7456 and probe.xxh32(b"abc") == 0x32D153FF
+    assert probe.xxh32(b"Nobody inspects the spammish repetition") == 0xE2293B2F
+
+
+def test_sticky_clients_cover_each_bucket_once_and_step_figures_count_what_they_saw() -> None:
+    clients = probe.sticky_clients("bg", fresh=2)
+    assert len(clients) == 102 and clients[-2:] == ("", "")
+    buckets = [probe.sticky_bucket(cookie, "bg") for cookie in clients[:100]]
+    assert sorted(buckets) == list(range(100)) and probe.sticky_bucket("other=1", "bg") is None
+
+    def rec(client: int, colour: str, t: float) -> probe.Record:
+        return probe.Record(kind="client", thread="client-0", seq=0, start=t, t=t, colour=colour, client=client,
+                            cookie=clients[client] or None)
+    low, high = buckets.index(3), buckets.index(70)
+    seen = [rec(low, "green", 1.0), rec(high, "blue", 1.1), rec(100, "blue", 1.2)]
+    figures = probe.step_figures(seen, "green", 10, "bg")
+    assert figures == {"step": 10, "requests": 3, "bucketed_requests": 2, "served_percent": 50.0, "off_bucket": 0}
+    assert probe.step_figures([rec(high, "green", 1.0)], "green", 10, "bg")["off_bucket"] == 1
+    assert probe.moved_back(seen + [rec(low, "blue", 2.0), rec(high, "green", 2.1)], "green") == [low]
