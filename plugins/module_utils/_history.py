@@ -361,7 +361,13 @@ def outcomes(records: list) -> dict:
     actor, reason}}, a colour with no record left out. A colour that takes live traffic is live (with its share
     while split); a rollback or the watch's switch back marks the colour it left as failed; a colour a normal switch
     left is replaced; the outcome module's smoke-test records mark the colour they name."""
+    return _outcomes(records)[0]
+
+
+def _outcomes(records: list) -> tuple:
+    """outcomes(), and beside it the last outcome of each release a colour had: {(colour, version): outcome}."""
     found: dict = {}
+    of_release: dict = {}
     for record in records:
         action = record.get("action") or "switch"
         if action in VERDICTS:
@@ -370,6 +376,7 @@ def outcomes(records: list) -> dict:
             # A migration that worked says nothing of the release yet: its smoke test does.
             if colour in _validate.COLOURS and (failed or action == "smoke-test"):
                 found[colour] = _outcome(record, colour, FAILED_OUTCOMES[action] if failed else SMOKE_TESTED, failed)
+                of_release[(colour, found[colour]["version"])] = found[colour]
             continue
         after = weights_after(record)
         if record.get("result") != "ok" or after is None:
@@ -384,7 +391,10 @@ def outcomes(records: list) -> dict:
                 found[colour] = _outcome(record, colour, LIVE if share == 100 else f"{LIVE} with {share}% of the traffic", False)
             elif had:
                 found[colour] = _outcome(record, colour, REPLACED, False)
-    return found
+            else:
+                continue
+            of_release[(colour, found[colour]["version"])] = found[colour]
+    return found, of_release
 
 
 def outcome_of_release(outcome: dict | None, version: str | None) -> dict | None:
@@ -425,8 +435,12 @@ def describe_record(record: dict) -> str:
 def check_outcome(records: list, colour: str, holds: str | None) -> None:
     """Raise ReleaseFailed when live traffic must not go to ``colour``: the last outcome of the release it holds
     (``holds``, from the app hosts; None when unknown) was a failure. A colour that holds another release than the
-    one that failed is not refused."""
-    outcome = outcomes(records).get(colour)
+    one that failed is not refused. What counts is the last outcome of the release the colour holds: a newer record
+    of another release (a migration that failed before the colour took that release, say) does not clear it."""
+    last, of_release = _outcomes(records)
+    outcome = last.get(colour)
+    if holds is not None and outcome and outcome.get("version") not in (None, holds):
+        outcome = of_release.get((colour, holds))
     if not outcome or not outcome["failed"]:
         return
     failed = outcome.get("version")

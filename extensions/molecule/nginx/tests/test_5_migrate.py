@@ -147,6 +147,11 @@ def test_a_failing_migration_switches_nothing_and_leaves_the_database_and_the_id
     assert records()[-1] == failed  # nothing switched
     status = run(lab, "status")
     assert f"(3.0.0) on {ON} failed by" in status.output and "0003_broken.sql" not in status.output, status.output
+    # A rollback typed right after: the idle colour still holds 2.0.0, which was rolled back by hand before. The failed
+    # migration of another release does not clear that, so it is refused and 1.0.0 stays live.
+    hurried = run(lab, "rollback")
+    assert hurried.returncode != 0 and "2.0.0 was rolled back" in hurried.output, hurried.output[-3000:]
+    assert colours() == before and records()[-1] == failed
 
 
 def test_a_migration_host_outside_the_colour_is_refused_before_anything_changes(lab):

@@ -8,6 +8,7 @@ import json
 import os
 import stat
 
+import pytest
 from ansible_collections.bluegreen.core.plugins.module_utils import _history
 from ansible_collections.bluegreen.core.plugins.module_utils._history import append as append_history
 from ansible_collections.bluegreen.core.plugins.module_utils._history import last_switch
@@ -222,3 +223,23 @@ def test_previous_colour_after_a_step_switched_back_is_the_colour_the_step_gave_
     # So a rollback typed in a hurry goes to blue, whose release the watch switched back: refused unless forced.
     assert _history.previous_colour(records, "green") == "blue"
     assert _history.outcomes(records)["blue"]["outcome"] == "switched back by the watch"
+
+
+def test_a_release_rolled_back_by_hand_stays_refused_after_a_failed_migration_of_another_release():
+    versions = {"blue": "1.0.0", "green": "2.0.0"}
+    records = [
+        {"result": "ok", "action": "release", "from": "blue", "to": "green", "from_weights": {"blue": 100, "green": 0},
+         "weights": {"blue": 0, "green": 100}, "versions": versions},
+        {"result": "ok", "action": "rollback", "from": "green", "to": "blue", "from_weights": {"blue": 0, "green": 100},
+         "weights": {"blue": 100, "green": 0}, "versions": versions},
+        # 3.0.0 failed its migration in green before green took it: green still holds 2.0.0.
+        {"result": "failed", "action": "migrate", "colour": "green", "versions": {"blue": None, "green": "3.0.0"}},
+    ]
+    assert _history.outcomes(records)["green"]["version"] == "3.0.0"
+    with pytest.raises(_history.ReleaseFailed) as caught:
+        _history.check_outcome(records, "green", "2.0.0")
+    assert "2.0.0 was rolled back" in str(caught.value)
+    # Green holding another release that never failed is not refused; nor is a release whose newest outcome passed.
+    _history.check_outcome(records, "green", "2.1.0")
+    passed = records + [{"result": "ok", "action": "smoke-test", "colour": "green", "versions": {"blue": None, "green": "2.0.0"}}]
+    _history.check_outcome(passed, "green", "2.0.0")
