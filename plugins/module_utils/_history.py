@@ -306,8 +306,9 @@ def rollback_target(records: list, live: str | None, versions: dict, force: bool
     app hosts; None where unknown). Raise RollbackRefused, saying why and what to do, when there is none or when
     it no longer holds the release it ran when it was live (unless ``force``)."""
     if live is None:
-        raise RollbackRefused("the router sends the live traffic to no single colour now, so there is no previous one; "
-                              "name the colour instead (colour=blue or green; bluegreen_switch_to=blue or green in the roles)")
+        raise RollbackRefused("the router sends the live traffic to no single colour now (a ramp in weighted steps that did "
+                              "not finish), so there is no previous one; name the colour that gets all of it instead "
+                              "(colour=blue or green; bluegreen.core.switch with bluegreen_switch_to=blue or green in the roles)")
     target = previous_colour(records, live)
     stays = f"{live} stays live."
     if target is None:

@@ -99,5 +99,22 @@ def test_a_ramp_of_10_50_100_moves_each_client_once_and_serves_each_step_its_sha
     assert state["live_colour"] == new and state["weights"] == {old: 0, new: 100} and state["consistent"], state
 
 
+def test_a_split_left_by_a_ramp_that_stopped_refuses_everything_but_the_switch_that_ends_it():
+    new = module("haproxy_info", {"app": APP})["live_colour"]
+    old = "green" if new == "blue" else "blue"
+    # A ramp back that stopped at its first step (a controller killed between two steps leaves the same).
+    stepped = module("haproxy_traffic", {"app": APP, "colour": old, "weight": 30, "force": True, "actor": "a ramp that stopped"})
+    assert not stepped.get("failed") and stepped["weights"] == {old: 30, new: 70}, stepped
+    refused = playbook("rollback")
+    assert refused.returncode != 0 and "no single colour now" in refused.output, refused.output[-3000:]
+    assert "bluegreen_switch_to=blue or green" in refused.output
+    assert module("haproxy_info", {"app": APP})["weights"] == {old: 30, new: 70}
+    ended = playbook("switch", f"bluegreen_switch_to={new}", "bluegreen_monitor_seconds=0")
+    assert ended.returncode == 0, ended.output[-3000:]
+    assert "the traffic is split" in ended.output and f"this switch sends all of it to {new}" in ended.output
+    state = module("haproxy_info", {"app": APP})
+    assert state["live_colour"] == new and state["weights"] == {old: 0, new: 100} and state["consistent"], state
+
+
 def _epoch(stamp: str) -> float:
     return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC).timestamp()
