@@ -69,6 +69,8 @@ NGINX_CONF_DIR = "/etc/nginx/bluegreen"
 NGINX_FLIP_LIB = "/tmp/bluegreen-bench-lib"
 NGINX_ROLE_FILE = os.path.join("roles", "nginx", "tasks", "main.yml")
 SCALE_JSON = os.path.join(RESULTS, "scale.json")
+# The ramp case's figures: kept apart, so that `--cases ramp` alone updates them and leaves the report's other cases.
+RAMP_JSON = os.path.join(RESULTS, "ramp.json")
 APPS = (f"{PREFIX}-app1", f"{PREFIX}-app2")
 APP = "demo"
 MAP_FILE = "/etc/haproxy/maps/bluegreen.map"
@@ -779,8 +781,12 @@ class Bench:
         self.extras["ramp"] = {"from": old, "to": new, "watch_s": seconds, "requests": len(run.records),
                                "failed": len(run.failures()), "steps": figures,
                                "moved_back": probe.moved_back(run.records, new), "switch_s": self.extras["commands_s"]["ramp"]}
+        self.extras["ramp"]["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        with open(RAMP_JSON, "w", encoding="utf-8") as handle:
+            json.dump(self.extras["ramp"], handle, indent=2, sort_keys=True)
+            handle.write("\n")
         log("ramp: " + ", ".join(f"{f['step']}% -> {f['served_percent']}% of {f['bucketed_requests']}" for f in figures)
-            + f"; {self.extras['ramp']['failed']} of {self.extras['ramp']['requests']} requests failed")
+            + f"; {self.extras['ramp']['failed']} of {self.extras['ramp']['requests']} requests failed; wrote {RAMP_JSON}")
 
     def floor(self, rounds: int) -> None:
         """`rounds` rounds of a no-op then a rollback, side by side; the last round under profile_tasks.
@@ -1142,7 +1148,8 @@ def ramp_section(ramp: dict) -> str:
              f"with `bluegreen_switch_steps: [10, 50, 100]` and a {ramp['watch_s']} s watch per step, under the usual load "
              "plus 120 sticky clients that keep the cookies the router sets (100 of them come with a cookie whose hash "
              "falls in each of HAProxy's 100 buckets once, so a step's share of them is exactly its percent; 20 come with "
-             f"none). {ramp['failed']} of {ramp['requests']} requests failed; the playbook took {ramp['switch_s']:.1f} s. "
+             f"none). {ramp['failed']} of {ramp['requests']} requests failed; the playbook took {ramp['switch_s']:.1f} s "
+             f"(measured {ramp.get('measured') or 'with the other cases'}). "
              "A step runs from its history record to the next one, less 0.3 s each side.\n",
              "| step | seconds | requests of the sticky clients | served by the new colour (bucketed clients) | off their bucket |",
              "|---|---|---|---|---|"]
@@ -1246,8 +1253,9 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
         )
     if bench.extras.get("revert"):
         parts.append(revert_section(bench.extras["revert"]))
-    if bench.extras.get("ramp"):
-        parts.append(ramp_section(bench.extras["ramp"]))
+    ramp = bench.extras.get("ramp") or load_json(RAMP_JSON)
+    if ramp:
+        parts.append(ramp_section(ramp))
     if bench.extras.get("profile"):
         parts.append(profile_section(bench.extras["profile"], "on the bench lab (1 HAProxy router, 2 app hosts), "
                                      "in the last floor round" if (floor or {}).get("profiled_round")
@@ -1277,20 +1285,25 @@ def write_outputs(bench: Bench, started: float, notes: list[str], wall: float | 
                    "bench_seconds": wall, "make_bench_s": bench.extras.get("make_bench_s"), "scale": scale,
                    "rollback_profile": bench.extras.get("profile"), "measured": measured,
                    "revert": bench.extras.get("revert"), "release_floor": bench.extras.get("release_floor"),
-                   "release_profile": bench.extras.get("release_profile"), "ramp": bench.extras.get("ramp")},
+                   "release_profile": bench.extras.get("release_profile"), "ramp": ramp},
                   handle, indent=2, sort_keys=True)
         handle.write("\n")
     log(f"wrote {RESULTS}/report.md, report.json and {len(keys)} PNGs")
     print(verdict_table(verdicts), flush=True)
 
 
-def load_scale() -> dict | None:
-    """scale.json of `make bench-scale`, when there is one."""
+def load_json(path: str) -> dict | None:
+    """A results file another run wrote (scale.json, ramp.json), when there is one."""
     try:
-        with open(SCALE_JSON, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except (OSError, ValueError):
         return None
+
+
+def load_scale() -> dict | None:
+    """scale.json of `make bench-scale`, when there is one."""
+    return load_json(SCALE_JSON)
 
 
 def nginx_section(summaries: dict[str, dict]) -> str:
@@ -1332,7 +1345,7 @@ def report_only() -> int:
                     "nginx_skipped": saved.get("nginx_skipped"), "make_bench_s": saved.get("make_bench_s"),
                     "profile": saved.get("rollback_profile"), "measured": saved.get("measured"),
                     "revert": saved.get("revert"), "release_floor": saved.get("release_floor"),
-                    "release_profile": saved.get("release_profile"), "ramp": saved.get("ramp")}
+                    "release_profile": saved.get("release_profile")}
     if saved.get("ansible_floor"):
         bench.extras["floor"] = saved["ansible_floor"]
     write_outputs(bench, time.monotonic(), [], wall=saved.get("bench_seconds"))
@@ -1443,8 +1456,9 @@ def main(argv: list[str] | None = None) -> int:
         bench.extras["make_bench_s"] = round(time.time() - int(os.environ["BLUEGREEN_BENCH_STARTED"]), 0)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if not bench.runs:
-        log("no case ran; the report is left as it was")
-        return 1
+        # The ramp alone (--cases ramp) wrote its own file; the report keeps its other cases.
+        log("no case with a timeline ran; the report is left as it was")
+        return 0 if bench.extras.get("ramp") else 1
     write_outputs(bench, started, notes)
     log(f"done in {time.monotonic() - started:.0f} s")
     return 0
