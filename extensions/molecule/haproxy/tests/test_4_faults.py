@@ -127,6 +127,7 @@ def test_a_build_answering_500_released_in_steps_is_stopped_at_its_first_step_wi
     assert {record.status for record in failures} == {500} and not [r for r in failures if r.error]
     assert all(epoch(release["time"]) - 1 <= record.start <= epoch(back["time"]) + 1 for record in failures)
     # A client that came with no cookie got one with that very answer: its bucket is that of the cookie it sent next.
+
     def bucket_of(record) -> int | None:
         if record.cookie:
             return bucket(record.cookie)
