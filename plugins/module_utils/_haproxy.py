@@ -591,13 +591,14 @@ def map_lock_path(map_file: str) -> str:
 
 
 def share_of(value: str | None) -> int:
-    """The percent in an ``<app>.share`` entry; 0 for none, or for anything that is not 0-100 (HAProxy's map_str_int
-    reads such a value as no step either)."""
+    """The percent in an ``<app>.share`` entry, as the listener's rules apply it: 0 for none or for what is not a whole
+    number (the rules' integer conversion fails, so no client is in the step), and a number outside 0-100 as the
+    nearest end (no bucket is below 0, every bucket is below 100)."""
     try:
         number = int(value or 0)
     except ValueError:
         return 0
-    return number if 0 <= number <= 100 else 0
+    return max(0, min(number, 100))
 
 
 def split(layout: Layout, values: dict) -> dict | None:
