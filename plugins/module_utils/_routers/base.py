@@ -67,9 +67,20 @@ class Router:
 
     def requested(self) -> tuple:
         """What the traffic module was asked for: (colour, weights). ``colour`` is blue, green, previous or
-        None; ``weights`` (None for previous) is the split asked for, in the router's own units."""
-        colour = self.params["colour"]
-        return colour, _history.full(colour)
+        None; ``weights`` (None for previous) is the split asked for, in the router's own units: ``weight`` percent
+        to the colour (all of it for a router with no ``weight`` option)."""
+        colour, weight = self.params["colour"], self.params.get("weight", 100)
+        if colour not in _validate.COLOURS:
+            return colour, None
+        return colour, {colour: weight, _validate.other_colour(colour): 100 - weight}
+
+    def validate_weight(self) -> None:
+        """The ``weight`` option of a router that takes weighted steps: 1-100, and 100 with colour=previous."""
+        params = self.params
+        if params["colour"] == "previous" and params["weight"] != 100:
+            raise _validate.ValidationError(
+                f"weight must be 100 with colour=previous (a rollback moves all traffic), got {params['weight']}", "weight")
+        _validate.share(params["weight"])
 
     def connect(self) -> None:
         """Open what the router needs (a socket client, an API session) after the inputs are checked."""

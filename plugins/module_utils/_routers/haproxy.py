@@ -42,16 +42,7 @@ class HAProxy(base.Router):
         if params.get("drain_timeout") is not None:
             _validate.at_least(params["drain_timeout"], 0, "drain_timeout", " seconds")
         if "weight" in params:
-            _validate.share(params["weight"])
-            if params["colour"] == "previous" and params["weight"] != 100:
-                raise _validate.ValidationError(
-                    f"weight must be 100 with colour=previous (a rollback moves all traffic), got {params['weight']}", "weight")
-
-    def requested(self) -> tuple:
-        colour, weight = self.params["colour"], self.params["weight"]
-        if colour == "previous":
-            return colour, None
-        return colour, {colour: weight, _validate.other_colour(colour): 100 - weight}
+            self.validate_weight()
 
     def connect(self) -> None:
         self.api = _haproxy.RuntimeAPI(self.params["socket"], self.params["timeout"])

@@ -42,10 +42,7 @@ class Nginx(base.Router):
         self.layout = _nginx.Layout(params["conf_dir"], params["app"])
         if "colour" not in params:
             return
-        if params["colour"] == "previous" and params["weight"] != 100:
-            raise _validate.ValidationError(
-                f"weight must be 100 with colour=previous (a rollback moves all traffic), got {params['weight']}", "weight")
-        _validate.share(params["weight"])
+        self.validate_weight()
         _command_word(params["nginx_binary"], "nginx_binary")
         command = params["reload_command"]
         if not command:
@@ -56,12 +53,6 @@ class Nginx(base.Router):
         if not 0 < params["reload_timeout"] <= 600:
             raise _validate.ValidationError(
                 f"reload_timeout must be above 0 and at most 600 seconds, got {params['reload_timeout']}", "reload_timeout")
-
-    def requested(self) -> tuple:
-        colour, weight = self.params["colour"], self.params["weight"]
-        if colour == "previous":
-            return colour, None
-        return colour, {colour: weight, _validate.other_colour(colour): 100 - weight}
 
     def nginx(self) -> _nginx.Nginx:
         params = self.params
