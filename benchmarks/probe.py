@@ -463,64 +463,42 @@ def cookie_jar(header: str) -> dict[str, str]:
 
 def _keepalive_worker(run: _Run, index: int, out: list[Record]) -> None:
     """One persistent connection; any error is recorded and the connection replaced."""
-    thread = f"keepalive-{index}"
-    path = run.target.url_path(run.config.path)
-    headers = run.headers("keepalive", close=False)
-    conn: http.client.HTTPConnection | None = None
-    used = False
-    seq = 0
-    due = time.monotonic()
-    while run.go_on("keepalive"):
-        due = run.pace(due)
-        if run.stop.is_set():
-            break
-        if conn is None:
-            conn = run.connection()
-            used = False
-        rec, began = run.new_record("keepalive", thread, seq)
-        rec.reused = used
-        try:
-            keep = _exchange(conn, rec, path, headers)
-        except REQUEST_ERRORS as exc:
-            _note_error(rec, exc)
-            keep = False
-        rec.latency = round(time.monotonic() - began, 6)
-        out.append(rec)
-        seq += 1
-        used = True
-        if not keep:
-            conn.close()
-            conn = None
-    if conn is not None:
-        conn.close()
+    _persistent_worker(run, "keepalive", index, out, [None])
 
 
 def _client_worker(run: _Run, index: int, out: list[Record]) -> None:
     """One persistent connection taking turns through its share of the sticky clients, each with its own cookies."""
-    thread = f"client-{index}"
+    _persistent_worker(run, "client", index, out, list(range(index, len(run.config.clients), run.config.client_threads)))
+
+
+def _persistent_worker(run: _Run, kind: str, index: int, out: list[Record], clients: list[int | None]) -> None:
+    """One persistent connection of client kind ``kind``, one request per turn for each of ``clients`` (sticky
+    clients' numbers, each sending the cookies it was given and set; [None]: one client with no cookies). Any error
+    is recorded and the connection replaced."""
+    thread = f"{kind}-{index}"
     path = run.target.url_path(run.config.path)
-    mine = list(range(index, len(run.config.clients), run.config.client_threads))
-    jars = {client: cookie_jar(run.config.clients[client]) for client in mine}
+    jars = {client: cookie_jar(run.config.clients[client]) for client in clients if client is not None}
     conn: http.client.HTTPConnection | None = None
     used = False
     seq = 0
     due = time.monotonic()
-    while mine and run.go_on("client"):
+    while clients and run.go_on(kind):
         due = run.pace(due)
         if run.stop.is_set():
             break
         if conn is None:
             conn = run.connection()
             used = False
-        client = mine[seq % len(mine)]
-        rec, began = run.new_record("client", thread, seq)
+        client = clients[seq % len(clients)]
+        rec, began = run.new_record(kind, thread, seq)
         rec.reused, rec.client = used, client
-        headers = run.headers("client", close=False)
-        rec.cookie = "; ".join(f"{name}={value}" for name, value in jars[client].items()) or None
-        if rec.cookie:
+        headers = run.headers(kind, close=False)
+        jar = jars.get(client)
+        if jar:
+            rec.cookie = "; ".join(f"{name}={value}" for name, value in jar.items())
             headers["Cookie"] = rec.cookie
         try:
-            keep = _exchange(conn, rec, path, headers, jars[client])
+            keep = _exchange(conn, rec, path, headers, jar)
         except REQUEST_ERRORS as exc:
             _note_error(rec, exc)
             keep = False
