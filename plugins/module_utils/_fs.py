@@ -41,6 +41,19 @@ def locked(path: str) -> Iterator[None]:
         os.close(fd)
 
 
+def check_writable(path: str, content: str) -> None:
+    """Write ``content`` to a temporary file beside ``path`` and remove it: what atomic_write will need (the folder
+    writable, room for the content), proved without touching ``path``. Raises OSError."""
+    fd, tmp = tempfile.mkstemp(prefix=".bluegreen-", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+    finally:
+        os.unlink(tmp)
+
+
 def atomic_write(path: str, content: str, mode: int | None = None) -> None:
     """Replace ``path`` with ``content`` in one rename: readers see the old file or the new one.
 

@@ -729,8 +729,39 @@ def refuse_unhealthy(layout: Layout, colour: str, target: dict) -> str:
     )
 
 
-def apply_switch(api: RuntimeAPI, plan: SwitchPlan, write=None, clock=time.perf_counter) -> dict:
+# The latest a staged change may be held for its commit instant (commit_at): the map's lock is held meanwhile.
+COMMIT_WAIT_MAX_S = 30.0
+
+
+def stage_switch(api: RuntimeAPI, plan: SwitchPlan) -> dict:
+    """The first phase of a change made on several routers at once: prove that this router can take it, changing no
+    routing. The new map file is written beside the map and removed (the folder is writable and has room for it), and
+    HAProxy gives a new version of the map (``prepare map``, which no request sees until a commit; an uncommitted
+    version is dropped by the next commit). The commit (apply_switch) reads the map again under its lock."""
+    layout = plan.layout
+    try:
+        _fs.check_writable(layout.map_file, plan.file_after)
+    except OSError as exc:
+        raise HAProxyError(f"cannot write the map file {layout.map_file}: {exc.strerror or exc}", param="map_file") from None
+    return {"staged_version": api.prepare_map(layout.map_file)}
+
+
+def wait_until(instant: float, wall=time.time, sleep=time.sleep) -> float:
+    """Sleep until the wall-clock ``instant`` (epoch seconds). Return how many milliseconds after it the caller came:
+    0 when it came in time (it then goes on at the instant), else it goes on at once."""
+    late_ms = round(max(wall() - instant, 0.0) * 1000, 3)
+    while (left := instant - wall()) > 0:
+        sleep(min(left, 0.05) if left > 0.002 else 0)
+    return late_ms
+
+
+def apply_switch(api: RuntimeAPI, plan: SwitchPlan, write=None, clock=time.perf_counter, commit_at: float | None = None,
+                 wall=time.time, sleep=time.sleep) -> dict:
     """File first (so a reload keeps the switch), then one ``set map`` per entry, then verify.
+
+    With ``commit_at`` (a change made on several routers at once), the entries change in one map transaction instead:
+    the new version is filled (``prepare map``, ``add map @v``) and then committed at the wall-clock instant
+    ``commit_at``, so every router moves at the same moment; ``committed_at`` and ``late_ms`` say when it did.
 
     All of it holds the map file's flock: other apps of the router share the file, and each run changes only its
     own app's lines, on the file as it is under the lock. Any failure restores the previous file lines and
@@ -742,12 +773,23 @@ def apply_switch(api: RuntimeAPI, plan: SwitchPlan, write=None, clock=time.perf_
     cutover_ms = None
     file_written = False
     attempted: list = []
+    timing: dict = {}
     with _fs.locked(map_lock_path(layout.map_file)):
         try:
             if plan.file_changed:
                 write(layout.map_file, render_map_file(read_map_file(layout.map_file), plan.desired))
                 file_written = True
-            for key in plan.runtime_changes:
+            if commit_at is not None and plan.runtime_changes:
+                version = api.prepare_map(layout.map_file)
+                for key, value in replace_entries(api.map_entries(layout.map_file), plan.desired):
+                    api.add_map_version(layout.map_file, version, key, value)
+                timing["late_ms"] = wait_until(commit_at, wall, sleep)
+                attempted = list(plan.runtime_changes)
+                timing["committed_at"] = wall()
+                before = clock()
+                api.commit_map(layout.map_file, version)
+                cutover_ms = round((clock() - before) * 1000, 3)
+            for key in plan.runtime_changes if commit_at is None else ():
                 attempted.append(key)
                 before = clock()
                 api.set_map(layout.map_file, key, plan.desired[key])
@@ -761,7 +803,7 @@ def apply_switch(api: RuntimeAPI, plan: SwitchPlan, write=None, clock=time.perf_
                 cutover_attempted=layout.live_key in attempted or layout.share_key in attempted,
                 restored=not problems,
             ) from None
-    return {"cutover_ms": cutover_ms, "total_ms": round((clock() - started) * 1000, 3)}
+    return dict(timing, cutover_ms=cutover_ms, total_ms=round((clock() - started) * 1000, 3))
 
 
 def verify_routing(api: RuntimeAPI, layout: Layout, desired: dict) -> None:

@@ -12,6 +12,7 @@ message that names the parameter, so modules can fail with it unchanged.
 from __future__ import annotations
 
 import re
+import time
 
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
 
@@ -143,6 +144,17 @@ def colour_strings(value: object, param: str, check) -> dict:
     if not isinstance(value, dict):
         raise ValidationError(f"{param} must be a dict with the keys blue and green, got {_describe(value)}", param)
     return {key: None if value.get(key) is None else check(value[key], f"{param}.{key}") for key in COLOURS}
+
+
+def commit_instant(value: float, most_s: float, now=time.time) -> float:
+    """An instant (epoch seconds) to commit a staged change at: at most ``most_s`` ahead of this host's clock, since the
+    change holds its router's map lock until then. An instant already past means at once."""
+    ahead = value - now()
+    if ahead > most_s:
+        raise ValidationError(
+            f"commit_at must be at most {most_s:g} seconds ahead of this host's clock, got {ahead:.1f} seconds ahead: "
+            "check that the controller's and this host's clocks are set right", "commit_at")
+    return value
 
 
 def at_least(value: object, minimum: float, param: str, unit: str = "") -> object:

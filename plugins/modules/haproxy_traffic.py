@@ -90,6 +90,26 @@ options:
         with a warning and RV(drain.completed=false); it does not fail.
     type: int
     default: 30
+  stage:
+    description:
+      - The first phase of a change made on several routers at once. Check everything the change needs and prove this
+        router can take it, changing no routing. Write the new map file beside the map and remove it, and have HAProxy
+        prepare a new version of the map (C(prepare map)), which no request sees.
+      - Takes the lock, resolves O(colour=previous), checks the target's health and the outcome of the release it
+        holds, as a change does, and fails the same way. Writes no history record and runs no O(watch).
+      - Returns RV(staged=true) and RV(ignore:changed=false).
+    type: bool
+    default: false
+  commit_at:
+    description:
+      - The second phase of a change made on several routers at once. The wall-clock instant (seconds since the epoch,
+        as this host's clock counts them) at which to move the traffic. The map file is written and the new entries are
+        filled into a new version of the map first. Then, at that instant, one C(commit map) moves every entry at once.
+      - Every router given the same instant moves at the same moment, to within their clocks' agreement. An instant
+        already past commits at once; RV(late_ms) says by how much.
+      - At most 30 seconds ahead, since the map's lock is held until then.
+      - Mutually exclusive with O(stage).
+    type: float
 attributes:
   check_mode:
     description: Reads HAProxy and the map file, reports what would change; sends no C(set) command and writes nothing.
@@ -267,6 +287,26 @@ drain:
       description: Why the wait stopped early, when HAProxy could not be read.
       type: str
       returned: when reading HAProxy failed during the wait
+staged:
+  description: True after O(stage=true) found that this router can take the change.
+  returned: with O(stage=true)
+  type: bool
+  sample: true
+staged_version:
+  description: The version of the map HAProxy prepared for O(stage=true); absent when the router needed no change.
+  returned: with O(stage=true), when the routing must change
+  type: int
+  sample: 12
+committed_at:
+  description: The wall-clock instant (seconds since the epoch, this host's clock) of the C(commit map) with O(commit_at).
+  returned: with O(commit_at), when the routing changed
+  type: float
+  sample: 1764752400.0031
+late_ms:
+  description: How many milliseconds after O(commit_at) the commit was sent; 0 when the module was ready in time.
+  returned: with O(commit_at), when the routing changed
+  type: float
+  sample: 0
 history_entry:
   description: The record added to the history (its schema is in C(docs/architecture.md)); null when nothing was applied.
   returned: always

@@ -114,6 +114,12 @@ class Router:
     def check(self, plan) -> None:
         """In check mode, when the plan changes something: warn about what would make a real run fail."""
 
+    def stage(self, plan) -> dict:
+        """The first phase of a change made on several routers at once (the ``stage`` option of a router that has it):
+        prove the router can take the plan, changing no routing; raise an error naming what it cannot do. Return what
+        to add to the result."""
+        raise NotImplementedError
+
     def apply(self, plan) -> dict:
         """Apply the plan, verify it, put back what was changed on any failure (raise SwitchFailed); return
         what to add to the result (timings, ...)."""
@@ -210,6 +216,10 @@ def change(driver: Router) -> dict:
         if module.check_mode:
             if plan.changed:
                 driver.check(plan)
+            return result
+        if params.get("stage"):
+            # Everything above is checked; nothing is applied or recorded, and no watch runs: the commit does that.
+            result.update(driver.stage(plan) if plan.changed else {}, changed=False, staged=True)
             return result
         watching = None if limits is None else watched(driver, plan, limits)
         baseline = None if watching is None else sample(driver, watching[0], 0.0, limits)

@@ -33,7 +33,10 @@ class HAProxy(base.Router):
         "force": {"type": "bool", "default": False},
         "drain": {"type": "bool", "default": False},
         "drain_timeout": {"type": "int", "default": 30},
+        "stage": {"type": "bool", "default": False},
+        "commit_at": {"type": "float"},
     }
+    CHANGE_CONSTRAINTS = {"mutually_exclusive": [("stage", "commit_at")]}
 
     def validate(self) -> None:
         params = self.params
@@ -43,6 +46,8 @@ class HAProxy(base.Router):
             _validate.at_least(params["drain_timeout"], 0, "drain_timeout", " seconds")
         if "weight" in params:
             self.validate_weight()
+        if params.get("commit_at") is not None:
+            _validate.commit_instant(params["commit_at"], _haproxy.COMMIT_WAIT_MAX_S)
 
     def connect(self) -> None:
         self.api = _haproxy.RuntimeAPI(self.params["socket"], self.params["timeout"])
@@ -114,9 +119,12 @@ class HAProxy(base.Router):
             "history_entry": None,
         }
 
+    def stage(self, plan: _haproxy.SwitchPlan) -> dict:
+        return _haproxy.stage_switch(self.api, plan)
+
     def apply(self, plan: _haproxy.SwitchPlan) -> dict:
         try:
-            return _haproxy.apply_switch(self.api, plan)
+            return _haproxy.apply_switch(self.api, plan, commit_at=self.params.get("commit_at"))
         except _haproxy.SwitchFailed as exc:
             raise base.SwitchFailed(str(exc), attempted=exc.cutover_attempted, restored=exc.restored) from None
 

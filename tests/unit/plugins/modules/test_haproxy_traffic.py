@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -647,3 +648,75 @@ def test_a_weight_outside_1_to_100_is_refused_before_any_command(stepping, weigh
 def test_a_rollback_takes_all_the_traffic(stepping):
     done = run(stepping, colour="previous", weight=10)
     assert done["failed"] and done["param"] == "weight" and stepping.fake.commands == []
+
+
+# --------------------------------------------------------------------------- two phases: stage, then commit at an instant
+
+
+def test_a_stage_checks_everything_and_changes_no_routing(stepping):
+    lab = stepping
+    assert run(lab, colour="green", weight=10, versions={"blue": "1.0.0", "green": "2.0.0"})["changed"]
+    before_map, folder = lab.map_text(), os.path.dirname(lab.map_file)
+    lab.fake.commands.clear()
+    staged = run(lab, colour="green", weight=50, stage=True)
+    assert not staged["failed"] and staged["staged"] is True and staged["changed"] is False
+    assert staged["weights"] == {"green": 50, "blue": 50} and isinstance(staged["staged_version"], int)
+    assert lab.fake.writes() == [f"prepare map {lab.map_file}"]
+    assert lab.runtime()["shop.share"] == "10" and len(lab.history_lines()) == 1
+    assert lab.map_text() == before_map and not [n for n in os.listdir(folder) if n.startswith(".bluegreen-")]
+
+
+def test_a_stage_fails_as_the_change_would_and_changes_nothing(lab, monkeypatch):
+    lab.fake.backends["shop_green"] = [server("shop_green_1", status="DOWN", check_status="L4CON")]
+    refused = run(lab, colour="green", stage=True)
+    assert refused["failed"] and "none of its 1 servers is UP" in refused["msg"] and lab.fake.writes() == []
+
+    def full(path, content):
+        raise OSError(28, "No space left on device", path)
+
+    lab.fake.backends["shop_green"] = [server("shop_green_1")]
+    monkeypatch.setattr(_haproxy._fs, "check_writable", full)
+    refused = run(lab, colour="green", stage=True)
+    assert refused["failed"] and refused["param"] == "map_file" and "No space left on device" in refused["msg"]
+    assert lab.fake.writes() == [] and lab.runtime()["shop"] == "shop_blue" and lab.history_lines() == []
+
+
+def test_a_stage_of_a_router_already_there_prepares_nothing(lab):
+    run(lab, colour="green")
+    lab.fake.commands.clear()
+    staged = run(lab, colour="green", stage=True)
+    assert staged["staged"] and "staged_version" not in staged and lab.fake.writes() == []
+
+
+def test_a_commit_moves_every_entry_in_one_transaction_at_the_instant(stepping):
+    lab = stepping
+    instant = time.time() + 0.3
+    done = run(lab, colour="green", weight=10, commit_at=instant, versions={"blue": "1.0.0", "green": "2.0.0"})
+    assert not done["failed"] and done["changed"], done
+    assert done["committed_at"] >= instant and done["late_ms"] == 0
+    writes = lab.fake.writes()
+    assert writes[0] == f"prepare map {lab.map_file}" and writes[-1].startswith(f"commit map @") and not lab.fake.sent("set map")
+    assert lab.runtime() == {"shop": "shop_blue", "shop.preview": "shop_green", "shop.share": "10", "shop.step": "shop_green"}
+    assert "shop.share 10" in lab.map_text() and lab.history_lines()[-1]["weights"] == {"blue": 90, "green": 10}
+
+
+def test_a_commit_after_its_instant_goes_at_once_and_says_how_late(lab):
+    done = run(lab, colour="green", commit_at=time.time() - 2)
+    assert not done["failed"] and done["late_ms"] >= 2000 and lab.runtime()["shop"] == "shop_green"
+
+
+def test_a_failed_commit_puts_the_map_file_back(lab):
+    lab.fake.fail_next("commit map", haproxy_fake.PERMISSION_DENIED)
+    done = run(lab, colour="green", commit_at=time.time())
+    assert done["failed"] and "level admin" in done["msg"]
+    assert lab.runtime()["shop"] == "shop_blue" and lab.map_text().startswith("shop shop_blue\n")
+
+
+@pytest.mark.parametrize(("args", "param"), [
+    ({"commit_at": 1e12}, "commit_at"),
+    ({"stage": True, "commit_at": 1.0}, None),
+])
+def test_a_commit_instant_too_far_ahead_or_with_stage_is_refused(lab, args, param):
+    done = run(lab, colour="green", **args)
+    assert done["failed"] and lab.fake.writes() == []
+    assert done.get("param") == param or "mutually exclusive" in done["msg"]
