@@ -33,6 +33,26 @@ def router_states(results: list) -> list:
     return states
 
 
+def router_share(routers: list, play_hosts: list, host: str) -> list:
+    """The routers that ``host`` reaches in a task the play's hosts run side by side (each delegating to its own
+    routers): of n play hosts, the i-th takes the routers i, i+n, i+2n... So every router is reached once, and up to
+    one per play host (and per fork) at the same moment."""
+    if host not in play_hosts:
+        return []
+    return list(routers)[play_hosts.index(host)::len(play_hosts)]
+
+
+def router_results(routers: list, hostvars: dict, play_hosts: list, var: str) -> list:
+    """The results of a looped task run by the play hosts side by side (router_share), registered on each host as
+    ``var``: one per router, in the order of ``routers``; a router no host reached has none."""
+    found = {}
+    for host in play_hosts:
+        registered = hostvars.get(host, {}).get(var) or {}
+        for result in registered.get("results") or []:
+            found[result.get("item")] = result
+    return [found[router] for router in routers if router in found]
+
+
 def colour_versions(fleet_hosts: dict, hostvars: dict, play_hosts: list, links_var: str) -> dict:
     """The release each colour points at on the app hosts that run it, from each host's registered
     ``find -printf '%f %l\n'`` of the colour links (``links_var``): {blue: version or None, green: ...}. Hosts
@@ -201,6 +221,7 @@ def apps_to_switch(requested: list, versions: dict) -> list:
 
 class FilterModule:
     def filters(self) -> dict:
-        return {"router": router, "router_states": router_states, "apps_to_switch": apps_to_switch,
+        return {"router": router, "router_states": router_states, "router_share": router_share,
+                "router_results": router_results, "apps_to_switch": apps_to_switch,
                 "colour_versions": colour_versions, "stopped_hosts": stopped_hosts, "probe_targets": probe_targets,
                 "endpoint_targets": endpoint_targets, "status_lines": status_lines, "run_result": run_result}

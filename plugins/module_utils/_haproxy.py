@@ -742,7 +742,7 @@ def stage_switch(api: RuntimeAPI, plan: SwitchPlan) -> dict:
     try:
         _fs.check_writable(layout.map_file, plan.file_after)
     except OSError as exc:
-        raise HAProxyError(f"cannot write the map file {layout.map_file}: {exc.strerror or exc}", param="map_file") from None
+        raise HAProxyError(f"cannot write the map file {layout.map_file}: {exc.strerror or exc}") from None
     return {"staged_version": api.prepare_map(layout.map_file)}
 
 

@@ -24,12 +24,17 @@ from ansible_collections.bluegreen.core.plugins.module_utils._errors import Blue
 #   maintenance  it can answer the app with a maintenance page (playbooks/maintenance.yml)
 #   live_preview a request with the preview header or cookie (bluegreen_preview_value) reaches the idle colour on the
 #                live listener
+#   staged       its traffic module changes several routers in two phases: stage on all, then commit on all at one
+#                instant (the options stage and commit_at)
 KINDS = {
     "haproxy": {"driver": "HAProxy", "api": False, "preview": True, "steps": True, "counters": True, "maintenance": True,
-                "live_preview": True},
-    "nginx": {"driver": "Nginx", "api": False, "preview": True, "steps": True, "counters": False, "maintenance": False, "live_preview": False},
-    "alb": {"driver": "Alb", "api": True, "preview": False, "steps": True, "counters": True, "maintenance": False, "live_preview": False},
-    "route53": {"driver": "Route53", "api": True, "preview": False, "steps": True, "counters": False, "maintenance": False, "live_preview": False},
+                "live_preview": True, "staged": True},
+    "nginx": {"driver": "Nginx", "api": False, "preview": True, "steps": True, "counters": False, "maintenance": False,
+              "live_preview": False, "staged": False},
+    "alb": {"driver": "Alb", "api": True, "preview": False, "steps": True, "counters": True, "maintenance": False,
+            "live_preview": False, "staged": False},
+    "route53": {"driver": "Route53", "api": True, "preview": False, "steps": True, "counters": False, "maintenance": False,
+                "live_preview": False, "staged": False},
 }
 
 # The keys of the state every router returns from a read (its info module, or a traffic module's read), beside what

@@ -17,6 +17,8 @@ from ansible_collections.bluegreen.core.plugins.filter.routers import (
     endpoint_targets,
     probe_targets,
     router,
+    router_results,
+    router_share,
     router_states,
     status_lines,
     stopped_hosts,
@@ -30,7 +32,24 @@ ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles")
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {"router", "router_states", "colour_versions", "probe_targets",
                                              "endpoint_targets", "status_lines", "apps_to_switch", "run_result",
-                                             "stopped_hosts"}
+                                             "stopped_hosts", "router_share", "router_results"}
+
+
+def test_router_share_reaches_every_router_once_one_per_play_host_at_a_time():
+    routers, hosts = ["r1", "r2", "r3", "r4", "r5"], ["a1", "a2"]
+    shares = {host: router_share(routers, hosts, host) for host in hosts}
+    assert shares == {"a1": ["r1", "r3", "r5"], "a2": ["r2", "r4"]}
+    many = ["a1", "a2", "a3", "a4", "a5", "a6"]
+    assert [router_share(routers, many, host) for host in many] == [["r1"], ["r2"], ["r3"], ["r4"], ["r5"], []]
+    assert router_share(routers, hosts, "gone") == []
+
+
+def test_router_results_are_one_per_router_in_their_order():
+    hostvars = {"a1": {"reg": {"results": [{"item": "r1", "n": 1}, {"item": "r3", "n": 3}]}},
+                "a2": {"reg": {"results": [{"item": "r2", "n": 2}]}, "other": 1},
+                "a3": {"reg": {"skipped": True, "results": []}}, "a4": {}}
+    found = router_results(["r1", "r2", "r3", "r4"], hostvars, ["a2", "a1", "a3", "a4"], "reg")
+    assert [result["n"] for result in found] == [1, 2, 3]
 
 
 def test_apps_to_switch_sends_each_app_to_the_colour_holding_its_release():
@@ -46,11 +65,11 @@ def test_apps_to_switch_sends_each_app_to_the_colour_holding_its_release():
 
 def test_router_gives_each_kinds_traits():
     assert router("haproxy") == {"kind": "haproxy", "api": False, "preview": True, "steps": True, "counters": True,
-                                 "maintenance": True, "live_preview": True}
+                                 "maintenance": True, "live_preview": True, "staged": True}
     assert router("nginx")["steps"] is True and router("nginx")["counters"] is False
     assert router("alb")["api"] is True and router("alb")["preview"] is False
     assert router("route53") == {"kind": "route53", "api": True, "preview": False, "steps": True, "counters": False,
-                                 "maintenance": False, "live_preview": False}
+                                 "maintenance": False, "live_preview": False, "staged": False}
 
 
 @pytest.mark.parametrize("kind", ["traefik", "", None, ["haproxy"], "HAProxy"])

@@ -1,0 +1,63 @@
+# Copyright: bluegreen.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Two HAProxy routers (bgf-router, bgf-router2): a change reaches both in two phases. Every router stages it (every
+check, no routing changed), then all commit at one instant; a router that cannot stage stops it on every router."""
+
+from __future__ import annotations
+
+import re
+
+from lab_helpers import APP, GROUPS, HISTORY, MAP_FILE, host, module, playbook
+
+ROUTERS = tuple(GROUPS["bluegreen_routers"])
+SPREAD = re.compile(r"was committed on (\d+) of (\d+) routers within ([0-9.]+) ms of each other")
+
+
+def _routers() -> dict:
+    """What each router says: its live colour, its map file and its history."""
+    states = {}
+    for name in ROUTERS:
+        info = module("haproxy_info", {"app": APP}, target=name)
+        files = host(name)
+        states[name] = {"live": info["live_colour"], "consistent": info["consistent"],
+                        "map": files.file(MAP_FILE).content_string, "history": files.file(HISTORY).content_string}
+    return states
+
+
+def test_the_scenario_has_two_routers_that_agree():
+    assert len(ROUTERS) == 2
+    states = _routers()
+    assert {state["live"] for state in states.values()} != {None} and len({s["live"] for s in states.values()}) == 1, states
+    assert all(state["consistent"] for state in states.values()), states
+
+
+def test_a_router_that_cannot_stage_stops_the_switch_on_every_router():
+    """The second router's map folder is made read-only: its stage, which writes the new map file beside the map,
+    fails, and the first router, which staged, does not move either. (bluegreen_force: whatever the earlier tests
+    left in the idle colour, the switch is refused for this router's fault alone.)"""
+    before = _routers()
+    folder = MAP_FILE.rsplit("/", 1)[0]
+    host(ROUTERS[1]).check_output("mount --bind %s %s && mount -o remount,bind,ro %s", folder, folder, folder)
+    try:
+        result = playbook("switch", "bluegreen_force=true")
+    finally:
+        host(ROUTERS[1]).check_output("umount %s", folder)
+    assert result.returncode != 0, result.output
+    assert f"{ROUTERS[1]}: cannot write the map file {MAP_FILE}: Read-only file system" in result.output, result.output
+    assert "No router was changed" in result.output and "was committed on" not in result.output
+    assert _routers() == before
+
+
+def test_a_switch_and_its_rollback_move_both_routers_at_one_instant():
+    live = _routers()[ROUTERS[0]]["live"]
+    idle = "green" if live == "blue" else "blue"
+    for name, back in (("switch", idle), ("rollback", live)):
+        result = playbook(name, "bluegreen_force=true")
+        assert result.returncode == 0, result.output
+        states = _routers()
+        assert {state["live"] for state in states.values()} == {back} and all(s["consistent"] for s in states.values())
+        found = SPREAD.search(result.output)
+        assert found and found.group(1) == found.group(2) == "2", result.output
+        # The two routers are containers on one clock: their commits are a scheduler's hiccup apart, not a round trip.
+        print(f"{name}: the two routers committed within {found.group(3)} ms of each other ({result.wall_s:.1f} s run)")
+        assert float(found.group(3)) < 250, result.output
