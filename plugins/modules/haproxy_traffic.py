@@ -108,7 +108,7 @@ options:
       - Every router given the same instant moves at the same moment, to within their clocks' agreement. An instant
         already past commits at once; RV(late_ms) says by how much.
       - At most 30 seconds ahead, since the map's lock is held until then.
-      - Mutually exclusive with O(stage).
+      - Refused with O(stage=true).
     type: float
 attributes:
   check_mode:

@@ -36,7 +36,6 @@ class HAProxy(base.Router):
         "stage": {"type": "bool", "default": False},
         "commit_at": {"type": "float"},
     }
-    CHANGE_CONSTRAINTS = {"mutually_exclusive": [("stage", "commit_at")]}
 
     def validate(self) -> None:
         params = self.params
@@ -47,6 +46,9 @@ class HAProxy(base.Router):
         if "weight" in params:
             self.validate_weight()
         if params.get("commit_at") is not None:
+            if params["stage"]:
+                raise _validate.ValidationError("commit_at commits a change and stage only checks it: give one of them",
+                                                "commit_at")
             _validate.commit_instant(params["commit_at"], _haproxy.COMMIT_WAIT_MAX_S)
 
     def connect(self) -> None:
