@@ -780,15 +780,13 @@ def apply_switch(api: RuntimeAPI, plan: SwitchPlan, write=None, clock=time.perf_
                 write(layout.map_file, render_map_file(read_map_file(layout.map_file), plan.desired))
                 file_written = True
             if commit_at is not None and plan.runtime_changes:
-                version = api.prepare_map(layout.map_file)
-                for key, value in replace_entries(api.map_entries(layout.map_file), plan.desired):
-                    api.add_map_version(layout.map_file, version, key, value)
-                timing["late_ms"] = wait_until(commit_at, wall, sleep)
-                attempted = list(plan.runtime_changes)
-                timing["committed_at"] = wall()
-                before = clock()
-                api.commit_map(layout.map_file, version)
-                cutover_ms = round((clock() - before) * 1000, 3)
+                def at_the_instant() -> None:
+                    timing["late_ms"] = wait_until(commit_at, wall, sleep)
+                    attempted.extend(plan.runtime_changes)
+                    timing["committed_at"] = wall()
+
+                entries = replace_entries(api.map_entries(layout.map_file), plan.desired)
+                cutover_ms = commit_entries(api, layout.map_file, entries, clock, ready=at_the_instant)
             for key in plan.runtime_changes if commit_at is None else ():
                 attempted.append(key)
                 before = clock()
@@ -833,12 +831,15 @@ def replace_entries(entries: list, desired: dict) -> list:
     return result + [(key, value) for key, value in desired.items() if key not in present and value is not None]
 
 
-def commit_entries(api: RuntimeAPI, map_file: str, entries: list, clock=time.perf_counter) -> float:
+def commit_entries(api: RuntimeAPI, map_file: str, entries: list, clock=time.perf_counter, ready=None) -> float:
     """Replace every entry of the runtime map in one step (``prepare map``, ``add map @v`` per entry, ``commit map``);
-    returns the milliseconds the commit took, the moment every request sees the new entries."""
+    returns the milliseconds the commit took, the moment every request sees the new entries. ``ready``: called when the
+    version is filled, just before the commit (to wait for an instant)."""
     version = api.prepare_map(map_file)
     for key, value in entries:
         api.add_map_version(map_file, version, key, value)
+    if ready is not None:
+        ready()
     before = clock()
     api.commit_map(map_file, version)
     return round((clock() - before) * 1000, 3)
