@@ -116,7 +116,7 @@ bench: bootstrap lab-image ## Benchmarks (scripts/bench.sh)
 	@test -x scripts/bench.sh || { echo "ERROR: scripts/bench.sh does not exist yet" >&2; exit 1; }
 	scripts/bench.sh
 
-bench-scale: bootstrap lab-image ## Switch/rollback wall time from 1 to 3 routers, 2 to 8 app hosts (scripts/bench.sh scale)
+bench-scale: bootstrap lab-image ## Switch/rollback wall time from 1 to 5 routers, 2 to 5 app hosts, commit spread (scripts/bench.sh scale)
 	scripts/bench.sh scale
 
 docs: bootstrap ## The docs site (guides in docs/, modules, plugins, roles) into build/docs/html, offline (scripts/docs.sh)

@@ -1041,20 +1041,21 @@ def scale_section(scale: dict) -> str:
         "`bluegreen.core.switch -e bluegreen_monitor_seconds=0`, `bluegreen.core.rollback`; medians, no probe load. "
         f"Ansible ran with its default {scale['forks']} forks. The routers' backends list all the lab's app hosts at every "
         "size (`set map` does not depend on it); the play's hosts are the size's app hosts."
-        + (f" This run's lab held {scale['lab']['apps']} app hosts, not 8: on this shared machine (load average 8 to "
-           "25 from other jobs) the release that prepares an 8-app-host lab did not finish within its limit, and "
-           "make bench's 4 containers ran at the same time (11 containers at most); the rounds ran while make bench "
-           "ran too, so single rounds vary widely (every round is in scale.json): read the medians' ratios only."
-           if scale.get("lab", {}).get("apps", 8) < 8 else "") + "\n\n",
+        + "\n\n",
         scale_mod.scale_table(rows),
         f"\nFrom 1 to {most_routers['routers']} routers (2 app hosts): switch {base['switch_s']:.2f} -> "
         f"{most_routers['switch_s']:.2f} s, rollback {base['rollback_s']:.2f} -> {most_routers['rollback_s']:.2f} s; "
         f"from 2 to {most_apps['apps']} app hosts (1 router): switch {base['switch_s']:.2f} -> {most_apps['switch_s']:.2f} s, "
         f"rollback {base['rollback_s']:.2f} -> {most_apps['rollback_s']:.2f} s; the no-op floor {base['noop_s']:.2f} -> "
-        f"{most_routers['noop_s']:.2f} s and -> {most_apps['noop_s']:.2f} s. With one router the rollback is two module "
-        "round trips (the app hosts' releases, then one locked call on the router); with more it takes the general "
-        "path of a switch (the lock, a read of each router, a route on each, one router after the other), which is "
-        "why it grows with the routers. The app hosts are reached in parallel, 5 at a time (Ansible's forks). "
+        f"{most_routers['noop_s']:.2f} s and -> {most_apps['noop_s']:.2f} s. "
+        + "".join(f"With {apps[:-1]} app hosts, from 1 to {grow['routers'][1]} routers: switch {grow['switch']:.2f}x, "
+                  f"rollback {grow['rollback']:.2f}x. " for apps, grow in (scale.get("router_growth") or {}).items())
+        + "With one router the rollback is two module round trips (the app hosts' releases, then one locked call on "
+        "the router). With more it takes the general path of a switch: the lock with a read of every router, then, on "
+        "HAProxy, a stage on every router and a commit on all at one instant. The routers are reached side by side, "
+        "one per app host of the play (up to Ansible's forks), so with fewer app hosts than routers a host reaches its "
+        "routers one after another, and the later ones commit after the instant. The commit spread is the widest gap "
+        "between the routers' commit instants the run printed (by the routers' clocks; the lab's containers share one). "
         "Every round: `scale.json`.\n",
     ]
     return "".join(text)

@@ -5,8 +5,8 @@
     scripts/bench.sh scale   (brings up its own lab, runs this, takes the lab down)
     python3 benchmarks/scale.py [--rounds 3] [--skip-prepare]
 
-Expects the scale lab (scripts/lab.sh with BLUEGREEN_LAB_PREFIX=bluegreen-benchscale: router1-3,
-app1-8, 11 containers) to be up; its hosts are reached over SSH (.cache/lab/ssh_config). It provisions all of it with HAProxy and releases 1.0.0 and
+Expects the scale lab (scripts/lab.sh with BLUEGREEN_LAB_PREFIX=bluegreen-benchscale: router1-5,
+app1-5, 10 containers) to be up; its hosts are reached over SSH (.cache/lab/ssh_config). It provisions all of it with HAProxy and releases 1.0.0 and
 2.0.0 once, then, for each size (routers, app hosts) in SIZES, runs `--rounds` rounds side by side
 on an inventory of that size:
 
@@ -40,11 +40,14 @@ sys.path.insert(0, HERE)
 import bench  # noqa: E402
 
 PREFIX = os.environ.get("BLUEGREEN_LAB_PREFIX", "bluegreen-benchscale")
-MAX_ROUTERS = 3
-MAX_APPS = 8
-# (routers, app hosts): routers grow with two app hosts, app hosts grow with one router.
-SIZES = ((1, 2), (2, 2), (3, 2), (1, 4), (1, 8))
+MAX_ROUTERS = 5
+MAX_APPS = 5
+# (routers, app hosts): routers grow with two app hosts (each app host reaches its share of the routers, one after
+# another) and with five (one router per app host: all at once); app hosts grow with one router.
+SIZES = ((1, 2), (2, 2), (5, 2), (1, 5), (5, 5))
 OUT = os.path.join(bench.RESULTS, "scale.json")
+# What the switch role prints after each step committed on several HAProxy routers (roles/switch/tasks/two_phase.yml).
+SPREAD_LINE = re.compile(r"committed on (\d+) of (\d+) routers\s+within ([0-9.]+) ms of each other")
 PROFILE_LINE = re.compile(r"^(?P<task>\S.*?) -{3,} (?P<seconds>\d+(?:\.\d+)?)s\s*$")
 
 
@@ -72,6 +75,13 @@ def parse_profile(text: str) -> list[dict]:
         if match:
             tasks.append({"task": match.group("task").strip(), "s": float(match.group("seconds"))})
     return tasks
+
+
+def commit_spread(text: str) -> float | None:
+    """The widest spread between the routers' commit instants a run printed (one line per step), in ms; None when it
+    printed none (one router)."""
+    spreads = [float(found.group(3)) for found in SPREAD_LINE.finditer(" ".join(text.split()))]
+    return max(spreads) if spreads else None
 
 
 GROUPS = (
@@ -105,11 +115,15 @@ def breakdown(tasks: Sequence[dict], wall_s: float) -> dict:
             "tasks": len(tasks), "groups": dict(sorted(groups.items(), key=lambda item: -item[1]))}
 
 
-def size_row(routers: int, apps: int, noop: Sequence[float], switch: Sequence[float], rollback: Sequence[float]) -> dict:
-    """One size's medians, ratios to its own no-op floor, and every round's figures."""
+def size_row(routers: int, apps: int, noop: Sequence[float], switch: Sequence[float], rollback: Sequence[float],
+             spreads: dict | None = None) -> dict:
+    """One size's medians, ratios to its own no-op floor, and every round's figures. ``spreads``: per playbook
+    (switch, rollback), each round's commit spread in ms (commit_spread), for the median."""
     med = {name: round(statistics.median(values), 2) for name, values in
            (("noop_s", noop), ("switch_s", switch), ("rollback_s", rollback))}
-    return {"routers": routers, "apps": apps, **med,
+    spread = {f"{name}_spread_ms": round(statistics.median(found), 3) if (found := [x for x in values if x is not None])
+              else None for name, values in (spreads or {}).items()}
+    return {"routers": routers, "apps": apps, **med, **spread,
             "switch_over_noop": round(med["switch_s"] / med["noop_s"], 2),
             "rollback_over_noop": round(med["rollback_s"] / med["noop_s"], 2),
             "switch_minus_noop_s": round(med["switch_s"] - med["noop_s"], 2),
@@ -129,17 +143,32 @@ def growth(rows: Sequence[dict]) -> dict:
         "noop": round(row["noop_s"] / base["noop_s"], 2)} for row in rows}
 
 
+def router_growth(rows: Sequence[dict]) -> dict:
+    """Per number of app hosts measured with 1 router and with more: the switch's and the rollback's medians at the
+    most routers over those at 1 router."""
+    out = {}
+    for apps in sorted({row["apps"] for row in rows}):
+        same = sorted((row for row in rows if row["apps"] == apps), key=lambda row: row["routers"])
+        if len(same) > 1 and same[0]["routers"] == 1:
+            one, most = same[0], same[-1]
+            out[f"{apps}a"] = {"routers": [1, most["routers"]], "switch": round(most["switch_s"] / one["switch_s"], 2),
+                               "rollback": round(most["rollback_s"] / one["rollback_s"], 2)}
+    return out
+
+
 def scale_table(rows: Sequence[dict]) -> str:
     """The sizes as Markdown."""
     grow = growth(rows)
     lines = ["| routers | app hosts | no-op (s) | switch (s) | rollback (s) | switch / no-op | rollback / no-op "
-             "| switch, rollback vs 1 router + 2 apps |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| switch, rollback vs 1 router + 2 apps | commit spread, switch / rollback (ms) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         ratio = grow.get(f"{row['routers']}r-{row['apps']}a")
         lines.append(f"| {row['routers']} | {row['apps']} | {row['noop_s']:.2f} | {row['switch_s']:.2f} | "
                      f"{row['rollback_s']:.2f} | {row['switch_over_noop']:.2f}x | {row['rollback_over_noop']:.2f}x | "
-                     + ("n/a" if ratio is None else f"{ratio['switch']:.2f}x, {ratio['rollback']:.2f}x") + " |")
+                     + ("n/a" if ratio is None else f"{ratio['switch']:.2f}x, {ratio['rollback']:.2f}x") + " | "
+                     + " / ".join("-" if row.get(key) is None else f"{row[key]:g}" for key in ("switch_spread_ms", "rollback_spread_ms"))
+                     + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -223,13 +252,17 @@ def measure(rounds: int, noop: str, sizes: Sequence[tuple[int, int]] = SIZES) ->
     for routers, apps in sizes:
         inventory = write_inventory(routers, apps)
         times: dict[str, list[float]] = {"noop": [], "switch": [], "rollback": []}
+        spreads: dict[str, list] = {"switch": [], "rollback": []}
         for number in range(1, rounds + 1):
             times["noop"].append(run(inventory, noop)[0])
-            times["switch"].append(run(inventory, *SWITCH)[0])
-            times["rollback"].append(run(inventory, *ROLLBACK)[0])
+            for name, args in (("switch", SWITCH), ("rollback", ROLLBACK)):
+                wall, out = run(inventory, *args)
+                times[name].append(wall)
+                spreads[name].append(commit_spread(out))
             bench.log(f"{routers} router(s), {apps} app hosts, round {number}: no-op {times['noop'][-1]:.2f} s, "
-                      f"switch {times['switch'][-1]:.2f} s, rollback {times['rollback'][-1]:.2f} s")
-        rows.append(size_row(routers, apps, times["noop"], times["switch"], times["rollback"]))
+                      f"switch {times['switch'][-1]:.2f} s, rollback {times['rollback'][-1]:.2f} s, commit spread "
+                      f"{spreads['switch'][-1]} / {spreads['rollback'][-1]} ms")
+        rows.append(size_row(routers, apps, times["noop"], times["switch"], times["rollback"], spreads))
     return rows
 
 
@@ -282,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = measure(args.rounds, noop, sizes)
     profiled = profile(noop)
     result = {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rounds": args.rounds,
-              "forks": forks(), "sizes": rows, "lab": {"routers": MAX_ROUTERS, "apps": MAX_APPS}, "growth": growth(rows), "profile": profiled,
+              "forks": forks(), "sizes": rows, "lab": {"routers": MAX_ROUTERS, "apps": MAX_APPS}, "growth": growth(rows),
+              "router_growth": router_growth(rows), "profile": profiled,
               "prepare_s": round(prepared - started, 1), "scale_seconds": round(time.monotonic() - started, 1)}
     with open(OUT, "w", encoding="utf-8") as handle:
         json.dump(result, handle, indent=2, sort_keys=True)

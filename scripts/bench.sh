@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: zero-downtime and cutover figures of the HAProxy and Nginx paths on a lab of its own.
 #   scripts/bench.sh [ARGS]        bring up the bench lab, run benchmarks/bench.py ARGS, take the lab down
-#   scripts/bench.sh scale [ARGS]  `make bench-scale`: the switch step's wall time from 1 to 3 routers and
-#                                  2 to 8 app hosts (benchmarks/scale.py) on an 11-container lab of its own
+#   scripts/bench.sh scale [ARGS]  `make bench-scale`: the switch step's wall time from 1 to 5 routers and
+#                                  2 to 5 app hosts (benchmarks/scale.py) on a 10-container lab of its own
 # The labs' containers are named bluegreen-bench-* and bluegreen-benchscale-* (never the demo's or Molecule's: a
 # separate prefix, so that the bench's `lab.sh down` leaves a running scale lab alone); they are
 # removed at the end, also when the bench fails or is interrupted. The playbooks and the benchmarks' own
@@ -21,7 +21,7 @@ if [ "${1:-}" = scale ]; then mode=scale; shift; fi
 
 if [ "$mode" = scale ]; then
     export BLUEGREEN_LAB_PREFIX=bluegreen-benchscale
-    names=(router1 router2 router3 app1 app2 app3 app4 app5 app6 app7 app8)
+    names=(router1 router2 router3 router4 router5 app1 app2 app3 app4 app5)
     script=benchmarks/scale.py
     BENCH_TIMEOUT="${BENCH_TIMEOUT:-1500}"
 else

@@ -26,11 +26,11 @@ bluegreen.core.switch : Release the lock -------------------------------- 0.50s
 
 def test_lab_names() -> None:
     assert scale.lab_names(1, 2) == ["router1", "app1", "app2"]
-    assert len(scale.lab_names()) == 11
+    assert len(scale.lab_names()) == 10
     with pytest.raises(ValueError):
-        scale.lab_names(4, 2)
+        scale.lab_names(6, 2)
     with pytest.raises(ValueError):
-        scale.lab_names(1, 9)
+        scale.lab_names(1, 6)
 
 
 def test_parse_profile_reads_only_the_recap() -> None:
@@ -63,7 +63,19 @@ def test_size_rows_growth_and_table() -> None:
     assert grow["1r-8a"] == {"switch": 1.5, "rollback": 2.0, "noop": 1.2}
     assert scale.growth([big]) == {}
     table = scale.scale_table([small, big])
-    assert table.startswith("| routers | app hosts |") and "| 1 | 8 | 6.00 | 16.50 | 20.00 | 2.75x | 3.33x | 1.50x, 2.00x |" in table
+    assert table.startswith("| routers | app hosts |") and "| 1 | 8 | 6.00 | 16.50 | 20.00 | 2.75x | 3.33x | 1.50x, 2.00x | - / - |" in table
+
+
+def test_commit_spread_and_router_growth() -> None:
+    out = ("ok: [app1] =>\n  msg: 'demo: 10% to blue was committed on 5 of 5 routers\n    within 0.41 ms of each other.'\n"
+           "ok: [app1] =>\n  msg: 'demo: 100% to blue was committed on 5 of 5 routers within 12.5 ms of each other.'")
+    assert scale.commit_spread(out) == 12.5 and scale.commit_spread("no such line") is None
+    one = scale.size_row(1, 5, [4.0], [10.0], [6.0], {"switch": [None], "rollback": [None]})
+    five = scale.size_row(5, 5, [4.0], [11.0], [6.6], {"switch": [1.0, 3.0, 2.0], "rollback": [None, 4.0, 5.0]})
+    assert one["switch_spread_ms"] is None and five["switch_spread_ms"] == 2.0 and five["rollback_spread_ms"] == 4.5
+    assert scale.router_growth([one, five]) == {"5a": {"routers": [1, 5], "switch": 1.1, "rollback": 1.1}}
+    assert scale.router_growth([five]) == {}
+    assert "| - / - |" in scale.scale_table([one]) and "| 2 / 4.5 |" in scale.scale_table([five])
 
 
 def test_profile_table() -> None:
@@ -74,7 +86,7 @@ def test_profile_table() -> None:
 
 
 def test_parse_sizes() -> None:
-    assert scale.parse_sizes("1x2, 3x2,1x8") == [(1, 2), (3, 2), (1, 8)]
-    for bad in ("", "1x9", "4x2", "1-2", "x2"):
+    assert scale.parse_sizes("1x2, 3x2,1x5") == [(1, 2), (3, 2), (1, 5)]
+    for bad in ("", "1x6", "6x2", "1-2", "x2"):
         with pytest.raises(ValueError):
             scale.parse_sizes(bad)
