@@ -41,17 +41,25 @@ def locked(path: str) -> Iterator[None]:
         os.close(fd)
 
 
-def check_writable(path: str, content: str) -> None:
-    """Write ``content`` to a temporary file beside ``path`` and remove it: what atomic_write will need (the folder
-    writable, room for the content), proved without touching ``path``. Raises OSError."""
+def _write_beside(path: str, content: str) -> str:
+    """``content`` in a new temporary file beside ``path`` (the same filesystem, so it can be renamed onto it), synced to
+    disk; returns its path. Raises OSError, leaving no file behind."""
     fd, tmp = tempfile.mkstemp(prefix=".bluegreen-", dir=os.path.dirname(os.path.abspath(path)))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-    finally:
+    except BaseException:
         os.unlink(tmp)
+        raise
+    return tmp
+
+
+def check_writable(path: str, content: str) -> None:
+    """Write ``content`` to a temporary file beside ``path`` and remove it: what atomic_write will need (the folder
+    writable, room for the content), proved without touching ``path``. Raises OSError."""
+    os.unlink(_write_beside(path, content))
 
 
 def atomic_write(path: str, content: str, mode: int | None = None) -> None:
@@ -66,12 +74,8 @@ def atomic_write(path: str, content: str, mode: int | None = None) -> None:
         existing = os.stat(path)
     except FileNotFoundError:
         pass
-    fd, tmp = tempfile.mkstemp(prefix=".bluegreen-", dir=directory)
+    tmp = _write_beside(path, content)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
         elif existing is not None:

@@ -779,7 +779,14 @@ def apply_switch(api: RuntimeAPI, plan: SwitchPlan, write=None, clock=time.perf_
             if plan.file_changed:
                 write(layout.map_file, render_map_file(read_map_file(layout.map_file), plan.desired))
                 file_written = True
-            if commit_at is not None and plan.runtime_changes:
+            if commit_at is None:
+                for key in plan.runtime_changes:
+                    attempted.append(key)
+                    before = clock()
+                    api.set_map(layout.map_file, key, plan.desired[key])
+                    if key in (layout.live_key, layout.share_key) and cutover_ms is None:
+                        cutover_ms = round((clock() - before) * 1000, 3)
+            elif plan.runtime_changes:
                 def at_the_instant() -> None:
                     timing["late_ms"] = wait_until(commit_at, wall, sleep)
                     attempted.extend(plan.runtime_changes)
@@ -787,12 +794,6 @@ def apply_switch(api: RuntimeAPI, plan: SwitchPlan, write=None, clock=time.perf_
 
                 entries = replace_entries(api.map_entries(layout.map_file), plan.desired)
                 cutover_ms = commit_entries(api, layout.map_file, entries, clock, ready=at_the_instant)
-            for key in plan.runtime_changes if commit_at is None else ():
-                attempted.append(key)
-                before = clock()
-                api.set_map(layout.map_file, key, plan.desired[key])
-                if key in (layout.live_key, layout.share_key) and cutover_ms is None:
-                    cutover_ms = round((clock() - before) * 1000, 3)
             verify_routing(api, layout, plan.desired)
         except (HAProxyError, OSError) as exc:
             problems = restore(api, plan, file_written, attempted, write)
