@@ -49,6 +49,8 @@ _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 _PATH_SEGMENT_RE = re.compile(r"^[A-Za-z0-9._~!$&'()*+,=:@%-]+$")
 _ADDRESS_RE = re.compile(r"^(?:\*|[0-9.]+|\[[0-9A-Fa-f:.]+\])$")
+# A cookie or header name that is safe in a router's configuration as it is (no quoting, no '#').
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class ConflictError(BluegreenError):
@@ -56,6 +58,31 @@ class ConflictError(BluegreenError):
 
 
 # --------------------------------------------------------------------------- inputs
+
+
+def preview_match(header: object, cookie: object, value: object) -> dict | None:
+    """What reaches the idle colour through the live address: a request whose header ``header`` (or cookie
+    ``cookie``) has ``value``; None when ``value`` is empty (off). The claim keeps the value's SHA-256 only, so no
+    claim, and no diff of one, holds the value."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or any(ord(ch) < 32 or ord(ch) == 127 for ch in value) or len(value) > 256:
+        # The value is a secret: the message never shows it.
+        raise _validate.ValidationError("preview_value must be text of at most 256 characters with no newline or other "
+                                        "control character", "preview_value")
+    names = {}
+    for param, name in (("preview_header", header), ("preview_cookie", cookie)):
+        if name in (None, ""):
+            continue
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+            raise _validate.ValidationError(
+                f"{param} {name!r} is not a valid header or cookie name: use 1 to 64 letters, digits, '-', '_' and '.', "
+                "starting with a letter or digit", param)
+        names[param.split("_")[1]] = name
+    if not names:
+        raise _validate.ValidationError("preview_value needs preview_header or preview_cookie: the request part that carries it",
+                                        "preview_header")
+    return dict(names, sha256=hashlib.sha256(value.encode("utf-8")).hexdigest().upper())
 
 
 def hostname(value: object, param: str) -> str:
@@ -238,7 +265,8 @@ def read_claim(text: str | None) -> dict | None:
 class Change:
     """One file of the router: what it holds now and what it should hold (None: absent)."""
 
-    def __init__(self, path: str, before: str | None, after: str | None, mode: int, secret: bool = False) -> None:
+    def __init__(self, path: str, before: str | None, after: str | None, mode: int, secret: bool | str = False) -> None:
+        """``secret``: the file's diff shows its SHA-256 only, under this name (True: a certificate and key)."""
         self.path, self.before, self.after, self.mode, self.secret = path, before, after, mode, secret
 
     @property
@@ -250,7 +278,8 @@ class Change:
             if text is None:
                 return ""
             if self.secret:
-                return f"(certificate and key, sha256 {hashlib.sha256(text.encode()).hexdigest()})\n"
+                what = "certificate and key" if self.secret is True else self.secret
+                return f"({what}, sha256 {hashlib.sha256(text.encode()).hexdigest()})\n"
             return text
         return {"before": shown(self.before), "after": shown(self.after), "before_header": self.path, "after_header": self.path}
 

@@ -25,12 +25,11 @@ Everything here is pure: it turns claims (``_apps``) and file texts into file te
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 
 from ansible_collections.bluegreen.core.plugins.module_utils import _haproxy, _validate
-from ansible_collections.bluegreen.core.plugins.module_utils._apps import CLAIM_PREFIX, all_routes
+from ansible_collections.bluegreen.core.plugins.module_utils._apps import CLAIM_PREFIX, NAME_RE, all_routes
 
 SHARED_FILE = "00-bluegreen.cfg"
 MAP_FILE = "bluegreen.map"
@@ -50,8 +49,6 @@ DEFAULT_PAGE = """<!DOCTYPE html>
 _DURATION_RE = re.compile(r"^[0-9]+(?:us|ms|s|m|h|d)?$")
 # How a client keeps its colour during a weighted step: a cookie the router sets, or a cookie or header of its own.
 STICKY_BY = ("cookie", "request_cookie", "header")
-# A cookie or header name that is safe in HAProxy's configuration as it is (no quoting, no '#').
-_STICKY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # How long the router's sticky cookie lasts: longer than any ramp.
 STICKY_COOKIE_MAX_AGE = 86400
 
@@ -73,36 +70,11 @@ def sticky(by: object, name: object, app: str) -> dict:
                 f"sticky_name must name the {'cookie' if by == 'request_cookie' else 'header'} whose hash keeps each client "
                 f"on its colour with sticky_by={by}", "sticky_name")
         name = f"bluegreen_{app}"
-    if not isinstance(name, str) or not _STICKY_NAME_RE.fullmatch(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise _validate.ValidationError(
             f"sticky_name {name!r} is not a valid cookie or header name: use 1 to 64 letters, digits, '-', '_' and '.', "
             "starting with a letter or digit", "sticky_name")
     return {"by": by, "name": name}
-
-
-def preview_match(header: object, cookie: object, value: object) -> dict | None:
-    """What reaches the idle colour through the live listener: a request whose header ``header`` (or cookie
-    ``cookie``) has ``value``; None when ``value`` is empty (off). The claim keeps the value's SHA-256 only, so the
-    configuration and its diffs never hold the value."""
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str) or any(ord(ch) < 32 or ord(ch) == 127 for ch in value) or len(value) > 256:
-        # The value is a secret: the message never shows it.
-        raise _validate.ValidationError("preview_value must be text of at most 256 characters with no newline or other "
-                                        "control character", "preview_value")
-    names = {}
-    for param, name in (("preview_header", header), ("preview_cookie", cookie)):
-        if name in (None, ""):
-            continue
-        if not isinstance(name, str) or not _STICKY_NAME_RE.fullmatch(name):
-            raise _validate.ValidationError(
-                f"{param} {name!r} is not a valid header or cookie name: use 1 to 64 letters, digits, '-', '_' and '.', "
-                "starting with a letter or digit", param)
-        names[param.split("_")[1]] = name
-    if not names:
-        raise _validate.ValidationError("preview_value needs preview_header or preview_cookie: the request part that carries it",
-                                        "preview_header")
-    return dict(names, sha256=hashlib.sha256(value.encode("utf-8")).hexdigest().upper())
 
 
 def preview_rules(app_claim: dict, map_file: str, condition: str = "") -> list:

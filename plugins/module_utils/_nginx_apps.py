@@ -15,6 +15,9 @@ The layout on a router (nginx.conf includes ``<site_dir>/*.conf`` in its ``http`
                                            ``location = /p``, proxying to ``<app>_live``; included by the server
                                            blocks of its host names (or, with ``manage: app``, by the operator's)
   <conf_dir>/<app>/preview-locations.conf  the same for ``<app>_preview``
+  <conf_dir>/<app>/preview-match.conf      with a preview on the live address (a preview value): the maps that send a
+                                           request carrying the value to ``<app>_preview`` instead of ``<app>_live``;
+                                           it holds the value, so it is root's only (0600) and no diff shows it
   <cert_dir>/<app>.pem              the app's certificate and key, 0600, for the server blocks of its host names
 
 The upstream files and the live.conf / preview.conf links in ``<conf_dir>/<app>/`` are the bluegreen.core.nginx role's
@@ -33,18 +36,25 @@ from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _vali
 SHARED_FILE = "bluegreen.conf"
 LOCATIONS_FILE = "locations.conf"
 PREVIEW_LOCATIONS_FILE = "preview-locations.conf"
+PREVIEW_MATCH_FILE = "preview-match.conf"
 NOT_ROUTED = "No app is routed here for this host name and path.\\n"
 
 _TIME_RE = re.compile(r"^[0-9]{1,9}(?:ms|s|m|h|d)?$")
 _WORDS_RE = re.compile(r"^[a-z_0-9 ]+$")
+# A header nginx passes on with its default ignore_invalid_headers: letters, digits and '-' only.
+_HEADER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 
 
 def site_file(app: str) -> str:
     return f"bluegreen-{app}.conf"
 
 
+def _variable(app: str, what: str) -> str:
+    return "$bluegreen_" + re.sub(r"[^A-Za-z0-9_]", "_", app) + "_" + what
+
+
 def colour_variable(app: str) -> str:
-    return "$bluegreen_" + re.sub(r"[^A-Za-z0-9_]", "_", app) + "_colour"
+    return _variable(app, "colour")
 
 
 def time(value: object, param: str) -> str:
@@ -88,6 +98,52 @@ def check_certificates(claims: dict, app: str, fingerprints: dict) -> None:
             )
 
 
+def preview_match(header: object, cookie: object, value: object) -> dict | None:
+    """The claim's preview on the live address (``_apps.preview_match``), with a header nginx reads."""
+    match = _apps.preview_match(header, cookie, value)
+    if match and match.get("header") and not _HEADER_RE.fullmatch(match["header"]):
+        raise _validate.ValidationError(
+            f"preview_header {match['header']!r} has a character nginx ignores headers with by default "
+            "(ignore_invalid_headers): use letters, digits and '-'", "preview_header")
+    return match
+
+
+def _quoted(text: str) -> str:
+    """``text`` as one double-quoted token of nginx's configuration."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def preview_match_conf(app_claim: dict, value: str) -> str | None:
+    """The maps that choose the app's live locations' upstream: ``<app>_preview`` for a request whose header (or
+    cookie) carries the preview value, ``<app>_live`` for any other; None without a preview on the live address.
+    Nginx compares the value itself (it has no hash to compare with), so this text holds it."""
+    match = app_claim.get("preview_match")
+    if not match:
+        return None
+    app = app_claim["app"]
+    tests = []
+    if match.get("header"):
+        tests.append(("header", "$http_" + match["header"].lower().replace("-", "_"), "~^" + re.escape(value) + "$"))
+    if match.get("cookie"):
+        tests.append(("cookie", "$http_cookie", "~(?:^|;)\\s*" + re.escape(match["cookie"]) + "=" + re.escape(value) + "\\s*(?:;|$)"))
+    carried = " or ".join(f"{kind} {match[kind]}" for kind, _source, _pattern in tests)
+    lines = [
+        f"# {app}'s preview on its live address, written by bluegreen.core: a request whose {carried} carries the",
+        f"# preview value reaches the idle colour ({app}_preview), any other the live one. It holds the value: root's only.",
+    ]
+    fallback = f"{app}_live"
+    for index, (kind, source, pattern) in enumerate(tests):
+        variable = upstream_variable(app) if index == len(tests) - 1 else _variable(app, f"by_{kind}")
+        lines += [f"map {source} {variable} {{", f"    default {fallback};", f"    {_quoted(pattern)} {app}_preview;", "}"]
+        fallback = variable
+    return "\n".join(lines) + "\n"
+
+
+def upstream_variable(app: str) -> str:
+    """The upstream of the app's live locations with a preview on the live address (preview_match_conf)."""
+    return _variable(app, "upstream")
+
+
 # --------------------------------------------------------------------------- files
 
 
@@ -105,8 +161,10 @@ def _location_blocks(app_claim: dict, role: str, options: dict, prefix: str) -> 
     if app_claim["tls_redirect"]:
         port = "" if app_claim["tls_port"] == 443 else f":{app_claim['tls_port']}"
         body += ["if ($scheme = http) {", f"    return 301 https://$host{port}$request_uri;", "}"]
+    # With a preview on the live address, a map of preview-match.conf chooses the live locations' upstream.
+    upstream = upstream_variable(app) if role == "live" and app_claim.get("preview_match") else f"{app}_{role}"
     body += [
-        f"proxy_pass http://{app}_{role};",
+        f"proxy_pass http://{upstream};",
         "# HTTP/1.1 without \"Connection: close\" keeps the connections to the app servers open.",
         "proxy_http_version 1.1;",
         'proxy_set_header Connection "";',
@@ -140,6 +198,8 @@ def app_site(app_claim: dict, servers: dict, paths: dict, options: dict) -> str:
         f"include {app_dir}/live.conf;",
         f"include {app_dir}/preview.conf;",
     ]
+    if app_claim.get("preview_match"):
+        lines.append(f"include {app_dir}/{PREVIEW_MATCH_FILE};")
     if options["colour_header"]:
         lines += [
             "",

@@ -363,7 +363,7 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
         claim = _apps.claim(params)
         if params["manage"] == "full":
             claim["sticky"] = _haproxy_apps.sticky(params["sticky_by"], params["sticky_name"], app)
-            claim["preview_match"] = _haproxy_apps.preview_match(params["preview_header"], params["preview_cookie"],
+            claim["preview_match"] = _apps.preview_match(params["preview_header"], params["preview_cookie"],
                                                                  params["preview_value"])
         chosen = servers(params["servers"])
         options = {"health_path": _validate_path(params["health_path"]), "colour_header": params["colour_header"],

@@ -12,8 +12,8 @@ description:
   - Writes the app's own part of an Nginx router's configuration and leaves every other app's part byte-identical.
     The app's part is its file C(<site_dir>/bluegreen-<app>.conf) (its claim of host names, path, ports and TLS, the
     includes of its C(live.conf) and C(preview.conf) links, its colour map, its own listeners), its locations
-    C(<conf_dir>/<app>/locations.conf) and C(preview-locations.conf), and its certificate C(<cert_dir>/<app>.pem)
-    (mode 0600).
+    C(<conf_dir>/<app>/locations.conf) and C(preview-locations.conf), its certificate C(<cert_dir>/<app>.pem)
+    (mode 0600), and with O(preview_value) the maps of C(<conf_dir>/<app>/preview-match.conf) (mode 0600).
   - Apps with O(hostnames) get one server block per host name, on O(listen_port) (and O(tls_port), with HTTP/2, when
     an app on that host name has TLS); several apps share a host name by O(path_prefix), the longest prefix winning
     as nginx's locations do. With O(manage=full) those server blocks are the file C(<site_dir>/bluegreen.conf), made
@@ -43,7 +43,7 @@ attributes:
     details: Checks the claims and the certificate, and reports the diff; writes nothing and cannot run C(nginx -t).
   diff_mode:
     support: full
-    details: One diff per file; a certificate shows as its SHA-256, never its content.
+    details: One diff per file; a certificate, and the file that holds O(preview_value), show as their SHA-256, never their content.
   idempotent:
     description: Run again with the same options, it changes nothing.
     support: full
@@ -117,6 +117,26 @@ options:
     description: The TLS port of the app's host names, with HTTP/2.
     type: int
     default: 443
+  preview_value:
+    description:
+      - A request to the app's live address (its listener and host names) whose header O(preview_header), or cookie
+        O(preview_cookie), has this value reaches the idle colour (the upstream C(<app>_preview)), whoever else gets
+        the live traffic. Testers reach the new release on the real host name before anyone else does.
+      - A secret, never logged or shown in a diff. Nginx has no hash to compare it with, so the router holds the value
+        itself, in C(<conf_dir>/<app>/preview-match.conf), which is root's only (mode 0600); the app's claim holds its
+        SHA-256. Use a long random value.
+      - Omitted or empty, there is no such preview (the default).
+      - Text of at most 256 characters, with no newline or other control character.
+    type: str
+  preview_header:
+    description:
+      - The request header that carries O(preview_value). Empty for none (then O(preview_cookie)).
+      - Letters, digits and C(-) only; nginx ignores a header with any other character (C(ignore_invalid_headers)).
+    type: str
+    default: X-Bluegreen-Preview
+  preview_cookie:
+    description: A cookie that carries O(preview_value), beside or instead of O(preview_header).
+    type: str
   proxy_next_upstream:
     description: Which failures send a request on to the next server of the same colour.
     type: str
@@ -208,6 +228,9 @@ ARGUMENT_SPEC = {
     "test_config": {"type": "bool", "default": False},
     "servers": {"type": "dict", "options": {"blue": {"type": "list", "elements": "str", "default": []},
                                             "green": {"type": "list", "elements": "str", "default": []}}},
+    "preview_header": {"type": "str", "default": "X-Bluegreen-Preview"},
+    "preview_cookie": {"type": "str"},
+    "preview_value": {"type": "str", "no_log": True},
     "proxy_next_upstream": {"type": "str", "default": "error timeout"},
     "proxy_connect_timeout": {"type": "str", "default": "5s"},
     "proxy_send_timeout": {"type": "str", "default": "60s"},
@@ -248,6 +271,9 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
     changes = []
     if present:
         claim = _apps.claim(params)
+        match = _nginx_apps.preview_match(params["preview_header"], params["preview_cookie"], params["preview_value"])
+        if match:
+            claim["preview_match"] = match
         options = {
             "colour_header": params["colour_header"],
             "proxy_next_upstream": _nginx_apps.words(params["proxy_next_upstream"], "proxy_next_upstream"),
@@ -263,6 +289,9 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
         for name, role in ((_nginx_apps.LOCATIONS_FILE, "live"), (_nginx_apps.PREVIEW_LOCATIONS_FILE, "preview")):
             path = os.path.join(app_dir, name)
             changes.append(Change(path, read(path), _nginx_apps.locations(claim, role, options), 0o644))
+        match_path = os.path.join(app_dir, _nginx_apps.PREVIEW_MATCH_FILE)
+        changes.append(Change(match_path, read(match_path), _nginx_apps.preview_match_conf(claim, params["preview_value"]), 0o600,
+                              secret="the preview value's maps"))
     else:
         pem = None
         tls_apps = {name for name, claim in claims.items() if claim.get("tls_port")}
@@ -281,7 +310,7 @@ def write(changes: list) -> None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(change.path)
         else:
-            os.makedirs(os.path.dirname(change.path), mode=0o700 if change.secret else 0o755, exist_ok=True)
+            os.makedirs(os.path.dirname(change.path), mode=0o700 if change.secret is True else 0o755, exist_ok=True)
             _fs.atomic_write(change.path, change.after, mode=change.mode)
 
 

@@ -22,7 +22,7 @@ import zipfile
 from ansible.errors import AnsibleError
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
-from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _artifact, _haproxy_apps, _http, _release, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _artifact, _haproxy_apps, _http, _nginx_apps, _release, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
 from ansible_collections.bluegreen.core.plugins.module_utils._routers import kinds
 
@@ -367,7 +367,7 @@ def header_or_cookie_name(value: object) -> str:
 def preview_value(value: object) -> str:
     """The preview's secret value: empty (off), or one line HAProxy's configuration can hold the hash of."""
     try:
-        _haproxy_apps.preview_match("X-Bluegreen-Preview", None, value)
+        _apps.preview_match("X-Bluegreen-Preview", None, value)
     except BluegreenError as exc:
         raise InputError(str(exc).replace("preview_value ", "", 1) + " (its value is not shown)") from None
     return value
@@ -625,9 +625,14 @@ def check(playbook: str, values: dict) -> dict:
                          "the request that carries it")
     router = checked.get("bluegreen_router", "haproxy")
     if checked.get("bluegreen_preview_value") and not kinds.KINDS[router]["live_preview"]:
-        raise InputError(f"bluegreen_preview_value is set, but a preview on the live address is built on HAProxy routers only "
-                         f"so far, not {router} (docs/haproxy.md): leave it empty, and use "
-                         "bluegreen_preview_port or bluegreen_preview_hostnames")
+        raise InputError(f"bluegreen_preview_value is set, but a preview on the live address is built on HAProxy and Nginx "
+                         f"routers only, not {router}: leave it empty, and use bluegreen_preview_port or "
+                         "bluegreen_preview_hostnames")
+    if checked.get("bluegreen_preview_value") and router == "nginx":
+        try:
+            _nginx_apps.preview_match(carriers[0], carriers[1], "x")
+        except BluegreenError as exc:
+            raise InputError("bluegreen_" + str(exc)) from None
     if playbook == "maintenance" and not kinds.KINDS[checked.get("bluegreen_router", "haproxy")]["maintenance"]:
         raise InputError(f"bluegreen_router is {checked['bluegreen_router']}: bluegreen.core.maintenance serves a maintenance "
                          "page on HAProxy routers only so far (docs/maintenance.md)")

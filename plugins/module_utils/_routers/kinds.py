@@ -30,7 +30,7 @@ KINDS = {
     "haproxy": {"driver": "HAProxy", "api": False, "preview": True, "steps": True, "counters": True, "maintenance": True,
                 "live_preview": True, "staged": True},
     "nginx": {"driver": "Nginx", "api": False, "preview": True, "steps": True, "counters": False, "maintenance": False,
-              "live_preview": False, "staged": False},
+              "live_preview": True, "staged": False},
     "alb": {"driver": "Alb", "api": True, "preview": False, "steps": True, "counters": True, "maintenance": False,
             "live_preview": False, "staged": False},
     "route53": {"driver": "Route53", "api": True, "preview": False, "steps": True, "counters": False, "maintenance": False,

@@ -20,6 +20,22 @@ def test_preview_listener_serves_the_idle_blue_with_1_0_0():
     assert {(a["colour"], a["version"]) for a in (get("http://127.0.0.1:8080/") for _attempt in range(4))} == {("blue", "1.0.0")}
 
 
+def test_the_preview_header_or_cookie_reaches_idle_blue_on_the_live_port_and_only_root_reads_the_value():
+    # molecule.yml provisions the router with this bluegreen_preview_value, carried by the header or the cookie.
+    value = "molecule-preview-5d2a91c4"
+    for headers in ((f"X-Bluegreen-Preview: {value}",), (f"Cookie: a=1; bg_preview={value}",)):
+        answer = get("http://127.0.0.1:80/", *headers)
+        assert (answer["status"], answer["colour"], answer["version"]) == (200, "blue", "1.0.0"), headers
+    for headers in ((), ("X-Bluegreen-Preview: wrong",), (f"Cookie: bg_preview={value}x",)):
+        answer = get("http://127.0.0.1:80/", *headers)
+        assert (answer["status"], answer["colour"], answer["version"]) == (200, "green", "2.0.0"), headers
+    router = host(ROUTER)
+    holding = router.run("grep -rlF 5d2a91c4 /etc/nginx").stdout.split()
+    assert holding == [f"{CONF}/preview-match.conf"]
+    match = router.file(f"{CONF}/preview-match.conf")
+    assert (match.user, match.mode) == ("root", 0o600)
+
+
 def test_include_links_say_green_is_live():
     router = host(ROUTER)
     assert router.file(f"{CONF}/live.conf").linked_to == f"{CONF}/upstream-green.conf"

@@ -6,6 +6,7 @@ temporary directory."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -77,9 +78,11 @@ class Router:
         for folder, _dirs, names in os.walk(self.root):
             for name in names:
                 path = os.path.join(folder, name)
-                if name.endswith(".lock") or "/tmp/" in path:
+                relative = os.path.relpath(path, self.root)
+                # nginx's own temporary folders and pid and log files are not the router's configuration.
+                if name.endswith(".lock") or relative.startswith("tmp/") or relative in ("nginx.pid", "error.log"):
                     continue
-                files[os.path.relpath(path, self.root)] = os.readlink(path) if os.path.islink(path) else open(path, "rb").read()  # noqa: SIM115
+                files[relative] = os.readlink(path) if os.path.islink(path) else open(path, "rb").read()  # noqa: SIM115
         return files
 
     def check(self) -> None:
@@ -227,6 +230,7 @@ def test_absent_is_put_back_when_an_operator_server_still_includes_the_app(route
 
 
 def test_check_mode_shows_the_diff_without_the_certificate_and_writes_nothing(router, pems):
+    router.upstreams("shop")
     before = router.snapshot()
     result = shop(router, pems, check_mode=True, diff=True)
     assert not result.failed and result["changed"], result.msg
@@ -234,3 +238,118 @@ def test_check_mode_shows_the_diff_without_the_certificate_and_writes_nothing(ro
     shown = json.dumps(result.result)
     assert "PRIVATE KEY" not in shown and "(certificate and key, sha256 " in shown
     assert "server_name shop.example.test;" in shown
+
+
+class Colours:
+    """Blue and green as two HTTP servers on loopback, each answering its name."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.servers = {}
+        for colour in ("blue", "green"):
+            class Handler(http.server.BaseHTTPRequestHandler):
+                name = colour.encode()
+
+                def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(self.name)))
+                    self.end_headers()
+                    self.wfile.write(self.name)
+
+                def log_message(self, *args: object) -> None:
+                    pass
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+            self.servers[colour] = server
+
+    def address(self, colour: str) -> str:
+        return f"127.0.0.1:{self.servers[colour].server_address[1]}"
+
+    def close(self) -> None:
+        for server in self.servers.values():
+            server.shutdown()
+            server.server_close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_preview_value_reaches_the_idle_colour_on_the_live_port_of_a_real_nginx(router):
+    import http.client
+    import time
+
+    # Quotes, a backslash, '$', braces and ';' in the value: nginx's configuration holds it quoted and escaped.
+    secret = 'tester-7b1e"9c\\0d$x{4f};'
+    colours = Colours()
+    live_port, preview_port = free_port(), free_port()
+    try:
+        result = router.run("cart", listen_port=live_port, preview_port=preview_port, preview_value=secret, preview_cookie="bg-preview",
+                            servers={"blue": [colours.address("blue")], "green": [colours.address("green")]}, diff=True)
+        assert not result.failed and result["changed"], result.msg
+        # The upstreams as the role writes them (green live, blue the idle colour), on loopback.
+        router.write("bluegreen/cart/upstream-green.conf", f"upstream cart_live {{\n    server {colours.address('green')};\n}}\n")
+        router.write("bluegreen/cart/preview-blue.conf", f"upstream cart_preview {{\n    server {colours.address('blue')};\n}}\n")
+        match = f"{router.root}/bluegreen/cart/preview-match.conf"
+        assert oct(os.stat(match).st_mode & 0o777) == "0o600"
+        # The value (escaped for a regular expression in quotes) is in that file only, and in no result or diff.
+        assert [name for name, data in router.snapshot().items() if isinstance(data, bytes) and b"7b1e" in data] == ["bluegreen/cart/preview-match.conf"]
+        assert secret not in json.dumps(result.result) and "(the preview value's maps, sha256 " in json.dumps(result.result)
+        assert result["apps"]["cart"]["preview_match"] == {"header": "X-Bluegreen-Preview", "cookie": "bg-preview",
+                                                            "sha256": hashlib.sha256(secret.encode()).hexdigest().upper()}
+        nginx = subprocess.Popen([NGINX, "-c", router.paths["nginx_conf"], "-g", "daemon off; master_process off;"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            def served(headers: dict) -> str:
+                deadline = time.monotonic() + 5
+                while True:
+                    connection = http.client.HTTPConnection("127.0.0.1", live_port, timeout=5)
+                    try:
+                        connection.request("GET", "/", headers=headers)
+                        return connection.getresponse().read().decode()
+                    except ConnectionRefusedError:
+                        assert time.monotonic() < deadline and nginx.poll() is None, nginx.stdout.read() if nginx.poll() is not None else ""
+                        time.sleep(0.05)
+                    finally:
+                        connection.close()
+
+            assert served({}) == "green"
+            assert served({"X-Bluegreen-Preview": secret}) == "blue"
+            assert served({"X-Bluegreen-Preview": secret + "x"}) == "green"
+            assert served({"X-Bluegreen-Preview": "tester"}) == "green"
+            assert served({"Cookie": f"a=1; bg-preview={secret}; b=2"}) == "blue"
+            assert served({"Cookie": f"bg-preview={secret}"}) == "blue"
+            assert served({"Cookie": f"xbg-preview={secret}"}) == "green"
+            assert served({"Cookie": f"bg-preview={secret}x"}) == "green"
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=10)
+    finally:
+        colours.close()
+    # Turned off, the file goes and the live locations proxy to the live upstream again.
+    off = router.run("cart", listen_port=live_port, preview_port=preview_port)
+    assert not off.failed and match in off["files"] and not os.path.exists(match), off.msg
+    assert "proxy_pass http://cart_live;" in router.text("conf.d", "bluegreen-cart.conf")
+    router.check()
+
+
+@pytest.mark.parametrize(("args", "param", "words"), [
+    ({"preview_header": "X_Preview"}, "preview_header", "nginx ignores headers with by default"),
+    ({"preview_header": "X Preview"}, "preview_header", "is not a valid header or cookie name"),
+    ({"preview_header": "", "preview_cookie": None}, "preview_header", "needs preview_header or preview_cookie"),
+    ({"preview_cookie": "bg;x"}, "preview_cookie", "is not a valid header or cookie name"),
+])
+def test_a_preview_the_router_cannot_read_is_refused_naming_the_parameter(router, args, param, words):
+    router.upstreams("cart")
+    before = router.snapshot()
+    result = router.run("cart", preview_value="abc", **args)
+    assert result.failed and result["param"] == param and words in result.msg, result.msg
+    assert router.snapshot() == before
+    newline = router.run("cart", preview_value="abc\n}")
+    assert newline.failed and newline["param"] == "preview_value" and "}" not in newline.msg

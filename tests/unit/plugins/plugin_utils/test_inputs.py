@@ -472,5 +472,10 @@ def test_a_preview_value_is_one_line_never_shown_and_needs_a_header_or_cookie(ar
     message = refused("provision", {"bluegreen_app": "shop", "bluegreen_preview_value": "s3cret", "bluegreen_preview_header": ""})
     assert message.startswith("bluegreen_preview_value needs") and "s3cret" not in message
     assert refused("provision", {"bluegreen_app": "shop", "bluegreen_preview_header": "X Bad"}).startswith("bluegreen_preview_header ")
-    message = refused("provision", {"bluegreen_app": "shop", "bluegreen_router": "nginx", "bluegreen_preview_value": "s3cret"})
-    assert "HAProxy routers only so far, not nginx" in message and "s3cret" not in message
+    message = refused("provision", {"bluegreen_app": "shop", "bluegreen_router": "alb", "bluegreen_preview_value": "s3cret"})
+    assert "HAProxy and Nginx routers only, not alb" in message and "s3cret" not in message
+    checked = _inputs.check("provision", {"bluegreen_app": "shop", "bluegreen_router": "nginx", "bluegreen_preview_value": "s3cret"})
+    assert checked["bluegreen_preview_value"] == "s3cret"
+    message = refused("provision", {"bluegreen_app": "shop", "bluegreen_router": "nginx", "bluegreen_preview_value": "s3cret",
+                                    "bluegreen_preview_header": "X_Preview"})
+    assert message.startswith("bluegreen_preview_header 'X_Preview' has a character nginx ignores") and "s3cret" not in message
