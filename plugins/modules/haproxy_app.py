@@ -363,8 +363,7 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
         claim = _apps.claim(params)
         if params["manage"] == "full":
             claim["sticky"] = _haproxy_apps.sticky(params["sticky_by"], params["sticky_name"], app)
-            claim["preview_match"] = _apps.preview_match(params["preview_header"], params["preview_cookie"],
-                                                                 params["preview_value"])
+            claim["preview_match"] = _apps.preview_match(params["preview_header"], params["preview_cookie"], params["preview_value"])
         chosen = servers(params["servers"])
         options = {"health_path": _validate_path(params["health_path"]), "colour_header": params["colour_header"],
                    "health_host": _apps.health_host(params["health_host"], "health_host"),

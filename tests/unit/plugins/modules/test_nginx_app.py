@@ -301,8 +301,8 @@ def test_a_preview_value_reaches_the_idle_colour_on_the_live_port_of_a_real_ngin
         # The value (escaped for a regular expression in quotes) is in that file only, and in no result or diff.
         assert [name for name, data in router.snapshot().items() if isinstance(data, bytes) and b"7b1e" in data] == ["bluegreen/cart/preview-match.conf"]
         assert secret not in json.dumps(result.result) and "(the preview value's maps, sha256 " in json.dumps(result.result)
-        assert result["apps"]["cart"]["preview_match"] == {"header": "X-Bluegreen-Preview", "cookie": "bg-preview",
-                                                            "sha256": hashlib.sha256(secret.encode()).hexdigest().upper()}
+        digest = hashlib.sha256(secret.encode()).hexdigest().upper()
+        assert result["apps"]["cart"]["preview_match"] == {"header": "X-Bluegreen-Preview", "cookie": "bg-preview", "sha256": digest}
         nginx = subprocess.Popen([NGINX, "-c", router.paths["nginx_conf"], "-g", "daemon off; master_process off;"],
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
