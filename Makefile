@@ -14,7 +14,9 @@ INSTALL_CHECK_DIR := $(CURDIR)/build/install-check
 # Python code that ruff checks (folders that do not exist yet are left out).
 PY_DIRS := $(wildcard plugins tests examples benchmarks scripts)
 # Stages of `make test`, in order.
-TEST_STAGES := bootstrap lab-image unit aws lint docs sanity build install-check ee molecule
+TEST_STAGES := bootstrap lab-image unit checks build install-check ee molecule
+# The stages of `make checks`: each keeps to one core at most (or waits on a local server), so they run side by side.
+CHECKS := aws lint docs sanity
 
 # Environment of every target. The collections path holds a symlink to this
 # working tree (made by bootstrap), so `bluegreen.core.*` resolves to it; the
@@ -34,7 +36,7 @@ export ANSIBLE_FORCE_COLOR := $(COLOR)
 export PY_COLORS := $(COLOR)
 export ANSIBLE_TEST_COLOR := $(if $(filter 1,$(COLOR)),yes,no)
 
-.PHONY: help bootstrap lab-image unit aws lint sanity build install-check ee molecule demo demo-down bench bench-scale \
+.PHONY: help bootstrap lab-image unit aws lint sanity checks build install-check ee molecule demo demo-down bench bench-scale \
 	docs test requirements-lock clean distclean
 
 help: ## List the targets
@@ -70,6 +72,9 @@ lint: bootstrap ## ruff (Python), yamllint, ansible-lint --profile production, a
 
 sanity: bootstrap ## ansible-test sanity (Python 3.11, locally, no ignore entries)
 	@scripts/sanity.sh
+
+checks: bootstrap ## aws, lint, docs and sanity side by side, each log printed whole when all have ended
+	@scripts/side-by-side.sh build/checks $(foreach t,$(CHECKS),$(t) '$(MAKE) --no-print-directory $(t)')
 
 build: bootstrap ## Build the collection tarball into dist/
 	@rm -f dist/bluegreen-core-*.tar.gz

@@ -4,7 +4,7 @@
 #                                    side by side (each scenario has containers of its own, and they mostly wait)
 #   scripts/molecule.sh haproxy      only the named ones, one after the other
 #   BLUEGREEN_MOLECULE_SERIAL=1      every scenario, one after the other
-# Side by side, each scenario writes build/molecule/<scenario>.log, printed whole when it ends.
+# Side by side (scripts/side-by-side.sh), each scenario writes build/molecule/<scenario>.log, printed whole when all end.
 # Run through `make molecule`, which prepares the venv and the lab image first.
 set -euo pipefail
 
@@ -33,7 +33,7 @@ ansible-galaxy collection list bluegreen.core -p "$ANSIBLE_COLLECTIONS_PATH" 2>/
 summary=()
 rc=0
 record() {  # scenario, seconds, exit status
-    summary+=("$(printf '%-12s %5ss  %s' "$1" "$2" "$([ "$3" -eq 0 ] && echo ok || echo FAILED)")")
+    summary+=("$(printf '%-24s %5ss  %s' "$1" "$2" "$([ "$3" -eq 0 ] && echo ok || echo FAILED)")")
     [ "$3" -eq 0 ] || rc=1
 }
 
@@ -61,23 +61,13 @@ else
         fi
     done
     if [ "$rc" -eq 0 ] && [ ${#together[@]} -gt 0 ]; then
-        mkdir -p build/molecule
-        printf '\n[molecule] ======== scenarios %s, side by side (logs in build/molecule/)\n' "${together[*]}"
+        printf '\n[molecule] ======== scenarios %s, side by side\n' "${together[*]}"
+        commands=()
+        for s in "${together[@]}"; do commands+=("$s" "molecule test -s $s"); done
         start=$(date +%s)
-        pids=()
-        for s in "${together[@]}"; do
-            rm -f "build/molecule/$s.rc"
-            { status=0; molecule test -s "$s" >"build/molecule/$s.log" 2>&1 || status=$?
-              echo "$status $(date +%s)" >"build/molecule/$s.rc"; } &
-            pids+=("$!")
-        done
-        wait "${pids[@]}" || true
-        for s in "${together[@]}"; do
-            printf '\n[molecule] ======== scenario %s (side by side)\n' "$s"
-            cat "build/molecule/$s.log"
-            read -r status end <"build/molecule/$s.rc" || { status=1; end=$(date +%s); }
-            record "$s" "$(( end - start ))" "$status"
-        done
+        status=0
+        scripts/side-by-side.sh build/molecule "${commands[@]}" || status=$?
+        record "${together[*]}" "$(( $(date +%s) - start ))" "$status"
     fi
 fi
 printf '\n[molecule] wall time per scenario\n'

@@ -57,7 +57,7 @@ def release_of(app_host: str, colour: str) -> str | None:
 
 
 def router_vars() -> dict:
-    """Where the demo app is on the router now (the many-apps test moved it to a host name), as the playbooks take it."""
+    """Where the demo app is on the router now (its own port here; a host name where another test moved it), as the playbooks take it."""
     (line,) = [line for line in host(ROUTER).file(APP_CFG).content_string.splitlines() if line.startswith(CLAIM_PREFIX)]
     claim = json.loads(line[len(CLAIM_PREFIX):])
     return {"bluegreen_hostnames": claim["hostnames"], "bluegreen_preview_hostnames": claim["preview_hostnames"],

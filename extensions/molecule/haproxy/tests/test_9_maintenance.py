@@ -23,7 +23,7 @@ CLAIM_PREFIX = "# bluegreen-claim: "
 
 
 def claim() -> dict:
-    """Where the demo app is on the router now (the many-apps test moved it to a host name on the shared port)."""
+    """Where the demo app is on the router now (its own port here; a host name on the shared port where another test moved it)."""
     (line,) = [line for line in host(ROUTER).file(APP_CFG).content_string.splitlines() if line.startswith(CLAIM_PREFIX)]
     return json.loads(line[len(CLAIM_PREFIX):])
 

@@ -5,24 +5,33 @@ host name on 443 with TLS (a CA this test makes; the load client verifies every 
 443, beside the scenario's own app (moved to a host name first). Provisioning, releasing and removing one app drops
 no request of the others and leaves their part of the router byte-identical.
 
-Runs last in the scenario: it takes the router's port 80 from the demo app's own listener.
+Runs first in the scenario: it takes the router's port 80 from the demo app's own listener.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 
 import pytest
 import yaml
-from lab_helpers import APP, APP_CFG, APPS, MAP_FILE, ROUTER, host, playbook
+from lab_helpers import APP, APP_CFG, APPS, MAP_FILE, PROJECT, ROUTER, host, playbook
 from many_apps import ARTIFACTS, EXAMPLES, NAMES, ROUTER_VARS, answer, load, make_pki, no_failures, release, run
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def release_6():
+    """The demo app's 6.0.0, beside the releases the scenario's prepare built."""
+    subprocess.run([sys.executable, os.path.join(PROJECT, "examples", "demo-app", "build.py"), "--version", "6.0.0", "--out", ARTIFACTS],
+                   check=True, capture_output=True, text=True, timeout=120)
 
 
 def part(app: str) -> dict:
@@ -89,7 +98,7 @@ def test_releasing_one_service_drops_nothing_on_the_others(pki):
     assert {app: part(app) for app in ("service-b", "service-c")} == before
 
 
-def test_services_released_together_switch_in_one_step_and_no_client_sees_a_mixed_pair(pki):
+def test_services_released_together_switch_in_one_step_and_no_client_sees_a_mixed_pair(pki, release_6):
     for app in ("service-a", "service-b"):
         for name, *extra in (("deploy", "bluegreen_version=6.0.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-6.0.0.tar.gz"),
                              ("smoke_test",)):
