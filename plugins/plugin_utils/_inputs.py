@@ -365,7 +365,7 @@ def header_or_cookie_name(value: object) -> str:
 
 
 def preview_value(value: object) -> str:
-    """The preview's secret value: empty (off), or one line HAProxy's configuration can hold the hash of."""
+    """The preview's secret value: empty (off), or one line of text a router can compare a header or cookie with."""
     try:
         _apps.preview_match("X-Bluegreen-Preview", None, value)
     except BluegreenError as exc:
