@@ -57,6 +57,11 @@ class HAProxyError(BluegreenError):
     """Talking to HAProxy failed; ``param`` names the module option at fault, when there is one."""
 
 
+# In the failed result of a module that could not connect to HAProxy: the router did not answer, so its message leads,
+# and the socket option is only a suspect (the role's message says so).
+UNREACHABLE = {"router_unreachable": True}
+
+
 class SwitchFailed(HAProxyError):
     """A switch failed part-way; the previous routing was restored as far as possible."""
 
@@ -224,11 +229,11 @@ class RuntimeAPI:
             raise HAProxyError(
                 f"timed out after {self.timeout:g}s connecting to HAProxy's {self.describe()}: "
                 "is HAProxy overloaded, or is a firewall dropping the connection?",
-                param="socket",
+                param="socket", fields=dict(UNREACHABLE),
             ) from None
         except OSError as exc:
             sock.close()
-            raise HAProxyError(self._connect_error(exc), param="socket") from None
+            raise HAProxyError(self._connect_error(exc), param="socket", fields=dict(UNREACHABLE)) from None
         return sock
 
     def _connect_error(self, exc: OSError) -> str:

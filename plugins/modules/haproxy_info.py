@@ -279,6 +279,12 @@ maintenance:
   returned: always
   type: bool
   sample: false
+router_unreachable:
+  description: True when HAProxy did not answer on O(socket) (not running, a stale socket, a timeout); C(param) is then
+    V(socket), as a suspect.
+  returned: failure, when HAProxy did not answer
+  type: bool
+  sample: true
 """
 
 

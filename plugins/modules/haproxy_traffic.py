@@ -323,6 +323,12 @@ diff:
     after: "shop shop_green\nshop.preview shop_blue\n"
     before_header: /etc/haproxy/maps/shop.map
     after_header: /etc/haproxy/maps/shop.map
+router_unreachable:
+  description: True when HAProxy did not answer on O(socket) (not running, a stale socket, a timeout); C(param) is then
+    V(socket), as a suspect.
+  returned: failure, when HAProxy did not answer
+  type: bool
+  sample: true
 """
 
 

@@ -238,6 +238,8 @@ def test_missing_socket_says_so_and_names_socket(tmp_path):
         RuntimeAPI(path, 1).run("show", "map")
     assert caught.value.param == "socket"
     assert f"socket {path} does not exist" in str(caught.value) and "stats socket" in str(caught.value)
+    # The router did not answer: the switch role's message leads with that, not with the option.
+    assert caught.value.fields == {"router_unreachable": True}
 
 
 def test_stale_socket_file_is_connection_refused():
@@ -247,8 +249,9 @@ def test_stale_socket_file_is_connection_refused():
     stale.bind(path)
     stale.close()
     try:
-        with pytest.raises(HAProxyError, match="connection refused"):
+        with pytest.raises(HAProxyError, match="connection refused") as caught:
             RuntimeAPI(path, 1).run("show", "map")
+        assert caught.value.fields == {"router_unreachable": True}
     finally:
         os.unlink(path)
         os.rmdir(directory)

@@ -137,6 +137,7 @@ def test_missing_socket_fails_naming_socket(lab, tmp_path):
     before = lab.map_bytes()
     result = run(lab, colour="green", socket=missing)
     assert result["failed"] and f"socket {missing} does not exist" in result["msg"]
+    assert (result["param"], result["router_unreachable"]) == ("socket", True)
     assert lab.map_bytes() == before
 
 
