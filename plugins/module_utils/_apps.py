@@ -70,6 +70,10 @@ def preview_match(header: object, cookie: object, value: object) -> dict | None:
         # The value is a secret: the message never shows it.
         raise _validate.ValidationError("preview_value must be text of at most 256 characters with no newline or other "
                                         "control character", "preview_value")
+    if value != value.strip(" "):
+        # HTTP drops the spaces around a header's value (and so do both routers), so no request could carry it.
+        raise _validate.ValidationError("preview_value must not start or end with a space: HTTP drops those from a header "
+                                        "or cookie, so no request could match it", "preview_value")
     names = {}
     for param, name in (("preview_header", header), ("preview_cookie", cookie)):
         if name in (None, ""):

@@ -469,6 +469,9 @@ def test_a_preview_value_is_one_line_never_shown_and_needs_a_header_or_cookie(ar
     assert checked["bluegreen_preview_value"] == "s3cret"
     message = refused("provision", {"bluegreen_app": "shop", "bluegreen_preview_value": "s3cret\nX: 1"})
     assert message.startswith("bluegreen_preview_value ") and "s3cret" not in message and "not shown" in message
+    for padded in (" s3cret", "s3cret "):
+        message = refused("provision", {"bluegreen_app": "shop", "bluegreen_preview_value": padded, "bluegreen_preview_cookie": "bgp"})
+        assert message.startswith("bluegreen_preview_value must not start or end with a space") and "s3cret" not in message
     message = refused("provision", {"bluegreen_app": "shop", "bluegreen_preview_value": "s3cret", "bluegreen_preview_header": ""})
     assert message.startswith("bluegreen_preview_value needs") and "s3cret" not in message
     assert refused("provision", {"bluegreen_app": "shop", "bluegreen_preview_header": "X Bad"}).startswith("bluegreen_preview_header ")
