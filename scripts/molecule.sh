@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run the Molecule scenarios under extensions/molecule/ on lab containers.
-#   scripts/molecule.sh              every scenario: haproxy alone (its tests hold timing bounds), then the others
-#                                    side by side (each scenario has containers of its own, and they mostly wait)
-#   scripts/molecule.sh haproxy      only the named ones, one after the other
+#   scripts/molecule.sh              every scenario side by side (each has containers of its own), then the tests
+#                                    marked `alone` (they hold wall-time bounds) of the scenarios in ALONE_AFTER, on
+#                                    the labs their other tests left, once the machine's cores are free for them
+#   scripts/molecule.sh haproxy      only the named ones, one after the other, every test in file order
 #   BLUEGREEN_MOLECULE_SERIAL=1      every scenario, one after the other
 # Side by side (scripts/side-by-side.sh), each scenario writes build/molecule/<scenario>.log, printed whole when all end.
 # Run through `make molecule`, which prepares the venv and the lab image first.
@@ -13,8 +14,9 @@ cd "$ROOT"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/lab/containers.conf}"
 export ANSIBLE_COLLECTIONS_PATH="${ANSIBLE_COLLECTIONS_PATH:-$ROOT/.cache/collections}"
 export PATH="$ROOT/.venv/bin:$PATH"
-# The scenarios that run alone, first.
-SOLO=(haproxy)
+# The scenarios with tests marked `alone` (extensions/molecule/conftest.py): side by side, they run every other test
+# and keep their lab; then, alone, the marked tests on that lab; then their lab is destroyed.
+ALONE_AFTER=(haproxy)
 
 scenarios=("$@")
 parallel=0
@@ -51,24 +53,31 @@ if [ "$parallel" -eq 0 ]; then
         [ "$rc" -eq 0 ] || break
     done
 else
-    together=()
+    printf '\n[molecule] ======== scenarios %s, side by side\n' "${scenarios[*]}"
+    commands=()
+    kept=()
     for s in "${scenarios[@]}"; do
-        if [[ " ${SOLO[*]} " == *" $s "* ]]; then
-            run_one "$s"
-            [ "$rc" -eq 0 ] || break
+        if [[ " ${ALONE_AFTER[*]} " == *" $s "* ]]; then
+            kept+=("$s")
+            commands+=("$s" "molecule destroy -s $s && BLUEGREEN_MOLECULE_TESTS=shared molecule test -s $s --destroy never")
         else
-            together+=("$s")
+            commands+=("$s" "molecule test -s $s")
         fi
     done
-    if [ "$rc" -eq 0 ] && [ ${#together[@]} -gt 0 ]; then
-        printf '\n[molecule] ======== scenarios %s, side by side\n' "${together[*]}"
-        commands=()
-        for s in "${together[@]}"; do commands+=("$s" "molecule test -s $s"); done
-        start=$(date +%s)
-        status=0
-        scripts/side-by-side.sh build/molecule "${commands[@]}" || status=$?
-        record "${together[*]}" "$(( $(date +%s) - start ))" "$status"
-    fi
+    start=$(date +%s)
+    status=0
+    scripts/side-by-side.sh build/molecule "${commands[@]}" || status=$?
+    record "${scenarios[*]}" "$(( $(date +%s) - start ))" "$status"
+    for s in "${kept[@]}"; do
+        if [ "$rc" -eq 0 ]; then
+            printf '\n[molecule] ======== scenario %s, its tests marked alone\n' "$s"
+            start=$(date +%s)
+            status=0
+            BLUEGREEN_MOLECULE_TESTS=alone molecule verify -s "$s" || status=$?
+            record "$s (alone)" "$(( $(date +%s) - start ))" "$status"
+        fi
+        molecule destroy -s "$s" || rc=1
+    done
 fi
 printf '\n[molecule] wall time per scenario\n'
 printf '  %s\n' "${summary[@]}"
