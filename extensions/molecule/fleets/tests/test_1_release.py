@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """After prepare (1.0.0 to blue) and converge (2.0.0 to green), in the fleets topology.
 
-blue runs on bgf-app1 and bgf-app2, green on bgf-app3 and bgf-app4: each host holds its own colour only,
+blue runs on bgf-app1 and bgf-app2, green on bgf-app3 (bgf-app5 joins it in test_3_grow): each host holds its own colour only,
 and HAProxy's backend of each colour lists that fleet's hosts.
 """
 
@@ -12,7 +12,7 @@ import pytest
 from lab_helpers import APP, APP_CFG, ROUTER, address, get, host, live, module, playbook
 
 BLUE = ("bgf-app1", "bgf-app2")
-GREEN = ("bgf-app3", "bgf-app4")
+GREEN = ("bgf-app3",)
 PORTS = {"blue": 8001, "green": 8002}
 
 

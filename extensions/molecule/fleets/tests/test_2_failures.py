@@ -24,7 +24,7 @@ from lab_helpers import (
 
 ARTIFACTS = os.path.join(PROJECT, ".cache", "artifacts")
 BLUE = ("bgf-app1", "bgf-app2")
-GREEN = ("bgf-app3", "bgf-app4")
+GREEN = ("bgf-app3",)
 
 
 def _router_files() -> dict:

@@ -1,6 +1,6 @@
 # Copyright: bluegreen.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A fifth host joins the idle green fleet: provision puts it in green's backend without touching
+"""Another host, bgf-app5, joins the idle green fleet: provision puts it in green's backend without touching
 live traffic (checked under a bounded load through the non-retrying probe), and the next release
 reaches it.
 """
@@ -59,4 +59,4 @@ def test_the_next_release_reaches_the_new_host():
     assert host(NEW).file(f"/opt/bluegreen/{APP}/green").linked_to == f"/opt/bluegreen/{APP}/releases/2.0.0"
     answers = live(15)
     assert {(a["colour"], a["version"]) for a in answers} == {("green", "2.0.0")}
-    assert {a["host"] for a in answers} == {"bgf-app3", "bgf-app4", NEW}
+    assert {a["host"] for a in answers} == {"bgf-app3", NEW}

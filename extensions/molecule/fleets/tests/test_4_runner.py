@@ -5,8 +5,8 @@ the project of the AWX examples (examples/awx/project), the job's extra variable
 prompt. Each run's artifacts are checked as AWX reads them (rc, status, the recap, the stats set_stats passed on), and
 the lab itself says whether what the result claims is true.
 
-Runs after test_3_grow: green (2.0.0) is live on bgf-app3, bgf-app4 and bgf-app5, blue (1.0.0) idle on bgf-app1 and
-bgf-app2. The inventory is Molecule's plus tests/grow.yml, as one AWX inventory would hold both.
+Runs after test_3_grow: green (2.0.0) is live on bgf-app3 and bgf-app5, blue (1.0.0) idle on bgf-app1 and bgf-app2.
+The inventory is Molecule's plus tests/grow.yml, as one AWX inventory would hold both.
 """
 
 from __future__ import annotations

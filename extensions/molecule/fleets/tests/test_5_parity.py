@@ -23,7 +23,7 @@ from lab_helpers import APP, MAP_FILE, PROJECT, ROUTER, history, host, live, mod
 
 GROW = os.path.join(os.path.dirname(__file__), "grow.yml")
 BUILD = os.path.join(PROJECT, "examples", "demo-app", "build.py")
-FLEETS = {"blue": ("bgf-app1", "bgf-app2"), "green": ("bgf-app3", "bgf-app4", "bgf-app5")}
+FLEETS = {"blue": ("bgf-app1", "bgf-app2"), "green": ("bgf-app3", "bgf-app5")}
 ROOT = f"/opt/bluegreen/{APP}"
 PACKAGE = "bluegreen-parity-probe"
 PACKAGE_VERSION = "1.0"

@@ -20,7 +20,7 @@ from lab_helpers import APP, MAP_FILE, PROJECT, ROUTER, host, live, module, play
 
 GROW = os.path.join(os.path.dirname(__file__), "grow.yml")
 BUILD = os.path.join(PROJECT, "examples", "demo-app", "build.py")
-FLEETS = {"blue": ("bgf-app1", "bgf-app2"), "green": ("bgf-app3", "bgf-app4", "bgf-app5")}
+FLEETS = {"blue": ("bgf-app1", "bgf-app2"), "green": ("bgf-app3", "bgf-app5")}
 ROOT = f"/opt/bluegreen/{APP}"
 
 
