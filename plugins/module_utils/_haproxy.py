@@ -57,10 +57,6 @@ class HAProxyError(BluegreenError):
     """Talking to HAProxy failed; ``param`` names the module option at fault, when there is one."""
 
 
-# In the failed result of a module that could not connect to HAProxy: the router did not answer, so its message leads,
-# and the socket option is only a suspect (the role's message says so).
-UNREACHABLE = {"router_unreachable": True}
-
 
 class SwitchFailed(HAProxyError):
     """A switch failed part-way; the previous routing was restored as far as possible."""
@@ -220,6 +216,8 @@ class RuntimeAPI:
         return text.rstrip("\n")
 
     def _connect(self, deadline: float) -> socket.socket:
+        # A failure to connect says router_unreachable: HAProxy did not answer, so its message leads and the socket
+        # option is only a suspect (the switch role's message says so).
         sock = socket.socket(self.family, socket.SOCK_STREAM)
         try:
             sock.settimeout(max(deadline - time.monotonic(), 0.001))
@@ -229,11 +227,11 @@ class RuntimeAPI:
             raise HAProxyError(
                 f"timed out after {self.timeout:g}s connecting to HAProxy's {self.describe()}: "
                 "is HAProxy overloaded, or is a firewall dropping the connection?",
-                param="socket", fields=dict(UNREACHABLE),
+                param="socket", fields={"router_unreachable": True},
             ) from None
         except OSError as exc:
             sock.close()
-            raise HAProxyError(self._connect_error(exc), param="socket", fields=dict(UNREACHABLE)) from None
+            raise HAProxyError(self._connect_error(exc), param="socket", fields={"router_unreachable": True}) from None
         return sock
 
     def _connect_error(self, exc: OSError) -> str:
