@@ -1,7 +1,7 @@
 # Copyright: bluegreen.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the many-apps tests of the haproxy and nginx scenarios share: service-a, service-b and service-c of
-examples/many-apps/, a CA and certificates made by the test, curl on the router, and the load client over TLS."""
+"""What the many-apps tests of the apps and nginx scenarios share: service-a and service-b of examples/many-apps/, a CA
+and certificates made by the test, curl on the router, and the load client over TLS."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from benchmarks import probe  # noqa: E402  (the project root is on the path onl
 
 EXAMPLES = os.path.join(PROJECT, "examples", "many-apps")
 ARTIFACTS = os.path.join(PROJECT, ".cache", "artifacts")
-NAMES = {"service-a": "a.example.com", "service-b": "b.example.com", "service-c": "c.example.com"}
+NAMES = {"service-a": "a.example.com", "service-b": "b.example.com"}
 # What examples/many-apps/inventory.yml sets for every app, given here as extra vars on the scenario's inventory.
 ROUTER_VARS = {"bluegreen_tls_redirect": True, "bluegreen_preview_port": 0, "bluegreen_listen_port": 80, "bluegreen_tls_port": 443}
 B_PEM_ON_ROUTER = "/etc/ssl/private/b.example.com.pem"
@@ -52,7 +52,7 @@ def make_pki(folder) -> dict:
         router.run_expect([0], "echo %s | base64 -d > /tmp/bluegreen-test-ca.pem", base64.b64encode(handle.read().encode()).decode())
     secrets = str(folder / "vault.json")
     with open(secrets, "w", encoding="utf-8") as handle:
-        json.dump({"vault_service_a_pem": pems["service-a"], "vault_service_c_pem": pems["service-c"]}, handle)
+        json.dump({"vault_service_a_pem": pems["service-a"]}, handle)
     os.chmod(secrets, 0o600)
     return {"ca": ca, "vault": secrets, "pems": pems}
 

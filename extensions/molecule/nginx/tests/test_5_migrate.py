@@ -156,9 +156,10 @@ def test_a_failing_migration_switches_nothing_and_leaves_the_database_and_the_id
 
 def test_a_migration_host_outside_the_colour_is_refused_before_anything_changes(lab):
     before, history = colours(), records()
-    result = release(lab, "2.0.0", f"bluegreen_migrate_host={APPS[1]}")
+    # A host of the inventory that this run does not deploy to: the router.
+    result = release(lab, "2.0.0", f"bluegreen_migrate_host={ROUTER}")
     assert result.returncode != 0
-    assert f"bluegreen_migrate_host is \"{APPS[1]}\", which is not one of the hosts" in result.output, result.output
+    assert f"bluegreen_migrate_host is \"{ROUTER}\", which is not one of the hosts" in result.output, result.output
     assert colours() == before and records() == history
 
 
