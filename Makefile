@@ -13,8 +13,8 @@ DIST_TARBALL := dist/bluegreen-core-$(COLLECTION_VERSION).tar.gz
 INSTALL_CHECK_DIR := $(CURDIR)/build/install-check
 # Python code that ruff checks (folders that do not exist yet are left out).
 PY_DIRS := $(wildcard plugins tests examples benchmarks scripts)
-# Stages of `make test`, in order.
-TEST_STAGES := bootstrap lab-image unit checks build install-check ee molecule
+# Stages of `make test`, in order. The last is the scenarios alone: `make molecule` would build and install again.
+TEST_STAGES := bootstrap lab-image unit checks build install-check ee molecule-scenarios
 # The stages of `make checks`: each keeps to one core at most (or waits on a local server), so they run side by side.
 CHECKS := aws lint docs sanity
 
@@ -36,7 +36,7 @@ export ANSIBLE_FORCE_COLOR := $(COLOR)
 export PY_COLORS := $(COLOR)
 export ANSIBLE_TEST_COLOR := $(if $(filter 1,$(COLOR)),yes,no)
 
-.PHONY: help bootstrap lab-image unit aws lint sanity checks build install-check ee molecule demo demo-down bench bench-scale \
+.PHONY: help bootstrap lab-image unit aws lint sanity checks build install-check ee molecule molecule-scenarios demo demo-down bench bench-scale \
 	docs test requirements-lock clean distclean
 
 help: ## List the targets
@@ -109,6 +109,10 @@ ee: bootstrap build ## Build and check the execution environment image localhost
 	@scripts/ee.sh
 
 molecule: install-check lab-image ee ## Molecule scenarios on lab containers, run with the built and installed tarball (and, for the runner test, the execution environment)
+	@$(MAKE) --no-print-directory molecule-scenarios
+
+molecule-scenarios: ## The scenarios alone, once install-check, lab-image and ee are done (make test's last stage: they are its stages before)
+	@test -f $(INSTALL_CHECK_DIR)/ansible_collections/bluegreen/core/MANIFEST.json || { echo "ERROR: run 'make install-check' first" >&2; exit 1; }
 	ANSIBLE_COLLECTIONS_PATH=$(INSTALL_CHECK_DIR) scripts/molecule.sh
 
 demo: bootstrap lab-image ## A full release on a local lab (scripts/demo.sh); ROUTER=nginx for Nginx
