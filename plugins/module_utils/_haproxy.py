@@ -57,7 +57,6 @@ class HAProxyError(BluegreenError):
     """Talking to HAProxy failed; ``param`` names the module option at fault, when there is one."""
 
 
-
 class SwitchFailed(HAProxyError):
     """A switch failed part-way; the previous routing was restored as far as possible."""
 
