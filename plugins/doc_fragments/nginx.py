@@ -24,6 +24,14 @@ options:
         are read from C(/proc).
     type: path
     default: /run/nginx.pid
+  counts_log:
+    description:
+      - The app's counts log, the file its live locations log every request to (C(bluegreen.core.nginx_app)'s
+        C(counts_log)), from which the watch of M(bluegreen.core.nginx_traffic) counts each colour's requests and 5xx
+        responses. Empty or omitted, C(/var/log/nginx/bluegreen-<app>.log).
+      - When it does not exist as the watch begins, the watch has only O(bluegreen.core.nginx_traffic#module:watch.checks),
+        and is refused before anything changes if there are none.
+    type: path
 notes:
   - Nginx OSS has no runtime API, so every switch is a change of the include links followed by a graceful
     reload. A reload drops no new connection, but nginx before 1.27.4 can reset idle keep-alive client

@@ -14,10 +14,10 @@ options:
       - After the change, watch the colour it gives more of the traffic (or the one C(colour) names), inside this call,
         while it still holds the lock; on a breach, switch all the traffic back at once and fail.
       - The watch samples the router's own counts of the colour (HAProxy's requests, 5xx responses and average
-        response time per backend, read every 0.2 seconds, or every O(watch.interval) if that is shorter; an ALB's
-        every O(watch.interval); a router that counts none is watched through O(watch.checks) only) and probes
-        O(watch.checks) every O(watch.interval) seconds. It ends at the first breach, not at the end of
-        O(watch.seconds).
+        response time per backend, read every 0.2 seconds, or every O(watch.interval) if that is shorter; Nginx's
+        from the lines nginx appends to the app's counts log, read as often; an ALB's every O(watch.interval); a
+        router that counts none is watched through O(watch.checks) only) and probes O(watch.checks) every
+        O(watch.interval) seconds. It ends at the first breach, not at the end of O(watch.seconds).
       - The switch back is recorded in the history as an C(auto-rollback) with what broke, and the colour's release
         is then refused live traffic (see C(versions)) until another release is deployed to it, or O(force=true).
       - Skipped in check mode. Without O(watch), or with O(watch.seconds=0), nothing is watched.
@@ -60,7 +60,8 @@ options:
       max_response_ms:
         description:
           - The longest average response time of the colour, in milliseconds, from the router's own timing (HAProxy's
-            C(rtime), over the backend's last 1024 requests), judged like O(watch.max_error_rate). Unset, not judged.
+            C(rtime), over the backend's last 1024 requests; Nginx's upstream time, over the requests of the latest
+            sample), judged like O(watch.max_error_rate). Unset, not judged.
         type: int
       fail_fast:
         description:
@@ -72,7 +73,8 @@ options:
         description:
           - Health probes, in the format of M(bluegreen.core.health_check)'s O(bluegreen.core.health_check#module:checks),
             each probed every O(watch.interval) seconds from the host the module runs on.
-          - Required for a router that counts no requests per colour.
+          - Required for a router that counts no requests per colour (Route 53), and on Nginx when the app's counts
+            log does not exist as the watch begins.
         type: list
         elements: dict
         default: []

@@ -7,13 +7,16 @@ PRIVATE to the bluegreen.core collection: may change without notice.
 The layout on a router (nginx.conf includes ``<site_dir>/*.conf`` in its ``http`` block, as Debian's does):
 
   <site_dir>/bluegreen-<app>.conf   the app's own part: its claim (second line), the includes of its live.conf and
-                                    preview.conf links, its colour map, its own listeners (a live one when it is not
-                                    chosen by host name, a preview one when it has a preview port)
+                                    preview.conf links, its colour map, the format of its counts log, its own listeners
+                                    (a live one when it is not chosen by host name, a preview one when it has a preview
+                                    port)
   <site_dir>/bluegreen.conf         the server blocks of the apps chosen by host name (``manage: full`` only), one per
                                     host name, made from every app's claim; a default server answers 404 to any other
   <conf_dir>/<app>/locations.conf          the app's live location(s): ``location /`` or ``location /p/`` and
-                                           ``location = /p``, proxying to ``<app>_live``; included by the server
-                                           blocks of its host names (or, with ``manage: app``, by the operator's)
+                                           ``location = /p``, proxying to ``<app>_live`` and logging each request to
+                                           the app's counts log (``_nginx_log``) and to the access log; included by
+                                           the server blocks of its host names (or, with ``manage: app``, by the
+                                           operator's)
   <conf_dir>/<app>/preview-locations.conf  the same for ``<app>_preview``
   <conf_dir>/<app>/preview-match.conf      with a preview on the live address (a preview value): the maps that send a
                                            request carrying the value to ``<app>_preview`` instead of ``<app>_live``;
@@ -31,7 +34,7 @@ import json
 import os
 import re
 
-from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _nginx_log, _validate
 
 SHARED_FILE = "bluegreen.conf"
 LOCATIONS_FILE = "locations.conf"
@@ -55,6 +58,11 @@ def _variable(app: str, what: str) -> str:
 
 def colour_variable(app: str) -> str:
     return _variable(app, "colour")
+
+
+def log_format_name(app: str) -> str:
+    """The name of the app's counts log format, one of the http context's (as its variables are)."""
+    return _variable(app, "counts")[1:]
 
 
 def time(value: object, param: str) -> str:
@@ -179,6 +187,13 @@ def _location_blocks(app_claim: dict, role: str, options: dict, prefix: str) -> 
     ]
     if options["colour_header"]:
         body.append(f"add_header X-Bluegreen-Colour {colour_variable(app)} always;")
+    if role == "live":
+        # The watch after a switch counts each colour's requests and 5xx in the counts log. An access_log here stops
+        # the ones this location would inherit, so the access log is written here too.
+        body += ["# Each request, for the watch's per-colour counts (bluegreen.core.nginx_traffic), and the access log.",
+                 f"access_log {options['counts_log']} {log_format_name(app)};"]
+        if options["access_log"]:
+            body.append(f"access_log {options['access_log']};")
     lines = []
     for block in [f"location {prefix}"] if prefix == "/" else [f"location {prefix}/", f"location = {prefix}"]:
         lines += [block + " {", *("    " + line for line in body), "}"]
@@ -200,18 +215,24 @@ def app_site(app_claim: dict, servers: dict, paths: dict, options: dict) -> str:
     ]
     if app_claim.get("preview_match"):
         lines.append(f"include {app_dir}/{PREVIEW_MATCH_FILE};")
-    if options["colour_header"]:
-        lines += [
-            "",
-            '# The colour of the server that answered. After a retry $upstream_addr lists every server tried ("a:1, b:2");',
-            "# the last one answered.",
-            f"map $upstream_addr {colour_variable(app)} {{",
-            '    default "";',
-        ]
-        for colour in _validate.COLOURS:
-            for address in dict.fromkeys(servers.get(colour) or []):
-                lines.append(f'    "~(?:^|\\s){re.escape(address)}$" {colour};')
-        lines.append("}")
+    lines += [
+        "",
+        '# The colour of the server that answered. After a retry $upstream_addr lists every server tried ("a:1, b:2");',
+        "# the last one answered.",
+        f"map $upstream_addr {colour_variable(app)} {{",
+        '    default "";',
+    ]
+    for colour in _validate.COLOURS:
+        for address in dict.fromkeys(servers.get(colour) or []):
+            lines.append(f'    "~(?:^|\\s){re.escape(address)}$" {colour};')
+    lines += [
+        "}",
+        "",
+        f"# One line per request of the live locations in {options['counts_log']}, from which the watch after a",
+        "# switch counts each colour's requests and 5xx: the time, the status, the colour that answered (\"-\" for none)",
+        "# and the time of each app server tried.",
+        f"log_format {log_format_name(app)} '{_nginx_log.log_format(colour_variable(app))}';",
+    ]
     # The app's own listeners serve every path: a path prefix chooses the app among others on a host name only.
     bind = app_claim["bind_address"]
     own = []

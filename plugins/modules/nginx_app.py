@@ -14,6 +14,11 @@ description:
     includes of its C(live.conf) and C(preview.conf) links, its colour map, its own listeners), its locations
     C(<conf_dir>/<app>/locations.conf) and C(preview-locations.conf), its certificate C(<cert_dir>/<app>.pem)
     (mode 0600), and with O(preview_value) the maps of C(<conf_dir>/<app>/preview-match.conf) (mode 0600).
+  - The app's live locations log every request to the app's counts log O(counts_log), in a format of the app's own
+    (C(log_format bluegreen_<app>_counts), the time, the status, the colour of the server that answered and the
+    upstream times), from which the watch of M(bluegreen.core.nginx_traffic) counts each colour's requests and 5xx
+    responses. An C(access_log) in a location stops the ones it would inherit from its server and C(http) blocks, so
+    they log to O(access_log) too.
   - Apps with O(hostnames) get one server block per host name, on O(listen_port) (and O(tls_port), with HTTP/2, when
     an app on that host name has TLS); several apps share a host name by O(path_prefix), the longest prefix winning
     as nginx's locations do. With O(manage=full) those server blocks are the file C(<site_dir>/bluegreen.conf), made
@@ -153,6 +158,24 @@ options:
     description: Timeout of a read from an app server.
     type: str
     default: 60s
+  counts_log:
+    description:
+      - The app's counts log, which its live locations write one line per request to, for the per-colour counts
+        of the watch (give M(bluegreen.core.nginx_traffic) the same O(bluegreen.core.nginx_traffic#module:counts_log)).
+        One file per app.
+      - Empty or omitted, C(/var/log/nginx/bluegreen-<app>.log), where Debian's logrotate rotates it with nginx's own logs
+        and makes nginx reopen it.
+      - An absolute path of letters, digits, C(_), C(.), C(-), C(+), C(@) and C(/). nginx creates the file when it
+        loads the configuration (C(nginx -t) too); its folder must exist.
+    type: path
+  access_log:
+    description:
+      - The access log the app's live locations keep writing, in nginx's C(combined) format, beside the counts log
+        (an C(access_log) in a location stops the ones it would inherit). V(off) or empty, none.
+      - The default is Debian's, the one C(nginx.conf) names; give the one your C(http) or server block names, if
+        another.
+    type: str
+    default: /var/log/nginx/access.log
 seealso:
   - module: bluegreen.core.nginx_traffic
   - module: bluegreen.core.haproxy_app
@@ -171,6 +194,19 @@ EXAMPLES = r"""
     hostnames: [shop.example.com]
     tls_certificate_content: "{{ vault_shop_pem }}"
     tls_redirect: true
+  become: true
+  notify: Reload Nginx
+
+- name: Serve cart on its own port, with its counts log and its access log in files of their own
+  bluegreen.core.nginx_app:
+    app: cart
+    servers:
+      blue: [10.0.0.12:8001]
+      green: [10.0.0.12:8002]
+    listen_port: 8081
+    preview_port: 8082
+    counts_log: /var/log/nginx/bluegreen-cart-counts.log
+    access_log: /var/log/nginx/cart-access.log
   become: true
   notify: Reload Nginx
 
@@ -214,7 +250,7 @@ import shutil
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _fs, _nginx, _nginx_apps, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _fs, _nginx, _nginx_apps, _nginx_log, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._apps import Change, read
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError, os_error_text
 
@@ -235,6 +271,8 @@ ARGUMENT_SPEC = {
     "proxy_connect_timeout": {"type": "str", "default": "5s"},
     "proxy_send_timeout": {"type": "str", "default": "60s"},
     "proxy_read_timeout": {"type": "str", "default": "60s"},
+    "counts_log": {"type": "path"},
+    "access_log": {"type": "str", "default": _nginx_log.DEFAULT_ACCESS_LOG},
 }
 
 _SERVER = r"^(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$"
@@ -278,7 +316,13 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
             "colour_header": params["colour_header"],
             "proxy_next_upstream": _nginx_apps.words(params["proxy_next_upstream"], "proxy_next_upstream"),
             **{name: _nginx_apps.time(params[name], name) for name in ("proxy_connect_timeout", "proxy_send_timeout", "proxy_read_timeout")},
+            "counts_log": _nginx_log.counts_path(params["counts_log"], app),
+            "access_log": _nginx_log.access_path(params["access_log"]),
         }
+        if options["counts_log"] == options["access_log"]:
+            raise _validate.ValidationError(
+                f"counts_log and access_log are both {options['counts_log']}: the counts log holds the app's own lines, "
+                "in a format of its own, so give it a file of its own", "counts_log")
         chosen = servers(params["servers"])
         claims[app] = claim
         _apps.check_claims(claims, app)

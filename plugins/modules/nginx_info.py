@@ -108,12 +108,16 @@ healthy:
   type: dict
   sample: {blue: null, green: null}
 counters_note:
-  description: Why RV(counters) is null.
+  description: Why RV(counters) is null, and where the watch after a switch counts each colour's requests and 5xx instead.
   returned: always
   type: str
-  sample: nginx keeps no count of the 5xx responses each colour served
+  sample: >-
+    nginx keeps no totals per colour: the watch after a switch counts each colour's requests and 5xx in what nginx
+    appends to the app's counts log, /var/log/nginx/bluegreen-shop.log
 counters:
-  description: Null; nginx OSS keeps no count of each upstream's requests or 5xx responses.
+  description:
+    - Null; nginx OSS keeps no totals of each upstream's requests or 5xx responses. The watch of
+      M(bluegreen.core.nginx_traffic) counts them in the app's counts log (O(counts_log)) from the moment it begins.
   returned: always
   type: dict
 live_colour:

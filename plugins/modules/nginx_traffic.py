@@ -27,6 +27,9 @@ description:
   - Refuses to route live traffic to a colour none of whose servers accepts a TCP connection within 2 seconds,
     unless O(force=true).
   - Appends a record to the app's history (C(<state_dir>/<app>/history.jsonl)) for each change.
+  - With O(watch), counts the watched colour's requests, 5xx responses and upstream times in the lines nginx appends to
+    the app's counts log O(counts_log) (written by C(bluegreen.core.nginx_app)) from just before the change, every 0.2
+    seconds, across logrotate's rotations.
   - Running it again with the same O(colour) and O(weight) changes nothing and reports RV(ignore:changed=false).
 author:
   - bluegreen.core maintainers (@bluegreen)

@@ -22,7 +22,7 @@ import zipfile
 from ansible.errors import AnsibleError
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
-from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _artifact, _haproxy_apps, _http, _nginx_apps, _release, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _artifact, _haproxy_apps, _http, _nginx_apps, _nginx_log, _release, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError
 from ansible_collections.bluegreen.core.plugins.module_utils._routers import kinds
 
@@ -354,6 +354,22 @@ def optional_path(value: object) -> str:
     return "" if value == "" else absolute_path(value)
 
 
+def nginx_counts_log(value: object) -> str:
+    """The app's counts log on an Nginx router; empty for its default."""
+    try:
+        return "" if value == "" else _nginx_log.counts_path(value, "app", "path")
+    except BluegreenError as exc:
+        raise InputError(str(exc).replace("path ", "", 1)) from None
+
+
+def nginx_access_log(value: object) -> str:
+    """The access log of the app's live locations on an Nginx router; off or empty for none."""
+    try:
+        return value if value in ("", "off") else _nginx_log.access_path(value, "path")
+    except BluegreenError as exc:
+        raise InputError(str(exc).replace("path ", "", 1)) from None
+
+
 def header_or_cookie_name(value: object) -> str:
     """A cookie or header name a router's configuration takes as it is; empty for none (or the default)."""
     if value == "":
@@ -519,6 +535,8 @@ RULES: dict = {
     "bluegreen_haproxy_map_dir": (None, absolute_path, False),
     "bluegreen_nginx_conf_dir": (None, absolute_path, False),
     "bluegreen_nginx_cert_dir": (None, absolute_path, False),
+    "bluegreen_nginx_counts_log": (None, nginx_counts_log, False),
+    "bluegreen_nginx_access_log": (("provision",), nginx_access_log, False),
     "bluegreen_status_history": (None, integer(0, 1000), False),
     "bluegreen_become": (None, boolean, False),
     "bluegreen_lock_wait": (None, integer(0, unit=" seconds"), False),

@@ -141,7 +141,8 @@ class Router:
     def sample(self, colour: str) -> dict | None:
         """The router's own cumulative counts of ``colour``, for the watch after a change: {requests, http_5xx,
         response_ms (null when unknown), healthy (whether a server of it can serve; null when unknown)}; None when the
-        router counts none (the watch then relies on its probes)."""
+        router counts none, or (its first sample, setting ``counts_note`` to say why) has nothing to count in this call:
+        the watch then relies on its probes."""
         return None
 
 
@@ -222,7 +223,7 @@ def change(driver: Router) -> dict:
             result.update(driver.stage(plan) if plan.changed else {}, changed=False, staged=True)
             return result
         watching = None if limits is None else watched(driver, plan, limits)
-        baseline = None if watching is None else sample(driver, watching[0], 0.0, limits)
+        baseline = None if watching is None else counted(driver, watching[0], limits)
         if plan.changed:
             try:
                 result.update(driver.apply(plan))
@@ -323,6 +324,19 @@ def watched(driver: Router, plan, limits) -> tuple:
         raise _validate.ValidationError(f"watch.checks must list at least one probe: the {driver.KIND} router counts no "
                                         "requests or 5xx per colour, so the probes are all the watch has", "watch.checks")
     return colour, back
+
+
+def counted(driver: Router, colour: str, limits) -> _watch.Sample | None:
+    """The router's counts of the colour just before the change: the watch's baseline. A router that counts but has
+    nothing to count now (Nginx without the app's counts log) leaves the watch to its probes: with none, that is refused
+    as ``watched`` refuses a router that counts nothing, naming watch.checks and why (``counts_note``), before anything
+    changes."""
+    baseline = sample(driver, colour, 0.0, limits)
+    if baseline is None and limits.checks == []:
+        why = driver.counts_note or f"the {driver.KIND} router has no counts of {colour}"
+        raise _validate.ValidationError(f"watch.checks must list at least one probe: {why}, so the probes are all the "
+                                        "watch has", "watch.checks")
+    return baseline
 
 
 def sample(driver: Router, colour: str, at: float, limits) -> _watch.Sample | None:

@@ -20,7 +20,7 @@ from ansible_collections.bluegreen.core.plugins.module_utils._errors import Blue
 #   api       the router is a cloud API, called from bluegreen_aws_host: it has no router hosts
 #   preview   its hosts have a preview listener that reaches the idle colour
 #   steps     it can give the new colour a share of the live traffic (weighted steps)
-#   counters     it counts each colour's requests and 5xx responses
+#   counters     it counts each colour's requests and 5xx responses (Nginx: in the app's counts log, _nginx_log)
 #   maintenance  it can answer the app with a maintenance page (playbooks/maintenance.yml)
 #   live_preview a request with the preview header or cookie (bluegreen_preview_value) reaches the idle colour on the
 #                live listener
@@ -29,7 +29,7 @@ from ansible_collections.bluegreen.core.plugins.module_utils._errors import Blue
 KINDS = {
     "haproxy": {"driver": "HAProxy", "api": False, "preview": True, "steps": True, "counters": True, "maintenance": True,
                 "live_preview": True, "staged": True},
-    "nginx": {"driver": "Nginx", "api": False, "preview": True, "steps": True, "counters": False, "maintenance": False,
+    "nginx": {"driver": "Nginx", "api": False, "preview": True, "steps": True, "counters": True, "maintenance": False,
               "live_preview": True, "staged": False},
     "alb": {"driver": "Alb", "api": True, "preview": False, "steps": True, "counters": True, "maintenance": False,
             "live_preview": False, "staged": False},

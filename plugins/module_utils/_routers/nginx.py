@@ -1,6 +1,7 @@
 # Copyright: bluegreen.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Nginx router: an include link swapped atomically, ``nginx -t``, a reload proved by new workers (``_nginx``).
+"""The Nginx router: an include link swapped atomically, ``nginx -t``, a reload proved by new workers (``_nginx``); the
+watch's per-colour counts from the app's counts log (``_nginx_log``).
 
 PRIVATE to the bluegreen.core collection: may change without notice.
 """
@@ -8,9 +9,14 @@ PRIVATE to the bluegreen.core collection: may change without notice.
 from __future__ import annotations
 
 import json
+import os
 
-from ansible_collections.bluegreen.core.plugins.module_utils import _history, _nginx, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils import _history, _nginx, _nginx_log, _validate
+from ansible_collections.bluegreen.core.plugins.module_utils._errors import os_error_text
 from ansible_collections.bluegreen.core.plugins.module_utils._routers import base
+
+# What to do about a counts log that does not exist (a router provisioned before nginx wrote one, or with another path).
+_PROVISION_AGAIN = "provision the app again with bluegreen.core.nginx so that nginx writes it"
 
 
 def _command_word(value: object, param: str) -> str:
@@ -21,9 +27,14 @@ def _command_word(value: object, param: str) -> str:
 
 class Nginx(base.Router):
     KIND = "nginx"
+    COUNTERS = True
+    # What nginx appended to the app's counts log since the last sample: a read of a local file, cheap enough five
+    # times a second.
+    SAMPLE_EVERY_S = 0.2
     OPTIONS = {
         "conf_dir": {"type": "path", "default": _nginx.DEFAULT_CONF_DIR},
         "pid_file": {"type": "path", "default": _nginx.DEFAULT_PID_FILE},
+        "counts_log": {"type": "path"},
     }
     CHANGE_OPTIONS = {
         "colour": {"type": "str", "required": True, "choices": [*_validate.COLOURS, "previous"]},
@@ -40,6 +51,8 @@ class Nginx(base.Router):
     def validate(self) -> None:
         params = self.params
         self.layout = _nginx.Layout(params["conf_dir"], params["app"])
+        self.counts_log = _nginx_log.counts_path(params["counts_log"], params["app"])
+        self.counts: _nginx_log.CountsLog | None = None
         if "colour" not in params:
             return
         self.validate_weight()
@@ -79,11 +92,38 @@ class Nginx(base.Router):
             endpoints={c: [server["address"] for server in config["servers"][c]] for c in _validate.COLOURS},
             healthy=dict.fromkeys(_validate.COLOURS),  # nginx OSS has no active health checks to ask
             counters=None,
-            counters_note="nginx keeps no count of the 5xx responses each colour served",
+            counters_note=self.counts_note_for_read(),
             history=history,
             lock=base.read_lock(self.params),
         )
         return dict(config, **state)
+
+    def counts_note_for_read(self) -> str:
+        """Where the counts come from: nginx keeps no totals, the watch counts the lines of the app's counts log."""
+        note = (f"nginx keeps no totals per colour: the watch after a switch counts each colour's requests and 5xx in "
+                f"what nginx appends to the app's counts log, {self.counts_log}")
+        if not os.path.exists(self.counts_log):
+            note += f", which does not exist ({_PROVISION_AGAIN})"
+        return note
+
+    # ---- watching
+
+    def sample(self, colour: str) -> dict | None:
+        """The colour's requests and 5xx since the first sample of this call, from the app's counts log; None when the
+        log does not exist then (the watch relies on its probes). A log that cannot be read fails the sample."""
+        try:
+            if self.counts is None:
+                counts = _nginx_log.CountsLog(self.counts_log)
+                if not counts.start():
+                    self.counts_note = f"nginx writes no counts log at {self.counts_log} ({_PROVISION_AGAIN})"
+                    return None
+                self.counts = counts
+            else:
+                self.counts.read()
+        except OSError as exc:
+            raise _nginx.NginxError(f"the counts log {self.counts_log} cannot be read: {os_error_text(exc)}", "counts_log") from None
+        self.counts_note = self.counts.note()
+        return self.counts.counts(colour)
 
     # ---- changing
 

@@ -66,7 +66,7 @@ def test_apps_to_switch_sends_each_app_to_the_colour_holding_its_release():
 def test_router_gives_each_kinds_traits():
     assert router("haproxy") == {"kind": "haproxy", "api": False, "preview": True, "steps": True, "counters": True,
                                  "maintenance": True, "live_preview": True, "staged": True}
-    assert router("nginx")["steps"] is True and router("nginx")["counters"] is False
+    assert router("nginx")["steps"] is True and router("nginx")["counters"] is True
     assert router("alb")["api"] is True and router("alb")["preview"] is False
     assert router("route53") == {"kind": "route53", "api": True, "preview": False, "steps": True, "counters": False,
                                  "maintenance": False, "live_preview": False, "staged": False}

@@ -38,6 +38,8 @@ class Router:
                       "nginx_conf": f"{root}/nginx.conf", "nginx_binary": NGINX}
         os.makedirs(f"{root}/conf.d")
         os.makedirs(f"{root}/tmp")
+        # nginx -t opens (creates) the log files the configuration names: the apps' counts logs and the access log.
+        os.makedirs(f"{root}/logs")
         temp = "\n".join(f"    {kind}_temp_path {root}/tmp/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
         self.write("nginx.conf", f"pid {root}/nginx.pid;\nerror_log {root}/error.log;\nevents {{}}\nhttp {{\n{temp}\n"
                                  f"    access_log off;\n    include {root}/conf.d/*.conf;\n    include {root}/sites/*.conf;\n}}\n")
@@ -60,7 +62,8 @@ class Router:
     def run(self, app: str, check_mode: bool = False, diff: bool = False, **args):
         if args.get("state") != "absent":
             self.upstreams(app)
-        full = dict(self.paths, app=app, router="lb1", servers={"blue": ["10.0.0.11:8001"], "green": ["10.0.0.11:8002"]})
+        full = dict(self.paths, app=app, router="lb1", servers={"blue": ["10.0.0.11:8001"], "green": ["10.0.0.11:8002"]},
+                    counts_log=f"{self.root}/logs/bluegreen-{app}.log", access_log=f"{self.root}/logs/access.log")
         full.update(args)
         if diff:
             full["_ansible_diff"] = True
@@ -80,7 +83,7 @@ class Router:
                 path = os.path.join(folder, name)
                 relative = os.path.relpath(path, self.root)
                 # nginx's own temporary folders and pid and log files are not the router's configuration.
-                if name.endswith(".lock") or relative.startswith("tmp/") or relative in ("nginx.pid", "error.log"):
+                if name.endswith(".lock") or relative.startswith(("tmp/", "logs/")) or relative in ("nginx.pid", "error.log"):
                     continue
                 files[relative] = os.readlink(path) if os.path.islink(path) else open(path, "rb").read()  # noqa: SIM115
         return files
@@ -149,6 +152,10 @@ def test_a_host_name_with_only_deeper_paths_answers_404_at_its_root(router):
     ({"tls_certificate_content": "hello", "hostnames": ["cart.example.test"], "preview_port": 9001}, "tls_certificate_content", "has no certificate"),
     ({"proxy_read_timeout": "soon"}, "proxy_read_timeout", "must be an nginx time"),
     ({"servers": {"blue": ["10.0.0.11"], "green": []}}, "servers", "is not address:port"),
+    ({"counts_log": "logs/cart.log"}, "counts_log", "counts_log must be the absolute path of a file"),
+    ({"access_log": "/var/log/nginx/$host.log"}, "access_log", "access_log must be the absolute path of a file"),
+    ({"counts_log": "/var/log/nginx/access.log", "access_log": "/var/log/nginx/access.log"}, "counts_log",
+     "counts_log and access_log are both /var/log/nginx/access.log"),
 ])
 def test_bad_input_names_the_parameter_the_app_and_the_router_and_writes_nothing(router, pems, args, param, words):
     assert not router.run("shop", hostnames=["shop.example.test"], tls_certificate_content=pems["shop.example.test"]).failed
@@ -241,9 +248,9 @@ def test_check_mode_shows_the_diff_without_the_certificate_and_writes_nothing(ro
 
 
 class Colours:
-    """Blue and green as two HTTP servers on loopback, each answering its name."""
+    """Blue and green as two HTTP servers on loopback, each answering its name (with 200, or its status in ``statuses``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, statuses: dict | None = None) -> None:
         import http.server
         import threading
 
@@ -251,9 +258,10 @@ class Colours:
         for colour in ("blue", "green"):
             class Handler(http.server.BaseHTTPRequestHandler):
                 name = colour.encode()
+                status = (statuses or {}).get(colour, 200)
 
                 def do_GET(self) -> None:  # noqa: N802 - the standard library's name
-                    self.send_response(200)
+                    self.send_response(self.status)
                     self.send_header("Content-Length", str(len(self.name)))
                     self.end_headers()
                     self.wfile.write(self.name)
@@ -353,3 +361,91 @@ def test_a_preview_the_router_cannot_read_is_refused_naming_the_parameter(router
     assert router.snapshot() == before
     newline = router.run("cart", preview_value="abc\n}")
     assert newline.failed and newline["param"] == "preview_value" and "}" not in newline.msg
+
+
+# --------------------------------------------------------------------------- the counts log
+
+
+def test_the_counts_log_and_the_access_log_are_written_by_the_live_locations_and_off_leaves_the_second_out(router):
+    assert not router.run("cart", listen_port=8081, preview_port=8082).failed
+    locations = router.text("bluegreen", "cart", "locations.conf")
+    assert f"    access_log {router.root}/logs/bluegreen-cart.log bluegreen_cart_counts;\n" in locations
+    assert f"    access_log {router.root}/logs/access.log;\n" in locations
+    assert "access_log" not in router.text("bluegreen", "cart", "preview-locations.conf")
+    assert "log_format bluegreen_cart_counts '$msec $status $bluegreen_cart_colour $upstream_response_time';" in router.text(
+        "conf.d", "bluegreen-cart.conf")
+    # nginx -t created both files, as nginx does when it loads them.
+    assert os.path.exists(f"{router.root}/logs/bluegreen-cart.log") and os.path.exists(f"{router.root}/logs/access.log")
+    off = router.run("cart", listen_port=8081, preview_port=8082, access_log="off", colour_header=False, diff=True)
+    assert not off.failed and off["changed"], off.msg
+    locations = router.text("bluegreen", "cart", "locations.conf")
+    assert [line.strip() for line in locations.splitlines() if "access_log" in line] == [
+        f"access_log {router.root}/logs/bluegreen-cart.log bluegreen_cart_counts;"]
+    # The colour map stays without the header: the counts log needs it.
+    assert "map $upstream_addr $bluegreen_cart_colour {" in router.text("conf.d", "bluegreen-cart.conf")
+    router.check()
+
+
+def test_the_documentation_gives_the_log_options_as_the_argument_spec_does():
+    import yaml
+
+    documented = yaml.safe_load(nginx_app.DOCUMENTATION)["options"]
+    for name in ("counts_log", "access_log"):
+        spec = nginx_app.ARGUMENT_SPEC[name]
+        assert (documented[name]["type"], documented[name].get("default")) == (spec["type"], spec.get("default")), name
+    assert isinstance(yaml.safe_load(nginx_app.EXAMPLES), list)
+
+
+def test_a_real_nginx_logs_each_colour_s_requests_and_5xx_where_the_watch_counts_them(router):
+    import http.client
+    import time
+
+    from ansible_collections.bluegreen.core.plugins.module_utils import _nginx_log
+
+    colours = Colours(statuses={"green": 503})
+    live_port, preview_port = free_port(), free_port()
+    try:
+        result = router.run("cart", listen_port=live_port, preview_port=preview_port,
+                            servers={"blue": [colours.address("blue")], "green": [colours.address("green")]})
+        assert not result.failed, result.msg
+        # Both colours in the live upstream, as in a weighted step: nginx takes turns.
+        router.write("bluegreen/cart/upstream-green.conf",
+                     f"upstream cart_live {{\n    server {colours.address('blue')};\n    server {colours.address('green')};\n}}\n")
+        router.write("bluegreen/cart/preview-blue.conf", f"upstream cart_preview {{\n    server {colours.address('blue')};\n}}\n")
+        nginx = subprocess.Popen([NGINX, "-c", router.paths["nginx_conf"], "-g", "daemon off; master_process off;"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            counts = _nginx_log.CountsLog(f"{router.root}/logs/bluegreen-cart.log")
+            assert counts.start()
+
+            def status(port: int) -> int:
+                deadline = time.monotonic() + 5
+                while True:
+                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                    try:
+                        connection.request("GET", "/")
+                        response = connection.getresponse()
+                        response.read()
+                        return response.status
+                    except ConnectionRefusedError:
+                        assert time.monotonic() < deadline and nginx.poll() is None, nginx.stdout.read() if nginx.poll() is not None else ""
+                        time.sleep(0.05)
+                    finally:
+                        connection.close()
+
+            assert sorted(status(live_port) for _request in range(10)) == [200] * 5 + [503] * 5
+            # The preview listener is the smoke test's, not the users': not counted.
+            assert {status(preview_port) for _request in range(4)} == {200}
+            deadline = time.monotonic() + 5
+            while counts.requests["blue"] + counts.requests["green"] < 10 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                counts.read()
+            assert (counts.requests, counts.http_5xx) == ({"blue": 5, "green": 5}, {"blue": 0, "green": 5})
+            assert counts.note() is None
+            with open(f"{router.root}/logs/access.log", encoding="utf-8") as handle:
+                assert sum('"GET / HTTP/1.1" 503 ' in line for line in handle) == 5
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=10)
+    finally:
+        colours.close()

@@ -225,3 +225,14 @@ def test_documentation_matches_the_argument_spec():
         assert documented[name].get("default") == option.get("default"), name
     returned = yaml.safe_load(nginx_info.RETURN)
     assert {"live_colour", "weights", "split", "workers_shutting_down", "problems", "consistent"} <= set(returned)
+
+
+def test_the_counters_note_says_where_the_watch_counts_each_colour(lab):
+    counts_log = os.path.join(lab.root, "bluegreen-shop.log")
+    read = info(lab, counts_log=counts_log)
+    assert read["counters"] is None and read["counters_note"] == (
+        f"nginx keeps no totals per colour: the watch after a switch counts each colour's requests and 5xx in what nginx "
+        f"appends to the app's counts log, {counts_log}, which does not exist (provision the app again with "
+        "bluegreen.core.nginx so that nginx writes it)")
+    open(counts_log, "w").close()  # noqa: SIM115
+    assert info(lab, counts_log=counts_log)["counters_note"].endswith(f"the app's counts log, {counts_log}")

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import threading
 import time
 
 import pytest
 import yaml
-from ansible_collections.bluegreen.core.plugins.module_utils import _nginx
+from ansible_collections.bluegreen.core.plugins.module_utils import _nginx, _nginx_log
 from ansible_collections.bluegreen.core.plugins.modules import nginx_traffic
 from ansible_collections.bluegreen.core.tests.unit.plugins import nginx_fake
-from ansible_collections.bluegreen.core.tests.unit.plugins.modules.module_helpers import documented_options, run_module
+from ansible_collections.bluegreen.core.tests.unit.plugins.modules.module_helpers import documented_options, fake_app, run_module
 
 
 @pytest.fixture
@@ -433,3 +436,131 @@ def test_previous_refuses_a_changed_release_and_a_weight(lab):
     assert len(lab.history_lines()) == 1
     weighted = run(lab, colour="previous", weight=50)
     assert weighted.failed and "weight must be 100 with colour=previous" in weighted["msg"]
+
+
+# --------------------------------------------------------------------------- the watch, on the app's counts log
+
+WATCH = {"seconds": 20, "interval": 0.1, "window": 1.0, "min_requests": 20}
+
+
+@contextlib.contextmanager
+def nginx_logging(path: str, colour: str, status: int, per_tick: int = 10, ticks: int = 60, pause: float = 0.05):
+    """While inside, nginx logs ``per_tick`` requests of ``colour`` answered with ``status`` to the counts log every
+    ``pause`` seconds (a bounded loop in a thread)."""
+    stop = threading.Event()
+
+    def serve() -> None:
+        for _tick in range(ticks):
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write("".join(f"{time.time():.3f} {status} {colour} 0.001, 0.004\n" for _line in range(per_tick)))
+            if stop.wait(pause):
+                return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+@pytest.fixture
+def counts_log(lab):
+    path = os.path.join(lab.root, "bluegreen-shop.log")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("1767225500.000 500 green 0.001\n" * 50)  # before the watch: never counted
+    return path
+
+
+def test_the_watch_switches_back_at_once_when_the_new_colour_answers_5xx_with_no_probe(lab, counts_log):
+    versions = {"blue": "1.0.0", "green": "2.0.0"}
+    started = time.monotonic()
+    with nginx_logging(counts_log, "green", 500):
+        done = run(lab, colour="green", action="release", versions=versions, watch=WATCH, counts_log=counts_log, lock_owner="ci run 1")
+    assert done.failed and done["changed"] and time.monotonic() - started < 10, done.msg
+    assert "the watch of green found after" in done.msg and "Switched all the traffic back to blue" in done.msg
+    assert re.search(r"green answered \d+ of \d+ requests with 5xx", done.msg), done.msg
+    assert done["watch"]["rolled_back"] and done["watch"]["after_s"] < 3 and done["rolled_back_to"] == "blue"
+    assert done["watch"]["probes"] is None and done["watch"]["counts_note"] is None
+    assert lab.link("live.conf") == "upstream-blue.conf" and lab.reloads() == ["ok", "ok"]
+    release, back = lab.history_lines()
+    assert (release["action"], release["to"], back["action"], back["from"], back["to"]) == (
+        "release", "green", "auto-rollback", "green", "blue")
+    assert back["reason"].startswith("green answered") and 0 < back["watch"]["http_5xx"] == back["watch"]["requests"]
+    assert not os.path.exists(os.path.join(lab.state_dir, "shop", "lock"))
+
+
+def test_a_good_colour_is_counted_to_the_end_of_the_watch_and_stays(lab, counts_log):
+    with nginx_logging(counts_log, "green", 200), nginx_logging(counts_log, "blue", 503, per_tick=2):
+        done = run(lab, colour="green", watch=dict(WATCH, seconds=0.6, max_response_ms=10), counts_log=counts_log)
+    assert not done.failed and done["changed"], done.msg
+    watch = done["watch"]
+    assert watch["ok"] and not watch["rolled_back"] and watch["requests"] > 0 and watch["http_5xx"] == 0, watch
+    assert watch["counts_note"] is None and lab.link("live.conf") == "upstream-green.conf"
+
+
+def test_a_slow_colour_is_switched_back_on_its_upstream_time(lab, counts_log):
+    with nginx_logging(counts_log, "green", 200):
+        done = run(lab, colour="green", watch=dict(WATCH, max_response_ms=3), counts_log=counts_log)
+    assert done.failed and "green's response time is 4 ms on average, over max_response_ms 3" in done.msg, done.msg
+    assert lab.link("live.conf") == "upstream-blue.conf"
+
+
+def test_without_the_counts_log_and_without_probes_the_watch_is_refused_before_any_change(lab):
+    missing = os.path.join(lab.root, "nowhere.log")
+    done = run(lab, colour="green", watch=WATCH, counts_log=missing)
+    assert done.failed and done["param"] == "watch.checks", done
+    assert done.msg == (f"watch.checks must list at least one probe: nginx writes no counts log at {missing} (provision the app "
+                        "again with bluegreen.core.nginx so that nginx writes it), so the probes are all the watch has")
+    assert lab.link("live.conf") == "upstream-blue.conf" and lab.reloads() == [] and lab.nginx_calls() == []
+    assert lab.history_lines() == []
+
+
+def test_without_the_counts_log_the_watch_relies_on_its_probes_and_says_why(lab):
+    missing = os.path.join(lab.root, "nowhere.log")
+    with fake_app() as app:
+        done = run(lab, colour="green", watch=dict(WATCH, seconds=0.5, checks=[{"url": app.url("/ok")}]), counts_log=missing)
+    assert not done.failed and done["changed"], done.msg
+    watch = done["watch"]
+    assert watch["ok"] and watch["requests"] is None and watch["probes"]["passed"]
+    assert watch["counts_note"] == f"nginx writes no counts log at {missing} (provision the app again with bluegreen.core.nginx so that nginx writes it)"
+
+
+def test_the_default_counts_log_is_the_app_s_in_nginx_s_log_folder(lab, monkeypatch):
+    monkeypatch.setattr(_nginx_log, "LOG_DIR", lab.root)
+    path = os.path.join(lab.root, "bluegreen-shop.log")
+    open(path, "w").close()  # noqa: SIM115 (nginx created it when it loaded the app's configuration)
+    with nginx_logging(path, "green", 502):
+        done = run(lab, colour="green", watch=WATCH)
+    assert done.failed and re.search(r"green answered \d+ of \d+ requests with 5xx", done.msg), done.msg
+
+
+def test_a_counts_log_that_cannot_be_read_fails_before_any_change(lab):
+    os.mkdir(os.path.join(lab.root, "a-folder.log"))
+    done = run(lab, colour="green", watch=WATCH, counts_log=os.path.join(lab.root, "a-folder.log"))
+    assert done.failed and done["param"] == "counts_log", done
+    assert done.msg.startswith(f"the counts log {lab.root}/a-folder.log cannot be read: Is a directory")
+    assert lab.link("live.conf") == "upstream-blue.conf" and lab.reloads() == []
+
+
+def test_a_counts_log_that_can_no_longer_be_read_during_the_watch_fails_its_samples(lab, counts_log):
+    def break_it() -> None:
+        time.sleep(0.5)
+        os.rename(counts_log, counts_log + ".1")
+        os.mkdir(counts_log)  # what the path holds now cannot be read as a log
+
+    thread = threading.Thread(target=break_it, daemon=True)
+    thread.start()
+    done = run(lab, colour="green", watch=WATCH, counts_log=counts_log)
+    thread.join(5)
+    assert done.failed and "the router's counters of green could not be read 2 times in a row" in done.msg, done.msg
+    assert f"the counts log {counts_log} cannot be read: Is a directory" in done.msg
+    assert lab.link("live.conf") == "upstream-blue.conf"
+
+
+@pytest.mark.parametrize("value", ["relative.log", "/var/log/nginx/"])
+def test_a_bad_counts_log_is_refused_naming_it_before_any_io(lab, value):
+    done = run(lab, colour="green", counts_log=value)
+    assert done.failed and done["param"] == "counts_log" and "counts_log must be the absolute path of a file" in done.msg
+    assert lab.reloads() == []

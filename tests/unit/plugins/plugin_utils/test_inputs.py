@@ -38,6 +38,14 @@ def test_good_inputs_pass_and_come_back_checked(artifact):
     assert checked["bluegreen_ports"] == {"blue": 8001, "green": 8002}
 
 
+def test_the_nginx_logs_take_a_file_or_empty_and_the_access_log_off(artifact):
+    for counts, access in (("", "off"), ("/srv/logs/shop-counts.log", ""), ("", "/var/log/nginx/access.log")):
+        checked = _inputs.check("provision", dict(good(artifact), bluegreen_nginx_counts_log=counts, bluegreen_nginx_access_log=access))
+        assert (checked["bluegreen_nginx_counts_log"], checked["bluegreen_nginx_access_log"]) == (counts, access)
+    assert refused("switch", dict(good(artifact), bluegreen_nginx_counts_log="x.log")).startswith(
+        "bluegreen_nginx_counts_log must be the absolute path of a file")
+
+
 BAD = [
     # names
     ("release", "bluegreen_app", "shop\n"),
@@ -145,6 +153,10 @@ BAD = [
     ("release", "bluegreen_app_root", "/opt/../etc"),
     ("release", "bluegreen_state_dir", "/var/lib/bluegreen\n"),
     ("provision", "bluegreen_haproxy_map_dir", "maps"),
+    ("release", "bluegreen_nginx_counts_log", "logs/shop.log"),
+    ("provision", "bluegreen_nginx_counts_log", "/var/log/nginx/$host.log"),
+    ("provision", "bluegreen_nginx_access_log", "/var/log/nginx/a b.log"),
+    ("provision", "bluegreen_nginx_access_log", "/var/log/nginx/"),
     # environment
     ("deploy", "bluegreen_app_env", {"1PORT": "1"}),
     ("deploy", "bluegreen_app_env", {"A B": "1"}),
