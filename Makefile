@@ -13,9 +13,8 @@ DIST_TARBALL := dist/bluegreen-core-$(COLLECTION_VERSION).tar.gz
 INSTALL_CHECK_DIR := $(CURDIR)/build/install-check
 # Python code that ruff checks (folders that do not exist yet are left out).
 PY_DIRS := $(wildcard plugins tests examples benchmarks scripts)
-# Stages of `make test`, in order. The last runs `make checks` beside the scenarios (`make molecule-scenarios`, which
-# needs the stages before it: `make molecule` would build and install again).
-TEST_STAGES := bootstrap lab-image unit build install-check ee checks-and-scenarios
+# Stages of `make test`, in order. The last is the scenarios alone: `make molecule` would build and install again.
+TEST_STAGES := bootstrap lab-image unit checks build install-check ee molecule-scenarios
 # The stages of `make checks`: each keeps to one core at most (or waits on a local server), so they run side by side.
 CHECKS := aws lint docs sanity
 
@@ -37,7 +36,7 @@ export ANSIBLE_FORCE_COLOR := $(COLOR)
 export PY_COLORS := $(COLOR)
 export ANSIBLE_TEST_COLOR := $(if $(filter 1,$(COLOR)),yes,no)
 
-.PHONY: help bootstrap lab-image unit aws lint sanity checks checks-and-scenarios build install-check ee molecule molecule-scenarios demo demo-down bench bench-scale \
+.PHONY: help bootstrap lab-image unit aws lint sanity checks build install-check ee molecule molecule-scenarios demo demo-down bench bench-scale \
 	docs test requirements-lock clean distclean
 
 help: ## List the targets
@@ -116,12 +115,6 @@ molecule-scenarios: ## The scenarios alone, once install-check, lab-image and ee
 	@test -f $(INSTALL_CHECK_DIR)/ansible_collections/bluegreen/core/MANIFEST.json || { echo "ERROR: run 'make install-check' first" >&2; exit 1; }
 	ANSIBLE_COLLECTIONS_PATH=$(INSTALL_CHECK_DIR) scripts/molecule.sh
 
-# The scenarios leave part of the two cores idle while they wait on their hosts (a watch, a timer, a reload), and the
-# checks fill it. The checks end long before the scenarios' last part, the tests marked alone, which want the cores to
-# themselves.
-checks-and-scenarios: ## make checks beside make molecule-scenarios (make test's last stage), each log printed whole when both have ended
-	@scripts/side-by-side.sh build/test checks '$(MAKE) --no-print-directory checks' scenarios '$(MAKE) --no-print-directory molecule-scenarios'
-
 demo: bootstrap lab-image ## A full release on a local lab (scripts/demo.sh); ROUTER=nginx for Nginx
 	ROUTER=$(ROUTER) scripts/demo.sh
 
@@ -143,11 +136,11 @@ test: ## Everything CI runs, in order, failing fast; prints each stage's wall ti
 	for stage in $(TEST_STAGES); do \
 		printf '\n======== make %s\n' "$$stage"; start=$$(date +%s); \
 		if $(MAKE) --no-print-directory "$$stage"; then status=ok; else status=FAILED; rc=1; fi; \
-		summary+=("$$(printf '%-20s %5ss  %s' "$$stage" "$$(( $$(date +%s) - start ))" "$$status")"); \
+		summary+=("$$(printf '%-14s %5ss  %s' "$$stage" "$$(( $$(date +%s) - start ))" "$$status")"); \
 		[ "$$rc" -eq 0 ] || break; \
 	done; \
 	printf '\n======== wall time per stage\n'; printf '  %s\n' "$${summary[@]}"; \
-	printf '  %-20s %5ss  %s\n' total "$$(( $$(date +%s) - t0 ))" "$$([ "$$rc" -eq 0 ] && echo ok || echo FAILED)"; \
+	printf '  %-14s %5ss  %s\n' total "$$(( $$(date +%s) - t0 ))" "$$([ "$$rc" -eq 0 ] && echo ok || echo FAILED)"; \
 	exit "$$rc"
 
 requirements-lock: bootstrap ## Re-resolve requirements.txt and rewrite requirements-constraints.txt
