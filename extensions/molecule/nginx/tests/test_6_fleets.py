@@ -19,7 +19,7 @@ import re
 
 import pytest
 import yaml
-from lab_helpers import APPS, PROJECT, ROUTER, address, get, host, playbook, probe
+from lab_helpers import APPS, PROJECT, ROUTER, address, get, history, host, playbook, probe
 
 APP = "fleetweb"
 BLUE, GREEN = APPS[0], "bgn-app2"
@@ -35,7 +35,6 @@ SETTINGS = {
     "bluegreen_preview_port": 8439,
     "bluegreen_health_host": "",
 }
-HISTORY = f"/var/lib/bluegreen/{APP}/history.jsonl"
 # Each request's colour comes from the X-Bluegreen-Colour header the router adds, its version from the app's.
 STEPS = '{"bluegreen_switch_steps": [50, 100], "bluegreen_monitor_seconds": 6, "bluegreen_watch_min_requests": 8}'
 
@@ -68,11 +67,6 @@ def under_load(action):
     finally:
         load.stop()
     return result, load.wait(timeout=30)
-
-
-def records() -> list:
-    text = host(ROUTER).file(HISTORY).content_string
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def served(count: int = 6) -> set:
@@ -108,7 +102,7 @@ def test_a_build_answering_500_is_stopped_at_its_first_step_by_the_counts_alone(
     assert "the watch of blue found" in result.output and "Switched all the traffic back to green" in result.output, result.output
     answered = re.search(r"blue answered (\d+) of (\d+) requests with 5xx", result.output)
     assert answered and int(answered.group(1)) > 0, result.output
-    back = records()[-1]
+    back = history(APP)[-1]
     assert (back["action"], back["to"], back["result"], back["weights"]["green"]) == ("auto-rollback", "green", "ok", 100), back
     assert back["watch"]["http_5xx"] > 0
     assert served() == {("green", "2.0.0", GREEN)}
