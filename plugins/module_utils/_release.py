@@ -514,6 +514,53 @@ def explain(unit: str) -> str:
     return f"{unit}: {state or 'no state'}. Its journal ends with:\n{journal or '(nothing)'}"
 
 
+def port_holder(port: int, unit: str, proc: str = "/proc") -> str | None:
+    """Who listens on TCP ``port`` on this host, in a few words, when it is not ``unit`` (a process in another unit's
+    cgroup, or in none): None when nothing listens there or ``unit`` does. Read from ``/proc``: the listening sockets of
+    ``net/tcp`` and ``net/tcp6``, then the process holding one of them, its name and its systemd unit."""
+    inodes = set()
+    for table in ("tcp", "tcp6"):
+        for line in _proc_text(os.path.join(proc, "net", table)).splitlines()[1:]:
+            fields = line.split()
+            # local_address is ADDR:PORT in hex; state 0A is LISTEN; the socket's inode is the tenth field.
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    if not inodes:
+        return None
+    for pid in sorted((name for name in os.listdir(proc) if name.isdigit()), key=int):
+        try:
+            fds = os.listdir(os.path.join(proc, pid, "fd"))
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(os.path.join(proc, pid, "fd", fd))
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                return _holder(proc, pid, unit)
+    return "a process this host does not name (in another network namespace, or gone)"
+
+
+def _holder(proc: str, pid: str, unit: str) -> str | None:
+    """``pid`` as the message names it, or None when it runs in ``unit``'s cgroup."""
+    comm = (_proc_text(os.path.join(proc, pid, "comm")) or "?").strip()
+    units = re.findall(r"/([^/]+\.(?:service|scope))(?=/|$)", _proc_text(os.path.join(proc, pid, "cgroup")), re.M)
+    owner = units[-1] if units else None
+    if owner == f"{unit}.service":
+        return None
+    return f"{comm} (pid {pid}{', ' + owner if owner else ''})"
+
+
+def _proc_text(path: str) -> str:
+    """A /proc file's text, empty when its process is gone or hidden."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
 # --------------------------------------------------------------------------- pruning
 
 

@@ -21,6 +21,8 @@ description:
     refused naming both checksums, unless O(redeploy) and the other colour does not run it.
   - Writes the colour's unit drop-in C(<unit_dir>/<app>@<colour>.service.d/bluegreen-release.conf), with its
     C(ExecStart) (O(command), or O(executable)) and O(unit_settings), so that they may change between releases.
+  - Refuses, before anything changes, a colour whose C(PORT) (in O(env)) another program on the host listens on,
+    naming the program, its process and its systemd unit.
   - Writes the colour's environment file O(env_file) atomically (mode 0640, root and O(group)), points the colour's
     link C(<root>/<colour>) at the release in one rename, restarts the colour's unit when any of these changed (or
     starts it when it is not running), and waits until O(health_url) answers one of O(health_status) twice in a row.
@@ -197,7 +199,10 @@ options:
     elements: int
     default: [200]
   start_timeout:
-    description: Seconds the colour may take to answer its health check after a start.
+    description:
+      - Seconds the colour may take to answer its health check after a start.
+      - The wait ends sooner when systemd gives up on the colour's unit (its state C(failed): it exited and hit its
+        start limit), and the error gives the unit's state and journal.
     type: int
     default: 60
   keep_releases:
@@ -311,11 +316,15 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import fetch_url
 from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _artifact, _fs, _http, _release, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._errors import BluegreenError, os_error_text
+
+# How often the health wait asks systemd whether the colour's unit has failed for good.
+UNIT_POLL_S = 1.0
 
 ARGUMENT_SPEC = {
     "app": {"type": "str", "required": True},
@@ -406,12 +415,40 @@ def download(module: AnsibleModule, url: str, directory: str) -> str:
     return path
 
 
-def health(params: dict) -> dict:
+def health(params: dict, unit: str) -> tuple:
+    """The colour's health check, waited for up to ``start_timeout``, and whether systemd gave up on the unit first (its
+    state ``failed``: it exited and hit its start limit, or may not restart), which ends the wait at once."""
     checks = _http.parse_checks([_http.app_health_check(params["health_url"], params["health_host"], params["health_status"],
                                                         f"{params['app']}@{params['colour']}")])
     timeout = params["start_timeout"]
     settings = _http.parse_settings({"retries": timeout * 2, "interval": 0.5, "consecutive_successes": 2, "deadline": timeout})
-    return _http.run_checks(checks, settings)
+    stop, failed = threading.Event(), threading.Event()
+
+    def watch_unit() -> None:
+        while not stop.wait(UNIT_POLL_S):
+            if _release.run(["systemctl", "show", unit, "--property=ActiveState", "--value"])[1] == "failed":
+                failed.set()
+                stop.set()
+
+    watcher = threading.Thread(target=watch_unit, name="unit-state", daemon=True)
+    watcher.start()
+    report = _http.run_checks(checks, settings, stop=stop)
+    stop.set()
+    watcher.join(_release.COMMAND_TIMEOUT)
+    return report, failed.is_set() and not report.ok
+
+
+def check_port(params: dict, unit: str) -> None:
+    """Refuse, before anything changes, a colour whose PORT another program listens on: its health check and smoke
+    test would be answered by that program, and the router would send the app's traffic to it."""
+    port = str(params["env"].get("PORT", ""))
+    if not port.isdigit():
+        return
+    holder = _release.port_holder(int(port), unit)
+    if holder:
+        raise _release.ReleaseError(
+            f"port {port}, where {unit} is to listen (env PORT), is taken on this host by {holder}: give {params['app']} "
+            f"ports no other program listens on (bluegreen_ports), then provision it, so its router sends it there", "env")
 
 
 def start_words(params: dict) -> list:
@@ -455,6 +492,7 @@ def run(module: AnsibleModule) -> dict:
     validate(params)
     root, colour, version = params["root"], params["colour"], params["version"]
     unit = f"{params['app']}@{colour}"
+    check_port(params, unit)
     user = params["user"] or params["group"]
     target = _release.release_path(root, version)
     link = _release.colour_link(root, colour)
@@ -526,10 +564,11 @@ def run(module: AnsibleModule) -> dict:
     if before != link_after:
         _release.point(root, colour, version)
     result["unit"] = _release.restart(unit, result["changed"])
-    report = health(params)
+    report, gave_up = health(params, unit)
     result["health"] = report.as_dict()
     if not report.ok:
-        raise _release.ReleaseError(f"{report.message()}\n{_release.explain(unit)}", fields=result)
+        why = f"{unit} failed and systemd stopped restarting it, so its health was not waited for: " if gave_up else ""
+        raise _release.ReleaseError(f"{why}{report.message()}\n{_release.explain(unit)}", fields=result)
     result["pruned"] = _release.prune(root, params["keep_releases"])
     return result
 

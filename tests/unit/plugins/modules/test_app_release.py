@@ -8,8 +8,11 @@ import grp
 import io
 import json
 import os
+import re
+import socket
 import stat
 import tarfile
+import time
 
 import pytest
 from ansible_collections.bluegreen.core.plugins.module_utils import _release
@@ -38,6 +41,8 @@ class Systemd:
     def __init__(self) -> None:
         self.calls: list = []
         self.active = False
+        # What `systemctl show --value` says of the unit's ActiveState while the module waits for its health.
+        self.state = "activating"
 
     def __call__(self, args: list, timeout: float = 0) -> tuple:
         self.calls.append(" ".join(args))
@@ -49,6 +54,8 @@ class Systemd:
             self.active = True
         if args[0] == "journalctl":
             return 0, "Traceback (most recent call last):\nPermissionError: [Errno 13] Permission denied", ""
+        if args[:2] == ["systemctl", "show"] and "--value" in args:
+            return 0, self.state, ""
         if args[:2] == ["systemctl", "show"]:
             return 0, "ActiveState=failed\nSubState=failed\nResult=exit-code", ""
         return 0, "", ""
@@ -60,6 +67,8 @@ def lab(tmp_path, monkeypatch):
     (root / "releases").mkdir(parents=True)
     systemd = Systemd()
     monkeypatch.setattr(_release, "run", systemd)
+    # This machine's own listeners are not the test's: test_a_port_another_program_listens_on_* check port_holder.
+    monkeypatch.setattr(_release, "port_holder", lambda port, unit: None)
     with fake_app() as app:
         yield {"root": root, "tmp": tmp_path, "systemd": systemd, "app": app,
                "artifact": tarball(tmp_path / "shop-2.0.0.tar.gz", {"bin/start": b"#!/bin/sh\n", "VERSION": b"2.0.0\n"})}
@@ -134,6 +143,60 @@ def test_a_colour_that_does_not_come_up_is_explained_with_its_journal(lab):
     assert done.failed
     assert "shop@green: ActiveState=failed" in done.msg and "Permission denied" in done.msg
     assert done["previous_version"] is None and done["unpacked"] is True
+
+
+def test_a_unit_systemd_gave_up_on_ends_the_health_wait_at_once(lab):
+    lab["systemd"].state = "failed"
+    started = time.monotonic()
+    done = run_module(app_release.main, args(lab, health_url=f"http://127.0.0.1:{closed_port()}/health", start_timeout=30))
+    assert done.failed and time.monotonic() - started < 10, done.msg
+    assert done.msg.startswith("shop@green failed and systemd stopped restarting it, so its health was not waited for: ")
+    assert "shop@green: ActiveState=failed" in done.msg and "Permission denied" in done.msg
+
+
+def test_a_port_another_program_listens_on_is_refused_before_anything_changes(lab, monkeypatch):
+    monkeypatch.setattr(_release, "port_holder", lambda port, unit: f"python3 (pid 236, demo@blue.service) on {port}"
+                        if unit == "shop@green" else None)
+    done = run_module(app_release.main, args(lab))
+    assert done.failed and done["param"] == "env", done.msg
+    assert done.msg.startswith("port 8002, where shop@green is to listen (env PORT), is taken on this host by python3 (pid 236, "
+                               "demo@blue.service) on 8002: give shop ports no other program listens on (bluegreen_ports)")
+    assert not os.listdir(lab["root"] / "releases") and not (lab["tmp"] / "green.env").exists()
+    assert lab["systemd"].calls == []
+
+
+def test_a_port_another_program_listens_on_is_named_from_proc_and_the_units_own_is_not():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        holder = _release.port_holder(port, "shop@green")
+        assert holder is not None and f"(pid {os.getpid()}" in holder, holder
+        own = re.findall(r"/([^/]+)\.service$", open(f"/proc/{os.getpid()}/cgroup", encoding="utf-8").read(), re.M)
+        if own:
+            assert _release.port_holder(port, own[-1]) is None
+    assert _release.port_holder(port, "shop@green") is None
+
+
+def test_the_holder_of_a_port_is_read_from_a_proc_tree(tmp_path):
+    proc = tmp_path / "proc"
+    (proc / "net").mkdir(parents=True)
+    header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    # 8001 listens (0A) on 0.0.0.0 with inode 111; 8002 only has an established connection (01).
+    (proc / "net" / "tcp").write_text(header + "   0: 00000000:1F41 00000000:0000 0A 0:0 0:0 0 0 0 111 1\n"
+                                      "   1: 0100007F:1F42 0100007F:9C40 01 0:0 0:0 0 0 0 222 1\n")
+    (proc / "net" / "tcp6").write_text(header + "   0: 00000000000000000000000000000000:1F43 0:0 0A 0:0 0:0 0 0 0 333 1\n")
+    for pid, inode, unit in (("236", "111", "demo@blue.service"), ("300", "333", "shop@green.service")):
+        (proc / pid / "fd").mkdir(parents=True)
+        (proc / pid / "fd" / "3").symlink_to(f"socket:[{inode}]")
+        (proc / pid / "comm").write_text("python3\n")
+        (proc / pid / "cgroup").write_text(f"0::/system.slice/system-demo.slice/{unit}\n")
+    assert _release.port_holder(8001, "shop@green", str(proc)) == "python3 (pid 236, demo@blue.service)"
+    assert _release.port_holder(8002, "shop@green", str(proc)) is None
+    assert _release.port_holder(8003, "shop@green", str(proc)) is None
+    assert _release.port_holder(8003, "shop@blue", str(proc)) == "python3 (pid 300, shop@green.service)"
+    (proc / "net" / "tcp").write_text(header + "   0: 00000000:1F41 00000000:0000 0A 0:0 0:0 0 0 0 999 1\n")
+    assert _release.port_holder(8001, "shop@green", str(proc)).startswith("a process this host does not name")
 
 
 def test_a_second_release_reports_the_previous_one_and_prunes_beyond_the_limit(lab):
