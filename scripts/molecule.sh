@@ -16,7 +16,7 @@ export ANSIBLE_COLLECTIONS_PATH="${ANSIBLE_COLLECTIONS_PATH:-$ROOT/.cache/collec
 export PATH="$ROOT/.venv/bin:$PATH"
 # The scenarios with tests marked `alone` (extensions/molecule/conftest.py): side by side, they run every other test
 # and keep their lab; then, alone, the marked tests on that lab; then their lab is destroyed.
-ALONE_AFTER=(haproxy)
+ALONE_AFTER=(fleets)
 
 scenarios=("$@")
 parallel=0

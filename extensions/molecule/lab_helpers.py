@@ -96,10 +96,10 @@ def address(name: str) -> str:
     return _connection(name)["ansible_host"]
 
 
-def get(url: str, *headers: str) -> dict:
-    """One request from inside the router (with ``headers``, each ``Name: value``): status (0 when no answer), colour,
-    version and app host headers."""
-    out = host(ROUTER).run(
+def get(url: str, *headers: str, on: str = ROUTER) -> dict:
+    """One request from inside the router (``on``, the scenario's first unless named; with ``headers``, each
+    ``Name: value``): status (0 when no answer), colour, version and app host headers."""
+    out = host(on).run(
         "curl -s -m 5 -o /dev/null -w '%%{http_code}|%%header{x-bluegreen-colour}|%%header{x-app-version}|%%header{x-app-host}'"
         + " -H %s" * len(headers) + " %s",
         *headers, url,

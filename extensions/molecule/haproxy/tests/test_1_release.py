@@ -24,17 +24,6 @@ def test_preview_listener_reaches_idle_blue():
     assert (answer["status"], answer["colour"], answer["version"]) == (200, "blue", "1.0.0")
 
 
-def test_the_preview_header_reaches_idle_blue_on_the_live_port_and_the_router_keeps_only_its_hash():
-    # molecule.yml provisions the router with this bluegreen_preview_value.
-    value = "molecule-preview-0c9f3e71"
-    answer = get("http://127.0.0.1:80/", f"X-Bluegreen-Preview: {value}")
-    assert (answer["status"], answer["colour"], answer["version"]) == (200, "blue", "1.0.0")
-    for headers in ((), ("X-Bluegreen-Preview: wrong",)):
-        answer = get("http://127.0.0.1:80/", *headers)
-        assert (answer["status"], answer["colour"], answer["version"]) == (200, "green", "2.0.0")
-    assert host(ROUTER).run(f"grep -rlF {value} /etc/haproxy").rc == 1
-
-
 def test_map_file_and_runtime_agree_on_green():
     content = host(ROUTER).file(MAP_FILE).content_string.splitlines()
     assert f"{APP} {APP}_green" in content
