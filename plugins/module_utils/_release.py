@@ -545,10 +545,11 @@ def port_holder(port: int, unit: str, proc: str = "/proc") -> str | None:
 def _holder(proc: str, pid: str, unit: str) -> str | None:
     """``pid`` as the message names it, or None when it runs in ``unit``'s cgroup."""
     comm = (_proc_text(os.path.join(proc, pid, "comm")) or "?").strip()
+    # A unit that delegates its cgroup (a container engine, say) runs processes in cgroups below its own.
     units = re.findall(r"/([^/]+\.(?:service|scope))(?=/|$)", _proc_text(os.path.join(proc, pid, "cgroup")), re.M)
-    owner = units[-1] if units else None
-    if owner == f"{unit}.service":
+    if f"{unit}.service" in units:
         return None
+    owner = next((name for name in units if name.endswith(".service")), units[0] if units else None)
     return f"{comm} (pid {pid}{', ' + owner if owner else ''})"
 
 

@@ -195,6 +195,10 @@ def test_the_holder_of_a_port_is_read_from_a_proc_tree(tmp_path):
     assert _release.port_holder(8002, "shop@green", str(proc)) is None
     assert _release.port_holder(8003, "shop@green", str(proc)) is None
     assert _release.port_holder(8003, "shop@blue", str(proc)) == "python3 (pid 300, shop@green.service)"
+    # A process in a cgroup below the unit's (a unit that delegates its cgroup) is the unit's.
+    (proc / "300" / "cgroup").write_text("0::/system.slice/shop@green.service/payload/init.scope\n")
+    assert _release.port_holder(8003, "shop@green", str(proc)) is None
+    assert _release.port_holder(8003, "shop@blue", str(proc)) == "python3 (pid 300, shop@green.service)"
     (proc / "net" / "tcp").write_text(header + "   0: 00000000:1F41 00000000:0000 0A 0:0 0:0 0 0 0 999 1\n")
     assert _release.port_holder(8001, "shop@green", str(proc)).startswith("a process this host does not name")
 
