@@ -201,8 +201,8 @@ options:
   start_timeout:
     description:
       - Seconds the colour may take to answer its health check after a start.
-      - The wait ends sooner when systemd gives up on the colour's unit (its state C(failed): it exited and hit its
-        start limit), and the error gives the unit's state and journal.
+      - The wait ends sooner when systemd gives up on the colour's unit (its state is C(failed), as when it exited
+        until its start limit), and the error gives the unit's state and journal.
     type: int
     default: 60
   keep_releases:
