@@ -178,9 +178,9 @@ def module(module_name: str, args: dict, target: str = ROUTER) -> dict:
     return data["plays"][0]["tasks"][0]["hosts"][target]
 
 
-def history(app: str = APP) -> list:
-    """The app's history records on the router (the scenario's app unless named)."""
-    text = host(ROUTER).file(f"/var/lib/bluegreen/{app}/history.jsonl").content_string
+def history(app: str = APP, on: str = ROUTER) -> list:
+    """The app's history records on the router ``on`` (the scenario's app, and first router, unless named)."""
+    text = host(on).file(f"/var/lib/bluegreen/{app}/history.jsonl").content_string
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 

@@ -20,7 +20,7 @@ import sys
 import time
 
 import pytest
-from lab_helpers import APP, GROUPS, HISTORY, PROJECT, address, bucket, get, host, module, playbook, sticky_clients
+from lab_helpers import APP, GROUPS, PROJECT, address, bucket, get, history, host, module, playbook, sticky_clients
 
 sys.path.insert(0, PROJECT)
 from benchmarks import probe  # noqa: E402  (the project root is on the path only from here)
@@ -38,10 +38,6 @@ RESCUE_S = 4.0
 
 def epoch(stamp: str) -> float:
     return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC).timestamp()
-
-
-def records(name: str) -> list:
-    return [json.loads(line) for line in host(name).file(HISTORY).content_string.splitlines() if line.strip()]
 
 
 def states() -> dict:
@@ -99,7 +95,7 @@ def test_a_ramp_of_10_50_100_moves_each_client_once_to_one_colour_on_either_rout
     runs = finished(handles)
     assert result.returncode == 0, result.output[-3000:]
     for name, run in runs.items():
-        steps = records(name)[-3:]
+        steps = history(on=name)[-3:]
         assert [(r["action"], r["to"], r["weights"][new], r["result"]) for r in steps] == [
             ("switch", new, 10, "ok"), ("switch", new, 50, "ok"), ("switch", new, 100, "ok")], name
         got = run.by_kind("client")
@@ -133,7 +129,7 @@ def build(version: str, broken: str) -> str:
 def test_a_build_answering_500_released_in_steps_is_stopped_at_its_first_step_on_both_routers():
     artifact = build("7.0.0", "500")
     live, idle = agreed()
-    before = {name: len(records(name)) for name in ROUTERS}
+    before = {name: len(history(on=name)) for name in ROUTERS}
     handles = load("500 build", 60, 40.0)
     # No smoke check of "/": only /health, which this build answers, so the release reaches live traffic. Its first
     # step gets 10 % of the first router's 80 requests a second: the watch judges the rate once it has 8 of them.
@@ -146,12 +142,12 @@ def test_a_build_answering_500_released_in_steps_is_stopped_at_its_first_step_on
     assert f"the watch of {idle} found" in result.output and f"Switched all the traffic back to {live}" in result.output
     stepped = {}
     for name in ROUTERS:
-        new = records(name)[before[name]:]
+        new = history(on=name)[before[name]:]
         step, *rest = new
         assert (step["action"], step["to"], step["versions"][idle], step["weights"][idle]) == ("release", idle, "7.0.0", 10)
         assert rest and rest[-1]["weights"][live] == 100 and rest[-1]["result"] == "ok", (name, new)
         stepped[name] = (epoch(step["time"]), epoch(rest[-1]["time"]))
-    watcher = records(ROUTERS[0])[-1]
+    watcher = history(on=ROUTERS[0])[-1]
     assert (watcher["action"], watcher["to"]) == ("auto-rollback", live) and watcher["watch"]["after_s"] <= BOUND_S, watcher
     for name, run in runs.items():
         failures = run.failures()
