@@ -42,15 +42,35 @@ def router_share(routers: list, play_hosts: list, host: str) -> list:
     return list(routers)[play_hosts.index(host)::len(play_hosts)]
 
 
-def router_results(routers: list, hostvars: dict, play_hosts: list, var: str) -> list:
+def router_results(routers: list, hostvars: dict, play_hosts: list, var: str, jobs: str | None = None) -> list:
     """The results of a looped task run by the play hosts side by side (router_share), registered on each host as
-    ``var``: one per router, in the order of ``routers``; a router no host reached has none."""
+    ``var``: one per router, in the order of ``routers``; a router no host reached has none. ``jobs``: where the hosts
+    registered the async_status of the calls they started as async jobs; each started call's result is then its job's
+    (a job that had not ended is a failure, saying so)."""
+    ended = {}
+    for host in play_hosts if jobs else ():
+        for job in ((hostvars.get(host, {}).get(jobs) or {}).get("results") or []):
+            started = job.get("item") if isinstance(job.get("item"), dict) else {}
+            if started.get("ansible_job_id"):
+                ended[started["ansible_job_id"]] = dict(job, item=started.get("item"))
     found = {}
     for host in play_hosts:
         registered = hostvars.get(host, {}).get(var) or {}
         for result in registered.get("results") or []:
-            found[result.get("item")] = result
+            own = _job_result(result, ended) if jobs else result
+            found[own.get("item")] = own
     return [found[router] for router in routers if router in found]
+
+
+def _job_result(result: dict, ended: dict) -> dict:
+    """A call's result, or, for a call started as an async job, its job's (``ended``: the collected jobs by id)."""
+    job = result.get("ansible_job_id")
+    if not job or not result.get("started") or result.get("finished"):
+        return result
+    own = ended.get(job, result)
+    if not own.get("finished") and not own.get("unreachable"):
+        own = dict(own, failed=True, msg=f"its call, started as the async job {job}, had not ended when the wait for it did")
+    return own
 
 
 def colour_versions(fleet_hosts: dict, hostvars: dict, play_hosts: list, links_var: str) -> dict:

@@ -194,10 +194,12 @@ def acquire_lock(state_dir: str, app: str, owner: str, ttl: int, wait: int, chec
 
 @contextlib.contextmanager
 def holding_lock(state_dir: str, app: str, owner: str | None, ttl: int, wait: int,
-                 check_mode: bool = False, controller: dict | None = None) -> Iterator[dict | None]:
+                 check_mode: bool = False, controller: dict | None = None, keep: bool = False) -> Iterator[dict | None]:
     """Hold the app's lock around a block when ``owner`` is given, and release it after, also on failure.
 
-    A lock this owner already held (taken by an earlier task) is left held. Yields acquire_lock's result, or None.
+    A lock this owner already held (taken by an earlier task) is left held. ``keep``: a block that ends well leaves
+    the lock it took held too, for a later task of the same owner (a stage, for its commit); one that fails releases
+    it. Yields acquire_lock's result, or None.
     """
     if owner is None:
         yield None
@@ -206,10 +208,12 @@ def holding_lock(state_dir: str, app: str, owner: str | None, ttl: int, wait: in
         taken = acquire_lock(state_dir, app, owner, ttl, wait, check_mode, controller)
     except OSError as exc:
         raise StateError(f"cannot take the lock of {app} in {state_dir}: {exc}") from exc
+    ended_well = False
     try:
         yield taken
+        ended_well = True
     finally:
-        if taken["changed"] and not check_mode:
+        if taken["changed"] and not check_mode and not (keep and ended_well):
             release_lock(state_dir, app, owner)
 
 

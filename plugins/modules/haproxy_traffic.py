@@ -97,6 +97,8 @@ options:
         prepare a new version of the map (C(prepare map)), which no request sees.
       - Takes the lock, resolves O(colour=previous), checks the target's health and the outcome of the release it
         holds, as a change does, and fails the same way. Writes no history record and runs no O(watch).
+      - A lock the stage took with O(lock_owner) stays held when the stage succeeds, for the commit, which releases it
+        with O(lock_release=true) (or the M(bluegreen.core.lock) module does). A stage that fails releases it.
       - Returns RV(staged=true) and RV(ignore:changed=false).
     type: bool
     default: false

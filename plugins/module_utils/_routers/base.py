@@ -204,8 +204,9 @@ def change(driver: Router) -> dict:
     if colour is None and weights is None:
         return read(driver)
     driver.connect()
+    # A stage that ends well keeps the lock it took, for its commit; the commit releases it (lock_release).
     with _lock.holding_lock(params["state_dir"], params["app"], params["lock_owner"], params["lock_ttl"],
-                            params["lock_wait"], module.check_mode, params["lock_controller"]):
+                            params["lock_wait"], module.check_mode, params["lock_controller"], keep=bool(params.get("stage"))):
         if colour == "previous":
             colour, weights = previous(driver, who["versions"])
         plan = driver.plan(colour, weights)

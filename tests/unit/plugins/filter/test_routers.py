@@ -52,6 +52,35 @@ def test_router_results_are_one_per_router_in_their_order():
     assert [result["n"] for result in found] == [1, 2, 3]
 
 
+def test_router_results_take_the_job_of_a_call_started_as_an_async_job():
+    """A host with several routers starts its commits as async jobs and registers their async_status: each such
+    router's result is its job's, named by the router; a job never collected, or not ended, is a failure saying so."""
+    def started(router, job):
+        return {"item": router, "ansible_job_id": job, "started": True, "finished": False, "changed": True}
+
+    hostvars = {
+        "a1": {"reg": {"results": [started("r1", "j1"), started("r3", "j3"), {"item": "r5", "changed": True, "n": 5}]},
+               "jobs": {"results": [
+                   {"item": started("r1", "j1"), "ansible_job_id": "j1", "finished": True, "changed": True, "n": 1},
+                   {"item": started("r3", "j3"), "ansible_job_id": "j3", "finished": True, "failed": True,
+                    "msg": "cannot commit", "param": "commit_at"}]}},
+        "a2": {"reg": {"results": [started("r2", "j2"), started("r4", "j4")]},
+               "jobs": {"results": [{"item": started("r2", "j2"), "ansible_job_id": "j2", "finished": False, "failed": True,
+                                     "attempts": 300}]}},
+    }
+    found = router_results(["r1", "r2", "r3", "r4", "r5"], hostvars, ["a1", "a2"], "reg", "jobs")
+    assert [result["item"] for result in found] == ["r1", "r2", "r3", "r4", "r5"]
+    assert found[0] == {"item": "r1", "ansible_job_id": "j1", "finished": True, "changed": True, "n": 1}
+    assert found[2]["failed"] and found[2]["msg"] == "cannot commit" and found[2]["param"] == "commit_at"
+    assert found[1]["failed"] and "started as the async job j2, had not ended when the wait for it did" in found[1]["msg"]
+    assert found[3]["failed"] and "j4" in found[3]["msg"]
+    assert found[4] == {"item": "r5", "changed": True, "n": 5}
+    # Without jobs, the results are what the hosts registered, as before.
+    assert router_results(["r1"], hostvars, ["a1"], "reg")[0]["started"] is True
+    # A job the hosts collected earlier is not taken for this call's plain result.
+    assert router_results(["r5"], hostvars, ["a1"], "reg", "jobs") == [{"item": "r5", "changed": True, "n": 5}]
+
+
 def test_apps_to_switch_sends_each_app_to_the_colour_holding_its_release():
     versions = {"a": {"blue": "1.0.0", "green": "1.1.0"}, "b": {"blue": "2.1.0", "green": "2.0.0"}}
     assert apps_to_switch([{"app": "a", "version": "1.1.0"}, {"app": "b", "version": "2.1.0"}], versions) == [

@@ -682,6 +682,22 @@ def test_a_stage_fails_as_the_change_would_and_changes_nothing(lab, monkeypatch)
     assert lab.fake.writes() == [] and lab.runtime()["shop"] == "shop_blue" and lab.history_lines() == []
 
 
+def test_a_stage_that_takes_the_lock_keeps_it_for_its_commit_and_a_failed_stage_releases_it(lab):
+    versions = {"blue": "1.0.0", "green": "2.0.0"}
+    assert run(lab, colour="green", versions=versions)["changed"]
+    staged = run(lab, colour="previous", action="rollback", stage=True, lock_owner="ci run 3", versions=versions)
+    assert staged["staged"] and staged["colour"] == "blue" and os.path.exists(lock_file(lab)), staged
+    # Another run cannot change the app between the stage and the commit.
+    other = run(lab, colour="blue", lock_owner="ci run 4")
+    assert other["failed"] and "is locked by ci run 3" in other["msg"] and lab.runtime()["shop"] == "shop_green"
+    done = run(lab, colour="blue", action="rollback", commit_at=time.time() + 0.1, lock_owner="ci run 3",
+               lock_release=True, versions=versions)
+    assert done["changed"] and lab.runtime()["shop"] == "shop_blue" and not os.path.exists(lock_file(lab)), done
+    lab.fake.backends["shop_green"] = [server("shop_green_1", status="DOWN", check_status="L4CON")]
+    refused = run(lab, colour="green", stage=True, lock_owner="ci run 5", versions=versions)
+    assert refused["failed"] and not os.path.exists(lock_file(lab))
+
+
 def test_a_stage_of_a_router_already_there_prepares_nothing(lab):
     run(lab, colour="green")
     lab.fake.commands.clear()
