@@ -10,6 +10,7 @@ import re
 from lab_helpers import APP, GROUPS, HISTORY, MAP_FILE, host, module, playbook
 
 ROUTERS = tuple(GROUPS["bluegreen_routers"])
+LOCK = f"/var/lib/bluegreen/{APP}/lock"
 SPREAD = re.compile(r"was committed on (\d+) of (\d+) routers within ([0-9.]+) ms of each other")
 
 
@@ -61,3 +62,25 @@ def test_a_switch_and_its_rollback_move_both_routers_at_one_instant():
         # The two routers are containers on one clock: their commits are a scheduler's hiccup apart, not a round trip.
         print(f"{name}: the two routers committed within {found.group(3)} ms of each other ({result.wall_s:.1f} s run)")
         assert float(found.group(3)) < 250, result.output
+        # The rollback reads no router first: the first router's stage took the lock, and the commit released it.
+        assert not host(ROUTERS[0]).file(LOCK).exists, result.output
+
+
+def test_routers_that_disagree_refuse_a_rollback_and_a_switch_to_a_named_colour_makes_them_agree():
+    """The second router is sent to the idle colour behind the run's back (the module, ad hoc): a rollback refuses,
+    changing nothing, and names what each router says; the switch its message names makes both agree."""
+    live = _routers()[ROUTERS[0]]["live"]
+    idle = "green" if live == "blue" else "blue"
+    moved = module("haproxy_traffic", {"app": APP, "colour": idle, "force": True, "history": False}, target=ROUTERS[1])
+    assert moved["changed"], moved
+    before = _routers()
+    refused = playbook("rollback")
+    assert refused.returncode != 0 and "The routers do not give one live colour" in refused.output, refused.output
+    assert f"{ROUTERS[1]} says {idle}" in refused.output and "bluegreen_switch_to=blue or green" in refused.output
+    assert _routers() == before
+    agreed = playbook("switch", f"bluegreen_switch_to={live}")
+    assert agreed.returncode == 0, agreed.output
+    assert f"the routers disagree ({ROUTERS[0]} says {live}, {ROUTERS[1]} says {idle})" in agreed.output
+    assert "committed on 1 of 2 routers" in agreed.output, agreed.output
+    states = _routers()
+    assert {state["live"] for state in states.values()} == {live} and all(s["consistent"] for s in states.values())
