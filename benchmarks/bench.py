@@ -1051,12 +1051,13 @@ def scale_section(scale: dict) -> str:
         + "".join(f"With {apps[:-1]} app hosts, from 1 to {grow['routers'][1]} routers: switch {grow['switch']:.2f}x, "
                   f"rollback {grow['rollback']:.2f}x. " for apps, grow in (scale.get("router_growth") or {}).items())
         + "With one router the rollback is two module round trips (the app hosts' releases, then one locked call on "
-        "the router). With more it takes the general path of a switch: the lock with a read of every router, then, on "
-        "HAProxy, a stage on every router and a commit on all at one instant. The routers are reached side by side, "
-        "one per app host of the play (up to Ansible's forks), so with fewer app hosts than routers a host reaches its "
-        "routers one after another, and the later ones commit after the instant. The commit spread is the widest gap "
-        "between the routers' commit instants the run printed (by the routers' clocks; the lab's containers share one). "
-        "Every round: `scale.json`.\n",
+        "the router). With more HAProxy routers it is three: the releases, a stage on every router (the first takes the "
+        "lock), then a commit on all at one instant. A switch reads every router under the lock first, then stages "
+        "and commits. The routers are reached side by side, one per app host of the play (up to Ansible's forks); with "
+        "fewer app hosts than routers a host reaches its routers one after another, and starts all but its last "
+        "commit as async jobs, so that its routers still commit together at the instant. The commit spread is the "
+        "widest gap between the routers' commit instants the run printed (by the routers' clocks; the lab's "
+        "containers share one). Every round: `scale.json`.\n",
     ]
     return "".join(text)
 
