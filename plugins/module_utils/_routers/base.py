@@ -125,6 +125,10 @@ class Router:
         what to add to the result (timings, ...)."""
         raise NotImplementedError
 
+    def unchanged(self, plan) -> None:
+        """When the change needs nothing here, outside check mode, before its watch: what the router does instead (a
+        commit at an instant waits for it, so that its watch starts when the other routers move)."""
+
     def after(self, plan, result: dict) -> None:
         """After a change (or none was needed), outside check mode: what the router does next (drain, wait)."""
 
@@ -236,6 +240,8 @@ def change(driver: Router) -> dict:
                 result["changed"] = not exc.restored
                 raise Refused(str(exc), **result) from None
             result["history_entry"] = record(driver, who, plan, result, "ok")
+        else:
+            driver.unchanged(plan)
         if watching is not None:
             watch(driver, who, limits, watching, baseline, result)
         driver.after(plan, result)

@@ -133,6 +133,12 @@ class HAProxy(base.Router):
     def details(self, plan: _haproxy.SwitchPlan, result: dict) -> dict:
         return {"cutover_ms": result["cutover_ms"]}
 
+    def unchanged(self, plan: _haproxy.SwitchPlan) -> None:
+        """A commit this router needs nothing for still waits for its instant: the watch that follows it in the same
+        call (on the first router) then starts when the other routers move, and probes their live ports after it."""
+        if self.params.get("commit_at") is not None:
+            _haproxy.wait_until(self.params["commit_at"])
+
     def after(self, plan: _haproxy.SwitchPlan, result: dict) -> None:
         """With drain=true, wait for the other colour's sessions to end (never killing any)."""
         if not self.params["drain"]:

@@ -698,6 +698,15 @@ def test_a_stage_that_takes_the_lock_keeps_it_for_its_commit_and_a_failed_stage_
     assert refused["failed"] and not os.path.exists(lock_file(lab))
 
 
+def test_a_commit_a_router_needs_nothing_for_still_waits_for_its_instant(lab):
+    """So that the watch the first router's commit goes on to starts when the other routers move."""
+    run(lab, colour="green")
+    lab.fake.commands.clear()
+    instant = time.time() + 0.3
+    done = run(lab, colour="green", commit_at=instant)
+    assert not done["failed"] and not done["changed"] and time.time() >= instant and lab.fake.writes() == [], done
+
+
 def test_a_stage_of_a_router_already_there_prepares_nothing(lab):
     run(lab, colour="green")
     lab.fake.commands.clear()
