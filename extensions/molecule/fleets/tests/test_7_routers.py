@@ -66,18 +66,24 @@ def test_a_switch_and_its_rollback_move_both_routers_at_one_instant():
         assert not host(ROUTERS[0]).file(LOCK).exists, result.output
 
 
-def test_routers_that_disagree_refuse_a_rollback_and_a_switch_to_a_named_colour_makes_them_agree():
-    """The second router is sent to the idle colour behind the run's back (the module, ad hoc): a rollback refuses,
-    changing nothing, and names what each router says; the switch its message names makes both agree."""
+def test_routers_that_disagree_refuse_any_change_but_the_switch_to_a_named_colour_that_makes_them_agree():
+    """The second router is sent to the idle colour behind the run's back (the module, ad hoc). A switch, which reads
+    the routers first, refuses naming what each says; a rollback, which reads none first, refuses when their stages
+    disagree (forced, so that the outcome of either release does not refuse it first); neither changes anything. The
+    switch to a named colour, which their messages name, makes both agree."""
     live = _routers()[ROUTERS[0]]["live"]
     idle = "green" if live == "blue" else "blue"
     moved = module("haproxy_traffic", {"app": APP, "colour": idle, "force": True, "history": False}, target=ROUTERS[1])
     assert moved["changed"], moved
     before = _routers()
-    refused = playbook("rollback")
+    refused = playbook("switch")
     assert refused.returncode != 0 and "The routers do not give one live colour" in refused.output, refused.output
     assert f"{ROUTERS[1]} says {idle}" in refused.output and "bluegreen_switch_to=blue or green" in refused.output
-    assert _routers() == before
+    refused = playbook("rollback", "bluegreen_force=true")
+    assert refused.returncode != 0, refused.output
+    assert (f"its routers do not agree on where it goes back from and to ({ROUTERS[0]}: {live} to {idle}, "
+            f"{ROUTERS[1]}: {idle} to {live})") in refused.output, refused.output
+    assert _routers() == before and not host(ROUTERS[0]).file(LOCK).exists
     agreed = playbook("switch", f"bluegreen_switch_to={live}")
     assert agreed.returncode == 0, agreed.output
     assert f"the routers disagree ({ROUTERS[0]} says {live}, {ROUTERS[1]} says {idle})" in agreed.output
