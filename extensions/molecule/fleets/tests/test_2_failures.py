@@ -73,3 +73,19 @@ def test_rollback_sends_traffic_back_to_the_blue_fleet():
     assert {(a["colour"], a["version"]) for a in answers} == {("blue", "1.0.0")}
     assert {a["host"] for a in answers} == set(BLUE)
     assert history()[-1]["action"] == "rollback"
+
+
+def test_a_deploy_refused_on_the_green_fleet_alone_fails_in_that_hosts_words():
+    """After the rollback, the idle green fleet is bgf-app3 alone, not the play's first host. The deploy's port check,
+    run once on bgf-app3, refuses (green's port differs from the one the routers send it to): the run fails with those
+    words, not with "failed in a task" from a host that has no result of its own, and nothing changes."""
+    before_files, before_history = _router_files(), history()
+    result = playbook("release", "bluegreen_version=2.0.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-2.0.0.tar.gz",
+                      '{"bluegreen_ports": {"blue": 8001, "green": 8099}}')
+    assert result.returncode != 0, result.output
+    last = result.output.rsplit("fatal: ", 1)[-1]
+    assert f"Cannot deploy {APP} 2.0.0: the routers send green to" in last and "the port 8099" in last, last
+    assert "failed in a task" not in result.output
+    assert _router_files() == before_files and history() == before_history
+    assert {(a["colour"], a["version"]) for a in live(4)} == {("blue", "1.0.0")}
+
