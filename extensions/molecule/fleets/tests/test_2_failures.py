@@ -88,4 +88,3 @@ def test_a_deploy_refused_on_the_green_fleet_alone_fails_in_that_hosts_words():
     assert "failed in a task" not in result.output
     assert _router_files() == before_files and history() == before_history
     assert {(a["colour"], a["version"]) for a in live(4)} == {("blue", "1.0.0")}
-
