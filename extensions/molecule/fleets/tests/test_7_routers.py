@@ -90,3 +90,29 @@ def test_routers_that_disagree_refuse_any_change_but_the_switch_to_a_named_colou
     assert "committed on 1 of 2 routers" in agreed.output, agreed.output
     states = _routers()
     assert {state["live"] for state in states.values()} == {live} and all(s["consistent"] for s in states.values())
+
+
+def test_a_router_whose_map_file_was_edited_by_hand_refuses_changes_until_the_switch_to_a_named_colour_writes_it():
+    """Someone edits the second router's map file to the idle colour: what it routes (its memory) and what a reload
+    would route (the file) disagree. A switch refuses naming both, and changes nothing; the switch to the live colour,
+    which the message names, rewrites that file and moves no traffic."""
+    live = _routers()[ROUTERS[0]]["live"]
+    idle = "green" if live == "blue" else "blue"
+    files = host(ROUTERS[1])
+    text = files.file(MAP_FILE).content_string
+    edited = "".join(line.replace(live, idle) if line.split()[:1] == [APP] else line for line in text.splitlines(True))
+    assert edited != text, text
+    files.check_output("printf %%s %s > %s", edited, MAP_FILE)
+    before = _routers()
+    assert before[ROUTERS[1]]["live"] == live and not before[ROUTERS[1]]["consistent"], before
+    refused = playbook("switch")
+    assert refused.returncode != 0 and "The routers do not give one live colour" in refused.output, refused.output
+    assert f"{ROUTERS[1]} says {live} (runtime map {live}, map file {idle}" in " ".join(refused.output.split())
+    assert _routers() == before and not host(ROUTERS[0]).file(LOCK).exists
+    mended = playbook("switch", f"bluegreen_switch_to={live}")
+    assert mended.returncode == 0, mended.output
+    assert f"{ROUTERS[1]}'s own sources disagree (runtime map {live}, map file {idle})" in " ".join(mended.output.split())
+    assert "committed on 1 of 2 routers" in mended.output, mended.output
+    states = _routers()
+    assert {state["live"] for state in states.values()} == {live} and all(s["consistent"] for s in states.values())
+    assert states[ROUTERS[0]]["map"] == before[ROUTERS[0]]["map"] and states[ROUTERS[1]]["map"] == text
