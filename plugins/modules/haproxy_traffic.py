@@ -99,6 +99,8 @@ options:
         holds, as a change does, and fails the same way. Writes no history record and runs no O(watch).
       - A lock the stage took with O(lock_owner) stays held when the stage succeeds, for the commit, which releases it
         with O(lock_release=true) (or the M(bluegreen.core.lock) module does). A stage that fails releases it.
+      - A stage given O(lock_release=true) as well releases the lock it took when it ends, so it only proves that no
+        other owner holds it (on the routers other than the one that holds the app's lock for the run).
       - Returns RV(staged=true) and RV(ignore:changed=false).
     type: bool
     default: false

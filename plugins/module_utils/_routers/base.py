@@ -208,9 +208,11 @@ def change(driver: Router) -> dict:
     if colour is None and weights is None:
         return read(driver)
     driver.connect()
-    # A stage that ends well keeps the lock it took, for its commit; the commit releases it (lock_release).
+    # A stage that ends well keeps the lock it took, for its commit, which releases it (lock_release); a stage given
+    # lock_release only checks that no other run holds it (on a router other than the one that holds the app's lock).
+    keep = bool(params.get("stage")) and not params["lock_release"]
     with _lock.holding_lock(params["state_dir"], params["app"], params["lock_owner"], params["lock_ttl"],
-                            params["lock_wait"], module.check_mode, params["lock_controller"], keep=bool(params.get("stage"))):
+                            params["lock_wait"], module.check_mode, params["lock_controller"], keep=keep):
         if colour == "previous":
             colour, weights = previous(driver, who["versions"])
         plan = driver.plan(colour, weights)

@@ -49,6 +49,24 @@ def test_a_router_that_cannot_stage_stops_the_switch_on_every_router():
     assert _routers() == before
 
 
+def test_another_runs_lock_on_the_second_router_stops_the_switch_before_any_router_moves():
+    """A run whose inventory names other routers holds the app's lock on the second router: this run's stage finds it
+    there, and no router moves (before, only the commit checked it, after the first router had moved)."""
+    before = _routers()
+    router = host(ROUTERS[1])
+    router.check_output(f"""printf '{{"owner": "release by ops", "since": "2026-01-01T00:00:00Z", "expires_epoch": 4102444800}}' > {LOCK}""")
+    try:
+        result = playbook("switch", "bluegreen_force=true")
+        held = router.file(LOCK).content_string
+    finally:
+        router.check_output(f"rm -f {LOCK}")
+    assert result.returncode != 0, result.output
+    assert f"{ROUTERS[1]}: app {APP} is locked by release by ops" in result.output, result.output
+    assert "No router was changed" in result.output and "was committed on" not in result.output
+    assert "release by ops" in held and not host(ROUTERS[0]).file(LOCK).exists
+    assert _routers() == before
+
+
 def test_a_switch_and_its_rollback_move_both_routers_at_one_instant():
     live = _routers()[ROUTERS[0]]["live"]
     idle = "green" if live == "blue" else "blue"

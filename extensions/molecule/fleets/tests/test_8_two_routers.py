@@ -29,11 +29,9 @@ ROUTERS = tuple(GROUPS["bluegreen_routers"])
 ARTIFACTS = os.path.join(PROJECT, ".cache", "artifacts")
 # molecule.yml provisions both routers with this bluegreen_preview_value.
 PREVIEW = "molecule-preview-5b1d07c2"
-# The watch's bound: back within this many seconds of the first 5xx on the router that watches (the target is
-# 2 s).
+# The watch's bound: back within this many seconds of the first 5xx on each router, which watches its own share (the
+# issue's target is 2 s).
 BOUND_S = 2.0
-# How much later the routers that do not watch may follow: the rescue of the failed step puts them back.
-RESCUE_S = 4.0
 
 
 def epoch(stamp: str) -> float:
@@ -147,8 +145,10 @@ def test_a_build_answering_500_released_in_steps_is_stopped_at_its_first_step_on
         assert (step["action"], step["to"], step["versions"][idle], step["weights"][idle]) == ("release", idle, "7.0.0", 10)
         assert rest and rest[-1]["weights"][live] == 100 and rest[-1]["result"] == "ok", (name, new)
         stepped[name] = (epoch(step["time"]), epoch(rest[-1]["time"]))
-    watcher = history(on=ROUTERS[0])[-1]
-    assert (watcher["action"], watcher["to"]) == ("auto-rollback", live) and watcher["watch"]["after_s"] <= BOUND_S, watcher
+    # Each router's own watch saw the breach in its own counts and switched it back (the controller need not be there).
+    for name in ROUTERS:
+        watcher = history(on=name)[-1]
+        assert (watcher["action"], watcher["to"]) == ("auto-rollback", live) and watcher["watch"]["after_s"] <= BOUND_S, (name, watcher)
     for name, run in runs.items():
         failures = run.failures()
         # What failed is the broken build's own 500s, to the clients of the step's 10 buckets only, while it had them:
@@ -160,9 +160,9 @@ def test_a_build_answering_500_released_in_steps_is_stopped_at_its_first_step_on
         first = min(record.start for record in failures)
         print(f"{name}: stepped at {step_at:.3f}, first 5xx {first:.3f}, back {back_at - first:.2f}s after it; "
               f"{len(failures)} of {len(run.records)} requests failed")
-        # The router that watches is back within the bound; the other once the run's rescue puts every router back,
-        # a few Ansible tasks later (measured 1.6 s later, alone on a 2-core machine).
-        assert back_at - first <= BOUND_S + (0.5 if name == ROUTERS[0] else RESCUE_S), name
+        # Each router is back within the bound, by its own watch: not a few Ansible tasks later (1.6 s later, when only
+        # the first router watched).
+        assert back_at - first <= BOUND_S + 0.5, name
     assert {info["live_colour"] for info in states().values()} == {live}
 
 

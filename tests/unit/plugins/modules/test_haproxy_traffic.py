@@ -698,6 +698,16 @@ def test_a_stage_that_takes_the_lock_keeps_it_for_its_commit_and_a_failed_stage_
     assert refused["failed"] and not os.path.exists(lock_file(lab))
 
 
+def test_a_stage_given_lock_release_only_checks_the_lock(lab):
+    """The stage of the routers that do not hold the app's lock: another run's lock there stops it, ours is not kept."""
+    staged = run(lab, colour="green", stage=True, lock_owner="ci run 3", lock_release=True)
+    assert staged["staged"] and not os.path.exists(lock_file(lab)), staged
+    assert run(lab, colour="green", stage=True, lock_owner="ci run 4")["staged"] and os.path.exists(lock_file(lab))
+    refused = run(lab, colour="green", stage=True, lock_owner="ci run 3", lock_release=True)
+    assert refused["failed"] and "is locked by ci run 4" in refused["msg"] and os.path.exists(lock_file(lab)), refused
+    assert lab.runtime()["shop"] == "shop_blue"
+
+
 def test_a_commit_a_router_needs_nothing_for_still_waits_for_its_instant(lab):
     """So that the watch the first router's commit goes on to starts when the other routers move."""
     run(lab, colour="green")
