@@ -6,8 +6,10 @@ project's bounded load client with per-client cookies, half of the load on each 
 The preview header reaches the idle colour on each router's live port. A ramp 10, 50, 100 moves each client once, to
 the same colour on either router (both hash its cookie alike), and each step serves its share on each router within 3
 points. A build that answers 500 released in steps is stopped at its first step: only the clients of its 10 buckets
-saw it fail, on both routers, and both are back on the live colour within the bound; a rollback right after refuses.
-The last two are marked ``alone``: in `make test` they run once the other scenarios have ended (conftest.py).
+saw it fail, on both routers, and both are back on the live colour within the bound, each by its own watch; a rollback
+right after refuses. With the load on the first router only, a broken build switched in one step is sent back there,
+and the second router follows through its probes of the first. The last three are marked ``alone``: in `make test`
+they run once the other scenarios have ended (conftest.py).
 """
 
 from __future__ import annotations
@@ -53,11 +55,11 @@ def agreed() -> tuple:
     return live, "green" if live == "blue" else "blue"
 
 
-def load(case: str, seconds: float, rate: float) -> dict:
-    """The sticky clients on each router's live listener, on two connections of ``rate`` requests a second each, for at
-    most ``seconds``."""
+def load(case: str, seconds: float, rate: float, routers: tuple = ROUTERS) -> dict:
+    """The sticky clients on each router's live listener (of ``routers``), on two connections of ``rate`` requests a
+    second each, for at most ``seconds``."""
     handles = {}
-    for name in ROUTERS:
+    for name in routers:
         router = address(name)
         handles[name] = probe.start(probe.ProbeConfig(
             base_url=f"http://{router}:80/", allow_hosts=(router,), case=f"{case} on {name}", keepalive_threads=0,
@@ -177,3 +179,34 @@ def test_a_rollback_right_after_refuses_and_both_routers_keep_serving_the_live_c
     for name, run in runs.items():
         assert run.failures() == [] and {r.colour for r in run.records} == {live}, name
     assert agreed()[0] == live
+
+
+@pytest.mark.alone  # the watch's bound, on the state the tests above leave
+def test_a_router_that_serves_no_traffic_follows_the_one_whose_watch_sent_a_broken_build_back():
+    """A passive node: only the first router serves the load. A build that answers 500, switched in one step, breaches
+    the first router's watch, which sends it back; the second router, which counted no request, sees it in its probes
+    through the first router's listener (the old colour, at a step of 100) and goes back by its own watch, not after
+    the run's 20 s watch ends."""
+    artifact = build("8.0.0", "500")
+    live, idle = agreed()
+    before = {name: len(history(on=name)) for name in ROUTERS}
+    handles = load("passive node", 40, 40.0, routers=ROUTERS[:1])
+    result = playbook("release", "bluegreen_version=8.0.0", f"bluegreen_artifact={artifact}",
+                      '{"bluegreen_smoke_checks": [], "bluegreen_monitor_seconds": 20, "bluegreen_watch_interval": 1, '
+                      '"bluegreen_watch_min_requests": 8}')
+    finished(handles)
+    print(result.output[-2000:])
+    assert result.returncode != 0
+    back = {}
+    for name in ROUTERS:
+        new = history(on=name)[before[name]:]
+        assert new and new[0]["action"] == "release" and new[0]["to"] == idle, (name, new)
+        last = new[-1]
+        # Each router went back by its own watch: an auto-rollback record with what its watch saw.
+        assert (last["action"], last["to"], last["result"]) == ("auto-rollback", live, "ok") and "watch" in last, (name, new)
+        back[name] = epoch(last["time"]) - epoch(new[0]["time"])
+        print(f"{name}: back {back[name]:.2f}s after the switch ({last.get('reason')})")
+    # Two probes a second apart fail once the first router is back; well before the 20 s watch would end.
+    assert back[ROUTERS[1]] - back[ROUTERS[0]] <= 4.0, back
+    assert {info["live_colour"] for info in states().values()} == {live}
+
