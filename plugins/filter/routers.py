@@ -154,9 +154,13 @@ def status_lines(states: list, versions: dict, stopped: dict | None = None) -> l
                      + ": a release or switch refuses to run until they agree; bluegreen.core.switch with bluegreen_switch_to"
                      "=blue or green makes them")
     first = states[0] if states else {}
+    # While the traffic is split, both colours have live traffic: each is named with its share, not as idle.
+    shares = _history.shares(first.get("weights")) if first.get("live_colour") is None else None
     for colour in COLOURS:
         version = (versions or {}).get(colour)
-        line = f"{colour}: version {version or 'none'} ({'LIVE' if colour == first.get('live_colour') else 'idle'})"
+        role = (f"LIVE with {shares[colour]}% of the traffic" if shares and shares[colour] else
+                "LIVE" if colour == first.get("live_colour") else "idle")
+        line = f"{colour}: version {version or 'none'} ({role})"
         if version and (stopped or {}).get(colour):
             line += f", STOPPED on {', '.join(stopped[colour])} (bluegreen_standby; a switch or rollback to it starts it first)"
         outcome = _history.outcome_of_release((first.get("outcomes") or {}).get(colour), version)

@@ -221,6 +221,13 @@ def test_status_lines_show_each_colour_release_with_its_last_outcome():
     assert routers.status_lines([state], {"blue": "1.0.0", "green": "2.0.1"})[3] == "green: version 2.0.1 (idle)"
 
 
+def test_status_lines_name_both_colours_live_with_their_shares_while_the_traffic_is_split():
+    state = {"label": "router1", "live_colour": None, "weights": {"blue": 90, "green": 10}, "says": "runtime map split",
+             "colours": {"blue": "2/2 up", "green": "2/2 up"}, "problems": [], "outcomes": {}, "history": []}
+    lines = routers.status_lines([state], {"blue": "1.0.0", "green": "2.0.0"})
+    assert lines[1:] == ["blue: version 1.0.0 (LIVE with 90% of the traffic)", "green: version 2.0.0 (LIVE with 10% of the traffic)"]
+
+
 def _record(action, target, before, result="ok", time="T", **extra):
     return dict(_history.entry(router="haproxy", action=action, target=target, weights=_history.full(target),
                                from_weights=_history.full(before), versions={"blue": "1.0.0", "green": "2.0.0"},
