@@ -233,7 +233,14 @@ def steps(value: object) -> list:
     items = value if isinstance(value, list) else [value] if isinstance(value, (int, str)) and not isinstance(value, bool) else None
     if not items:
         raise InputError(f"must be a list of rising percentages that ends with 100, such as [10, 50, 100], got {_kind(value)} {_shown(value)}")
-    shares = [integer(1, 100)(item) for item in items]
+    try:
+        shares = [integer(1, 100)(item) for item in items]
+    except InputError:
+        if isinstance(value, list):
+            raise
+        # Text such as "10,50,100" (-e bluegreen_switch_steps=10,50,100 gives one): a list is what is missing.
+        raise InputError("must be a list of rising percentages that ends with 100, such as [10, 50, 100] (on the command "
+                         f"line: -e '{{\"bluegreen_switch_steps\": [10, 50, 100]}}'), got {_kind(value)} {_shown(value)}") from None
     if shares != sorted(set(shares)) or shares[-1] != 100:
         raise InputError(f"must be rising percentages from 1 to 100 that end with 100, such as [10, 50, 100], got {_shown(value)}")
     return shares

@@ -274,6 +274,10 @@ def test_weighted_steps_rise_to_100_on_every_router(artifact):
         assert checked["bluegreen_switch_steps"] == [10, 50, 100]
     for steps in ([50, 10, 100], [10, 50], [10, 150], [0, 100], [10, 10, 100]):
         assert refused("switch", {"bluegreen_app": "shop", "bluegreen_switch_steps": steps}).startswith("bluegreen_switch_steps ")
+    # Text from the command line (-e bluegreen_switch_steps=10,50,100) is told that a list is needed, and how to give one.
+    said = refused("switch", {"bluegreen_app": "shop", "bluegreen_switch_steps": "10,50,100"})
+    assert "must be a list of rising percentages" in said and "[10, 50, 100]" in said and "'10,50,100'" in said, said
+    assert _inputs.check("switch", {"bluegreen_app": "shop", "bluegreen_switch_steps": "100"})["bluegreen_switch_steps"] == [100]
 
 
 def test_a_sticky_cookie_or_header_name_must_be_a_plain_token(artifact):
