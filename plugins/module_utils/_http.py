@@ -29,6 +29,8 @@ MODES = ("until_healthy", "watch")
 METHODS = ("GET", "HEAD")
 BODY_LIMIT = 1024 * 1024
 EXCERPT_CHARS = 200
+# How much of a failing response's body its reason quotes.
+SAID_CHARS = 80
 MAX_CONCURRENCY = 256
 USER_AGENT = "bluegreen.core-health_check"
 # Response headers reported for every check, besides the ones a check asserts on.
@@ -474,6 +476,9 @@ def judge(check: Check, status: int, headers: Message, text: str, latency_ms: in
         location = headers.get("Location")
         if 300 <= status < 400 and location:
             reason += f" (redirect to {location}; redirects are not followed)"
+        elif said := " ".join(text.split())[:SAID_CHARS]:
+            # The app's own words on its error, as far as a line of the failure message holds them.
+            reason += f" (the body begins {said!r})"
         return reason
     for name, pattern in check.header.items():
         value = headers.get(name)

@@ -189,7 +189,8 @@ def test_an_unexpected_status_is_reported_plainly(app):
     result = one(app.url("/status/500"))
     assert result["ok"] is False
     assert result["status"] == 500
-    assert result["error"] == "status 500 not in [200]"
+    # With the app's own first words on it, on one line.
+    assert result["error"] == "status 500 not in [200] (the body begins 'status 500')"
     assert one(app.url("/status/503"), status=[200, 503])["ok"] is True
 
 
@@ -355,7 +356,7 @@ def test_a_failing_check_is_retried_until_it_passes(app):
 
 def test_a_check_that_stays_broken_uses_all_attempts(app):
     result = one(app.url("/status/500?b"), settings={"retries": 2, "interval": 0.02})
-    assert (result["ok"], result["attempts"], result["error"]) == (False, 3, "status 500 not in [200]")
+    assert (result["ok"], result["attempts"], result["error"]) == (False, 3, "status 500 not in [200] (the body begins 'status 500')")
 
 
 def test_consecutive_successes_are_required_in_a_row(app):
@@ -366,7 +367,8 @@ def test_consecutive_successes_are_required_in_a_row(app):
 def test_it_stops_once_the_attempts_left_cannot_make_enough_successes(app):
     result = one(app.url("/flaky/2?d"), settings={"retries": 3, "interval": 0.01, "consecutive_successes": 3})
     assert (result["ok"], result["attempts"]) == (False, 2)
-    assert result["error"] == "status 500 not in [200]"
+    # With the app's own first words on it, on one line.
+    assert result["error"] == "status 500 not in [200] (the body begins 'flaky')"
 
 
 def test_a_passing_check_needing_more_successes_says_so(app):
@@ -408,7 +410,7 @@ def test_the_report_counts_and_explains_failures(app):
     assert report.failed_checks == ["api", checks[2].url]
     message = report.message()
     assert message.startswith("2 of 3 health checks failed after ")
-    assert f"api ({checks[1].url}): status 500 not in [200] [1 attempt]" in message
+    assert f"api ({checks[1].url}): status 500 not in [200] (the body begins 'status 500') [1 attempt]" in message
     assert f"{checks[2].url}: connection refused [1 attempt]" in message
     assert set(report.as_dict()) == {"results", "failed_checks", "passed", "elapsed_s"}
 
@@ -437,7 +439,7 @@ def test_watch_fails_fast_when_a_check_breaches_the_threshold(app):
     assert elapsed < 2, "the watch did not stop at the first breach"
     failing, other = report.results
     assert (failing["ok"], failing["attempts"], failing["failures"]) == (False, 5, 2)
-    assert failing["error"] == "failed 2 times in a row, last: status 500 not in [200]"
+    assert failing["error"] == "failed 2 times in a row, last: status 500 not in [200] (the body begins 'fail-after')"
     assert other["ok"] is True
     assert report.failed_checks == ["new colour"]
     assert report.message().startswith("health watch stopped after ")
@@ -453,7 +455,7 @@ def test_watch_tolerates_failures_under_the_threshold(app):
 
 def test_watch_reports_a_single_failure_plainly(app):
     result = one(app.url("/status/502?w5"), settings={"mode": "watch", "duration": 10, "interval": 0.05})
-    assert (result["ok"], result["attempts"], result["error"]) == (False, 1, "status 502 not in [200]")
+    assert (result["ok"], result["attempts"], result["error"]) == (False, 1, "status 502 not in [200] (the body begins 'status 502')")
 
 
 def test_checks_waiting_for_a_probe_slot_past_the_deadline_say_so(app):
