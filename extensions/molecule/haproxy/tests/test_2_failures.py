@@ -49,6 +49,12 @@ def test_broken_release_fails_its_smoke_test_and_switches_nothing():
     for app_host in APPS:
         assert get(f"http://{address(app_host)}:8001/")["version"] == "1.0.0"
     assert not host(ROUTER).file(f"/var/lib/bluegreen/{APP}/lock").exists
+    # Deploying the failed release again warns that the routers will refuse it; then blue gets 1.0.0 back.
+    again = playbook("deploy", "bluegreen_version=3.1.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-3.1.0-broken-500.tar.gz")
+    said = " ".join(again.output.split())
+    assert again.returncode == 0 and f"WARNING: {APP} 3.1.0 failed" in said and "The routers will refuse to switch to it" in said, said
+    restored = playbook("deploy", "bluegreen_version=1.0.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-1.0.0.tar.gz")
+    assert restored.returncode == 0 and f"WARNING: {APP}" not in restored.output, restored.output
 
 
 def test_check_diff_on_switch_shows_the_map_change_and_changes_nothing():
