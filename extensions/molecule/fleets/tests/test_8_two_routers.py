@@ -209,4 +209,3 @@ def test_a_router_that_serves_no_traffic_follows_the_one_whose_watch_sent_a_brok
     # Two probes a second apart fail once the first router is back; well before the 20 s watch would end.
     assert back[ROUTERS[1]] - back[ROUTERS[0]] <= 4.0, back
     assert {info["live_colour"] for info in states().values()} == {live}
-
