@@ -125,10 +125,14 @@ def test_rollback_changes_nothing_while_another_run_holds_the_lock():
     router.check_output(f"""printf '{{"owner": "release by ops", "since": "2026-01-01T00:00:00Z", "expires_epoch": 4102444800}}' > {lock}""")
     try:
         result = playbook("rollback")
+        status = playbook("status")
     finally:
         router.check_output(f"rm -f {lock}")
     assert result.returncode != 0, result.output
     assert "app demo is locked by release by ops" in result.output
+    # Status, which takes no lock, says who holds it.
+    said = " ".join(status.output.split())
+    assert status.returncode == 0 and f"LOCK: the lock of {APP} on {ROUTER} is held by release by ops" in said, said
     assert _router_files() == before_files and history() == before_history
 
 
