@@ -97,6 +97,10 @@ sources_agree:
   description: Always true; the forward action is the router's one source.
   returned: always
   type: bool
+drifted:
+  description: Always false; the forward action is the router's one source.
+  returned: always
+  type: bool
 consistent:
   description: True when the history's last change agrees with the listener's weights and no history line is damaged.
   returned: always

@@ -82,10 +82,19 @@ weights:
 sources_agree:
   description:
     - Whether HAProxy's runtime map and the map file on disk name the same live colour. The switch role refuses to
-      switch while they do not; history problems alone (RV(consistent=false)) do not stop it.
+      switch while they do not, but for the switch to a named colour that mends RV(drifted) sources; history problems
+      alone (RV(consistent=false)) do not stop it.
   returned: always
   type: bool
   sample: true
+drifted:
+  description:
+    - Whether the runtime map and the map file each name a routing for the app and the two differ (one was changed by
+      hand). The switch playbook with C(bluegreen_switch_to=blue) or C(green) mends it by writing that colour to
+      both; every other run refuses while RV(sources_agree) is false.
+  returned: always
+  type: bool
+  sample: false
 says:
   description: The colour of the runtime map and of the map file, in a few words.
   returned: always

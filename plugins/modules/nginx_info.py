@@ -87,6 +87,13 @@ sources_agree:
   returned: always
   type: bool
   sample: true
+drifted:
+  description:
+    - Always false. A disagreement of nginx's own sources (RV(sources_agree=false)) is something missing, damaged
+      or not loaded, which a switch must not write over; the switch role refuses every run until it is mended.
+  returned: always
+  type: bool
+  sample: false
 says:
   description: The file C(live.conf) points at, or the split, in a few words.
   returned: always

@@ -82,6 +82,10 @@ sources_agree:
   description: Always true; the records are the router's one source.
   returned: always
   type: bool
+drifted:
+  description: Always false; the records are the router's one source.
+  returned: always
+  type: bool
 consistent:
   description: True when the history's last change agrees with the records' weights and no history line is damaged.
   returned: always

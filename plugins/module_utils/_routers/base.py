@@ -155,11 +155,14 @@ class Router:
 
 def state(router: Router, *, weights: dict | None, sources_agree: bool, problems: list, says: str, colours: dict,
           healthy: dict, counters: dict | None, history: dict, lock: dict | None, label: str | None = None,
-          counters_note: str | None = None, endpoints: dict | None = None, maintenance: bool = False) -> dict:
+          counters_note: str | None = None, endpoints: dict | None = None, maintenance: bool = False,
+          drifted: bool = False) -> dict:
     """The state every router returns from a read (kinds.STATE_KEYS).
 
     ``weights``: the split the router applies now. ``sources_agree``: whether the router's own sources agree (HAProxy's
-    runtime map and its map file, Nginx's links and the configuration its workers loaded). ``problems``: what the
+    runtime map and its map file, Nginx's links and the configuration its workers loaded). ``drifted``: whether they
+    disagree only in that each names a routing and the two differ, so that writing one routing to both mends them
+    (HAProxy's runtime map and map file; someone changed one by hand). ``problems``: what the
     router found wrong; the history's problems (``history``, ``_history.report``'s result) are added to them, and
     ``consistent`` is true when the sources agree and there is no problem at all. ``says``: what the router's sources
     say, in a few words. ``colours``: what serves each colour, in a few words. ``endpoints``: per colour, the host:port
@@ -176,6 +179,7 @@ def state(router: Router, *, weights: dict | None, sources_agree: bool, problems
         "previous_colour": history["previous_colour"],
         "weights": _history.shares(weights),
         "sources_agree": sources_agree,
+        "drifted": drifted,
         "consistent": sources_agree and not problems,
         "problems": problems,
         "says": says,

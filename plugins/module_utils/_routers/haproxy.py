@@ -63,12 +63,16 @@ class HAProxy(base.Router):
         routing = _haproxy.read_routing(self.api, self.layout)
         live = routing["live_colour"]
         backends = routing["backends"]
+        # Both sources name a routing, and they differ: a switch to a named colour writes one routing to both.
+        drifted = (live is not None and routing["file_weights"] is not None
+                   and _history.shares(routing["weights"]) != _history.shares(routing["file_weights"]))
         history = _history.report(self.params["state_dir"], self.layout.app, routing["weights"], "HAProxy", limit,
                                   mismatch="went to {to}, but {where} routes it to {now}")
         state = base.state(
             self,
             weights=routing["weights"],
             sources_agree=live is not None and _history.shares(routing["weights"]) == _history.shares(routing["file_weights"]),
+            drifted=drifted,
             problems=routing["problems"],
             says=f"runtime map {_history.describe(routing['weights']) if live else 'nothing'}, map file "
                  f"{_history.describe(routing['file_weights']) if routing['map_file_colour'] else 'nothing'}",

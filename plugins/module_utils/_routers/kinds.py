@@ -39,7 +39,7 @@ KINDS = {
 
 # The keys of the state every router returns from a read (its info module, or a traffic module's read), beside what
 # the router adds about itself (docs/architecture.md, "The router state").
-STATE_KEYS = ("router", "label", "live_colour", "previous_colour", "weights", "sources_agree", "consistent", "problems",
+STATE_KEYS = ("router", "label", "live_colour", "previous_colour", "weights", "sources_agree", "drifted", "consistent", "problems",
               "says", "colours", "endpoints", "healthy", "counters", "counters_note", "history", "last_switch", "outcomes",
               "lock", "maintenance")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 from lab_helpers import (
@@ -96,6 +97,26 @@ def test_check_diff_on_switch_shows_the_link_change_and_changes_nothing():
     assert "upstream-green.conf" in result.stdout and "upstream-blue.conf" in result.stdout
     assert _router_files() == before
     assert {a["colour"] for a in live(4)} == {"green"}
+
+
+def test_a_link_changed_by_hand_and_not_loaded_stops_even_a_switch_to_a_named_colour():
+    # On HAProxy, a switch to a named colour writes over a map file edited by hand (fleets test_7). Nginx's links not
+    # loaded by its workers are not such drift: the switch refuses, naming the problem, and changes nothing.
+    router = host(ROUTER)
+    router.run(f"ln -sfn upstream-blue.conf {CONF}/live.conf")
+    try:
+        before_files, before_history = _router_files(), history()
+        result = playbook("switch", "bluegreen_switch_to=green")
+        assert result.returncode != 0, result.output
+        words = " ".join(result.output.split())
+        assert "changed after nginx's workers started" in words and "Nothing was changed" in words, result.output
+        assert _router_files() == before_files and history() == before_history
+        assert {a["colour"] for a in live(4)} == {"green"}
+    finally:
+        router.run(f"ln -sfn upstream-green.conf {CONF}/live.conf")
+        assert router.run("systemctl reload nginx").rc == 0
+    # The reload starts new workers at once and lets the old ones finish: a few reads at most see it loaded.
+    assert any(module("nginx_info", {"app": APP})["consistent"] or time.sleep(0.5) for _ in range(10))
 
 
 def test_weighted_steps_end_on_blue_and_rollback_returns_to_green():

@@ -107,6 +107,16 @@ def test_missing_live_entry_gives_null_and_a_problem(lab):
     result = info(lab)
     assert result["live_colour"] is None and result["consistent"] is False
     assert any("has no entry for shop" in p for p in result["problems"])
+    # A switch to a named colour mends only two sources that each name a routing; this stops every run.
+    assert result["sources_agree"] is False and result["drifted"] is False
+
+
+def test_a_map_file_edited_by_hand_is_drift_a_switch_mends(lab):
+    with open(lab.map_file, "w", encoding="utf-8") as handle:
+        handle.write("shop shop_green\nshop.preview shop_blue\n")
+    result = info(lab)
+    assert result["live_colour"] == "blue" and result["sources_agree"] is False and result["drifted"] is True
+    assert info(lab, _ansible_check_mode=True)["says"] == "runtime map blue, map file green"
 
 
 def test_live_entry_pointing_elsewhere_is_a_problem(lab):
@@ -121,6 +131,7 @@ def test_missing_map_file_on_disk_is_a_problem(lab):
     result = info(lab)
     assert result["map_file_colour"] is None and result["consistent"] is False
     assert any("does not exist on this host" in p for p in result["problems"])
+    assert result["sources_agree"] is False and result["drifted"] is False
 
 
 def test_lock_holder_is_reported(lab):
