@@ -10,8 +10,10 @@ traffic never leaves the lab.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -182,6 +184,22 @@ def history(app: str = APP, on: str = ROUTER) -> list:
     """The app's history records on the router ``on`` (the scenario's app, and first router, unless named)."""
     text = host(on).file(f"/var/lib/bluegreen/{app}/history.jsonl").content_string
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def another_runs_lock(on: str = ROUTER, owner: str = "release by ops", controller: dict | None = None, app: str = APP):
+    """Hold the app's lock on the router ``on`` as another run would (a lock file that expires in 2100, with the
+    ``controller`` that took it when given) while the block runs, and free it after; yields the lock file's path."""
+    holder = {"owner": owner, "since": "2026-01-01T00:00:00Z", "expires_epoch": 4102444800}
+    if controller is not None:
+        holder["controller"] = controller
+    path = f"/var/lib/bluegreen/{app}/lock"
+    router = host(on)
+    router.check_output(f"printf '%s' {shlex.quote(json.dumps(holder))} > {path}")
+    try:
+        yield path
+    finally:
+        router.run(f"rm -f {path}")
 
 
 def only_a_failed_smoke_test_recorded(before: list, colour: str, version: str) -> dict:

@@ -172,6 +172,15 @@ def status_lines(states: list, versions: dict, stopped: dict | None = None) -> l
     return lines
 
 
+def failed_release(states: list, versions: dict, colour: str) -> str | None:
+    """Why the routers refuse live traffic to ``colour``: the outcome of the release it holds (``versions``), as the
+    first router's history has it, in words ("3.1.0 failed its smoke test at <time> (why)") when it failed; else None.
+    An outcome recorded with no version is taken for the release the colour holds, as the routers take it."""
+    first = (states or [{}])[0] or {}
+    outcome = _history.outcome_of_release((first.get("outcomes") or {}).get(colour), (versions or {}).get(colour))
+    return _history.describe_outcome(outcome) if outcome and outcome["failed"] else None
+
+
 def run_result(states: list, versions: dict, written: list, playbook: str, app: str, failure: str | None = None,
                check_mode: bool = False, actor: str | None = None, changed: bool = False) -> dict:
     """What a playbook publishes with set_stats as bluegreen_result, for later nodes of an AWX workflow: the outcome of
@@ -248,4 +257,5 @@ class FilterModule:
         return {"router": router, "router_states": router_states, "router_share": router_share,
                 "router_results": router_results, "apps_to_switch": apps_to_switch,
                 "colour_versions": colour_versions, "stopped_hosts": stopped_hosts, "probe_targets": probe_targets,
-                "endpoint_targets": endpoint_targets, "status_lines": status_lines, "run_result": run_result}
+                "endpoint_targets": endpoint_targets, "status_lines": status_lines, "failed_release": failed_release,
+                "run_result": run_result}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from lab_helpers import APP, GROUPS, HISTORY, MAP_FILE, host, module, playbook
+from lab_helpers import APP, GROUPS, HISTORY, MAP_FILE, another_runs_lock, host, module, playbook
 
 ROUTERS = tuple(GROUPS["bluegreen_routers"])
 LOCK = f"/var/lib/bluegreen/{APP}/lock"
@@ -53,13 +53,9 @@ def test_another_runs_lock_on_the_second_router_stops_the_switch_before_any_rout
     """A run whose inventory names other routers holds the app's lock on the second router: this run's stage finds it
     there, and no router moves (before, only the commit checked it, after the first router had moved)."""
     before = _routers()
-    router = host(ROUTERS[1])
-    router.check_output(f"""printf '{{"owner": "release by ops", "since": "2026-01-01T00:00:00Z", "expires_epoch": 4102444800}}' > {LOCK}""")
-    try:
+    with another_runs_lock(on=ROUTERS[1]):
         result = playbook("switch", "bluegreen_force=true")
-        held = router.file(LOCK).content_string
-    finally:
-        router.check_output(f"rm -f {LOCK}")
+        held = host(ROUTERS[1]).file(LOCK).content_string
     assert result.returncode != 0, result.output
     assert f"{ROUTERS[1]}: app {APP} is locked by release by ops" in result.output, result.output
     assert "No router was changed" in result.output and "was committed on" not in result.output

@@ -19,6 +19,7 @@ from lab_helpers import (
     PROJECT,
     ROUTER,
     address,
+    another_runs_lock,
     get,
     history,
     host,
@@ -120,14 +121,9 @@ def test_haproxy_traffic_refuses_bad_input_and_changes_nothing(args, words):
 
 def test_rollback_changes_nothing_while_another_run_holds_the_lock():
     before_files, before_history = _router_files(), history()
-    lock = f"/var/lib/bluegreen/{APP}/lock"
-    router = host(ROUTER)
-    router.check_output(f"""printf '{{"owner": "release by ops", "since": "2026-01-01T00:00:00Z", "expires_epoch": 4102444800}}' > {lock}""")
-    try:
+    with another_runs_lock():
         result = playbook("rollback")
         status = playbook("status")
-    finally:
-        router.check_output(f"rm -f {lock}")
     assert result.returncode != 0, result.output
     assert "app demo is locked by release by ops" in result.output
     # Status, which takes no lock, says who holds it.

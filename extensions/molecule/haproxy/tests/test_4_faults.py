@@ -26,6 +26,7 @@ from lab_helpers import (
     PROJECT,
     ROUTER,
     address,
+    another_runs_lock,
     history,
     host,
     live,
@@ -132,17 +133,12 @@ def test_a_controller_killed_mid_release_leaves_a_stale_lock_that_unlock_release
 
 
 def test_a_live_lock_is_not_released_by_unlock_without_force():
-    holder = f'{{"owner": "release by ops", "since": "2026-01-01T00:00:00Z", "expires_epoch": 4102444800, ' \
-             f'"controller": {{"host": "{os.uname().nodename}", "pid": {os.getpid()}, "started": null}}}}'
-    host(ROUTER).check_output(f"printf '%s' '{holder}' > {LOCK}")
-    try:
+    with another_runs_lock(controller={"host": os.uname().nodename, "pid": os.getpid(), "started": None}):
         refused = playbook("unlock")
         assert refused.returncode != 0 and f"process {os.getpid()} is still running on this controller" in refused.output
         assert lock_held()
         forced = playbook("unlock", "bluegreen_force=true")
         assert forced.returncode == 0 and not lock_held()
-    finally:
-        host(ROUTER).run(f"rm -f {LOCK}")
 
 
 def test_haproxy_stopped_between_the_deploy_and_the_switch_fails_clearly_and_half_switches_nothing():

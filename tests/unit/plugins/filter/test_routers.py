@@ -32,7 +32,7 @@ ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles")
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {"router", "router_states", "colour_versions", "probe_targets",
                                              "endpoint_targets", "status_lines", "apps_to_switch", "run_result",
-                                             "stopped_hosts", "router_share", "router_results"}
+                                             "stopped_hosts", "router_share", "router_results", "failed_release"}
 
 
 def test_router_share_reaches_every_router_once_one_per_play_host_at_a_time():
@@ -219,6 +219,14 @@ def test_status_lines_show_each_colour_release_with_its_last_outcome():
     ]
     # The outcome of an older release is not shown beside the release the colour holds now.
     assert routers.status_lines([state], {"blue": "1.0.0", "green": "2.0.1"})[3] == "green: version 2.0.1 (idle)"
+    # What deploy warns of: the release green holds failed there; not once green holds another, nor for blue.
+    assert routers.failed_release([state], {"blue": "1.0.0", "green": "2.0.0"}, "green") == (
+        "2.0.0 was switched back by the watch at T2 (5xx over the limit)")
+    assert routers.failed_release([state], {"blue": "1.0.0", "green": "2.0.1"}, "green") is None
+    assert routers.failed_release([state], {"blue": "1.0.0", "green": "2.0.0"}, "blue") is None
+    # An outcome with no version is taken for the release the colour holds, as the routers take it.
+    unknown = dict(state, outcomes={"green": dict(state["outcomes"]["green"], version=None)})
+    assert routers.failed_release([unknown], {"green": "2.0.1"}, "green").startswith("(version unknown) was switched back")
 
 
 def test_status_lines_name_both_colours_live_with_their_shares_while_the_traffic_is_split():
