@@ -1049,7 +1049,14 @@ def scale_section(scale: dict) -> str:
         f"rollback {base['rollback_s']:.2f} -> {most_apps['rollback_s']:.2f} s; the no-op floor {base['noop_s']:.2f} -> "
         f"{most_routers['noop_s']:.2f} s and -> {most_apps['noop_s']:.2f} s. "
         + "".join(f"With {apps[:-1]} app hosts, from 1 to {grow['routers'][1]} routers: switch {grow['switch']:.2f}x, "
-                  f"rollback {grow['rollback']:.2f}x. " for apps, grow in (scale.get("router_growth") or {}).items())
+                  f"rollback {grow['rollback']:.2f}x"
+                  + (f", the router floor {grow['router_floor']:.2f}x" if grow.get("router_floor") else "") + ". "
+                  for apps, grow in (scale.get("router_growth") or {}).items())
+        + ("The router floor is three module calls (haproxy_info) on every router at once, the routers as the play's "
+           "hosts and nothing else: the least a change on several routers costs, a read, a stage and a commit each "
+           "reaching every router side by side. What it grows by is this machine's (the routers' module runs share "
+           "its cores), not the roles'. "
+           if any(row.get("router_floor_s") for row in rows) else "")
         + "With one router the rollback is two module round trips (the app hosts' releases, then one locked call on "
         "the router). With more HAProxy routers it is three: the releases, a stage on every router (the first takes the "
         "lock), then a commit on all at one instant. A switch reads every router under the lock first, then stages "

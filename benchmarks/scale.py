@@ -11,6 +11,8 @@ app1-5, 10 containers) to be up; its hosts are reached over SSH (.cache/lab/ssh_
 on an inventory of that size:
 
   no-op      a one-task playbook (ansible.builtin.ping on the app hosts): Ansible's floor
+  floor      three haproxy_info calls on every router at once, the routers as the play's hosts: the least a
+             change on several routers costs on this machine (ROUTER_FLOOR_PLAYBOOK)
   switch     ansible-playbook bluegreen.core.switch -e bluegreen_monitor_seconds=0 (to the idle colour)
   rollback   ansible-playbook bluegreen.core.rollback (back again, so every round starts the same)
 Both with -e bluegreen_force=true: a rollback marks the release it leaves as rolled back, and the next switch goes
@@ -116,11 +118,12 @@ def breakdown(tasks: Sequence[dict], wall_s: float) -> dict:
 
 
 def size_row(routers: int, apps: int, noop: Sequence[float], switch: Sequence[float], rollback: Sequence[float],
-             spreads: dict | None = None) -> dict:
+             spreads: dict | None = None, floor: Sequence[float] = ()) -> dict:
     """One size's medians, ratios to its own no-op floor, and every round's figures. ``spreads``: per playbook
-    (switch, rollback), each round's commit spread in ms (commit_spread), for the median."""
+    (switch, rollback), each round's commit spread in ms (commit_spread), for the median. ``floor``: each round's
+    ROUTER_FLOOR playbook on the size's routers."""
     med = {name: round(statistics.median(values), 2) for name, values in
-           (("noop_s", noop), ("switch_s", switch), ("rollback_s", rollback))}
+           (("noop_s", noop), ("switch_s", switch), ("rollback_s", rollback), ("router_floor_s", floor)) if values}
     spread = {f"{name}_spread_ms": round(statistics.median(found), 3) if (found := [x for x in values if x is not None])
               else None for name, values in (spreads or {}).items()}
     return {"routers": routers, "apps": apps, **med, **spread,
@@ -129,7 +132,8 @@ def size_row(routers: int, apps: int, noop: Sequence[float], switch: Sequence[fl
             "switch_minus_noop_s": round(med["switch_s"] - med["noop_s"], 2),
             "rollback_minus_noop_s": round(med["rollback_s"] - med["noop_s"], 2),
             "rounds": {"noop_s": [round(x, 2) for x in noop], "switch_s": [round(x, 2) for x in switch],
-                       "rollback_s": [round(x, 2) for x in rollback]}}
+                       "rollback_s": [round(x, 2) for x in rollback], **({"router_floor_s": [round(x, 2) for x in floor]}
+                                                                          if floor else {})}}
 
 
 def growth(rows: Sequence[dict]) -> dict:
@@ -153,6 +157,8 @@ def router_growth(rows: Sequence[dict]) -> dict:
             one, most = same[0], same[-1]
             out[f"{apps}a"] = {"routers": [1, most["routers"]], "switch": round(most["switch_s"] / one["switch_s"], 2),
                                "rollback": round(most["rollback_s"] / one["rollback_s"], 2)}
+            if one.get("router_floor_s") and most.get("router_floor_s"):
+                out[f"{apps}a"]["router_floor"] = round(most["router_floor_s"] / one["router_floor_s"], 2)
     return out
 
 
@@ -241,28 +247,45 @@ def prepare(full: str) -> None:
             extra_env=forks, timeout=1200)
 
 
+# The least a change on several routers costs: three module calls on every router (a read, a stage, a commit), all
+# routers at once as the play's hosts (Ansible's forks), no app host in between. Against it, one router's: the same
+# calls on one host. What it grows by from 1 to 5 routers is the machine's, not the roles'.
+ROUTER_FLOOR_PLAYBOOK = """---
+- name: Three module calls on every router at once (the floor of a change on several routers)
+  hosts: bluegreen_routers
+  gather_facts: false
+  become: true
+  tasks:
+    - name: Read the app's routing (a read)
+      bluegreen.core.haproxy_info: {app: demo}
+    - name: Read it again (as long as a stage)
+      bluegreen.core.haproxy_info: {app: demo}
+    - name: Read it again (as long as a commit)
+      bluegreen.core.haproxy_info: {app: demo}
+"""
 SWITCH = ("bluegreen.core.switch", "-e", "bluegreen_monitor_seconds=0", *bench.FLIP)
 ROLLBACK = ("bluegreen.core.rollback", *bench.FLIP)
 PROFILE_ENV = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks", "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "all",
                "PROFILE_TASKS_SORT_ORDER": "none"}
 
 
-def measure(rounds: int, noop: str, sizes: Sequence[tuple[int, int]] = SIZES) -> list[dict]:
+def measure(rounds: int, noop: str, floor: str, sizes: Sequence[tuple[int, int]] = SIZES) -> list[dict]:
     rows = []
     for routers, apps in sizes:
         inventory = write_inventory(routers, apps)
-        times: dict[str, list[float]] = {"noop": [], "switch": [], "rollback": []}
+        times: dict[str, list[float]] = {"noop": [], "switch": [], "rollback": [], "floor": []}
         spreads: dict[str, list] = {"switch": [], "rollback": []}
         for number in range(1, rounds + 1):
             times["noop"].append(run(inventory, noop)[0])
+            times["floor"].append(run(inventory, floor)[0])
             for name, args in (("switch", SWITCH), ("rollback", ROLLBACK)):
                 wall, out = run(inventory, *args)
                 times[name].append(wall)
                 spreads[name].append(commit_spread(out))
             bench.log(f"{routers} router(s), {apps} app hosts, round {number}: no-op {times['noop'][-1]:.2f} s, "
-                      f"switch {times['switch'][-1]:.2f} s, rollback {times['rollback'][-1]:.2f} s, commit spread "
-                      f"{spreads['switch'][-1]} / {spreads['rollback'][-1]} ms")
-        rows.append(size_row(routers, apps, times["noop"], times["switch"], times["rollback"], spreads))
+                      f"router floor {times['floor'][-1]:.2f} s, switch {times['switch'][-1]:.2f} s, rollback "
+                      f"{times['rollback'][-1]:.2f} s, commit spread {spreads['switch'][-1]} / {spreads['rollback'][-1]} ms")
+        rows.append(size_row(routers, apps, times["noop"], times["switch"], times["rollback"], spreads, times["floor"]))
     return rows
 
 
@@ -306,13 +329,16 @@ def main(argv: list[str] | None = None) -> int:
     noop = os.path.join(bench.WORK, "noop.yml")
     with open(noop, "w", encoding="utf-8") as handle:
         handle.write(bench.NOOP_PLAYBOOK)
+    floor = os.path.join(bench.WORK, "router-floor.yml")
+    with open(floor, "w", encoding="utf-8") as handle:
+        handle.write(ROUTER_FLOOR_PLAYBOOK)
     if not args.skip_prepare:
         prepare(write_inventory(MAX_ROUTERS, MAX_APPS))
         if args.prepare_only:
             bench.log(f"prepared in {time.monotonic() - started:.0f} s")
             return 0
     prepared = time.monotonic()
-    rows = measure(args.rounds, noop, sizes)
+    rows = measure(args.rounds, noop, floor, sizes)
     profiled = profile(noop)
     result = {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rounds": args.rounds,
               "forks": forks(), "sizes": rows, "lab": {"routers": MAX_ROUTERS, "apps": MAX_APPS}, "growth": growth(rows),

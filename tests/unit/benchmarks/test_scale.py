@@ -75,6 +75,11 @@ def test_commit_spread_and_router_growth() -> None:
     assert one["switch_spread_ms"] is None and five["switch_spread_ms"] == 2.0 and five["rollback_spread_ms"] == 4.5
     assert scale.router_growth([one, five]) == {"5a": {"routers": [1, 5], "switch": 1.1, "rollback": 1.1}}
     assert scale.router_growth([five]) == {}
+    one_floor = scale.size_row(1, 2, [4.0], [10.0], [6.0], floor=[2.0, 2.2, 2.1])
+    five_floor = scale.size_row(5, 2, [4.0], [19.0], [15.0], floor=[3.9, 4.2, 4.0])
+    assert one_floor["router_floor_s"] == 2.1 and one_floor["rounds"]["router_floor_s"] == [2.0, 2.2, 2.1]
+    assert scale.router_growth([one_floor, five_floor]) == {
+        "2a": {"routers": [1, 5], "switch": 1.9, "rollback": 2.5, "router_floor": 1.9}}
     assert "| - / - |" in scale.scale_table([one]) and "| 2 / 4.5 |" in scale.scale_table([five])
 
 
