@@ -40,6 +40,14 @@ options:
       green:
         description: Backend that serves the green colour. Defaults to C(<app>_green).
         type: str
+  conf_dir:
+    description:
+      - The folder of the app's HAProxy file, C(<conf_dir>/<app>.cfg), as C(bluegreen.core.haproxy_app) writes it
+        (the C(bluegreen_haproxy_conf_dir) of the roles).
+      - Only read, for the sticky setting the file records (RV(step_probe_headers)); a file that cannot be read
+        gives none.
+    type: path
+    default: /etc/haproxy/bluegreen.d
 notes:
   - The map file holds two lines per app, C(<app> <app>_<live colour>) for the live frontend and
     C(<app>.preview <app>_<idle colour>) for the preview frontend.

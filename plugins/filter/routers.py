@@ -110,11 +110,14 @@ def stopped_hosts(fleet_hosts: dict, hostvars: dict, play_hosts: list, links_var
 
 
 def probe_targets(hosts: list, hostvars: dict, port: object, prober: str, label: str, colour: str | None = None,
-                  host_name: str | None = None, scheme: str = "http", path: str = "") -> list:
+                  host_name: str | None = None, scheme: str = "http", path: str = "", step_headers: dict | None = None,
+                  step_colour: str | None = None) -> list:
     """Probe targets for expand_checks: each host's address (127.0.0.1 for the prober itself) on ``port``, named
     "<host> <label>"; with ``colour`` (a regex), every answer must carry a matching X-Bluegreen-Colour header; with
     ``host_name``, each request carries it as its Host header (a router that picks the app by host name), and ``path``
-    (the app's path prefix there) goes before each check's path."""
+    (the app's path prefix there) goes before each check's path. ``step_headers``: per host, the headers that send a
+    request to a weighted step's colour (its router state's step_probe_headers); a host that has them is probed with
+    them, and its answers must match ``step_colour`` instead."""
     if scheme not in ("http", "https"):
         raise AnsibleFilterError(f"probe_targets: scheme must be http or https, got {scheme!r}")
     targets = []
@@ -123,10 +126,12 @@ def probe_targets(hosts: list, hostvars: dict, port: object, prober: str, label:
             "name": f"{host} {label}",
             "base_url": f"{scheme}://{'127.0.0.1' if host == prober else app_address(host, hostvars)}:{int(port)}{(path or '').rstrip('/')}",
         }
-        if colour:
-            target["header"] = {"X-Bluegreen-Colour": colour}
-        if host_name:
-            target["headers"] = {"Host": host_name}
+        stepping = (step_headers or {}).get(host) if step_colour else None
+        if colour or stepping:
+            target["header"] = {"X-Bluegreen-Colour": step_colour if stepping else colour}
+        headers = dict({"Host": host_name} if host_name else {}, **(stepping or {}))
+        if headers:
+            target["headers"] = headers
         targets.append(target)
     return targets
 

@@ -37,6 +37,24 @@ PREVIEW_SUFFIX = ".preview"
 # go to the backend in ``<app>.step``; the rest to the backend in ``<app>``. ``<app>.share`` 0 (or none) is no step.
 STEP_SUFFIX = ".step"
 SHARE_SUFFIX = ".share"
+# A sticky key in bucket 0 (its xxh32 mod 100 is 0; tests/unit checks it with benchmarks/probe.py's xxh32, which the
+# bench checks against HAProxy): a request that carries it goes to the step's colour whenever the step gives that colour
+# any share, so the watch's probes that carry it can expect the new colour at every step.
+WATCH_STICKY_KEY = "bluegreen-watch-169"
+
+
+def watch_probe_headers(sticky: object) -> dict | None:
+    """The request headers that carry WATCH_STICKY_KEY as the app's sticky key (``sticky``: its claim's {by, name}, as
+    ``_haproxy_apps.sticky`` gives it); None when the app has none."""
+    if not isinstance(sticky, dict) or not isinstance(sticky.get("name"), str) or not sticky["name"]:
+        return None
+    if sticky.get("by") == "header":
+        return {sticky["name"]: WATCH_STICKY_KEY}
+    if sticky.get("by") in ("cookie", "request_cookie"):
+        return {"Cookie": f"{sticky['name']}={WATCH_STICKY_KEY}"}
+    return None
+
+
 # The map key that sends an app's live traffic to its maintenance page while present (``:`` is in no app's name).
 MAINTENANCE_SUFFIX = ":maintenance"
 DRAIN_POLL_INTERVAL = 0.5

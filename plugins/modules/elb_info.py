@@ -101,6 +101,10 @@ drifted:
   description: Always false; the forward action is the router's one source.
   returned: always
   type: bool
+step_probe_headers:
+  description: Always null; the listener weighs requests, not sticky buckets.
+  returned: always
+  type: dict
 consistent:
   description: True when the history's last change agrees with the listener's weights and no history line is damaged.
   returned: always

@@ -95,6 +95,16 @@ drifted:
   returned: always
   type: bool
   sample: false
+step_probe_headers:
+  description:
+    - The request headers that put a client in the first of the 100 buckets of the app's weighted steps (a sticky
+      key whose hash falls in bucket 0), made from the sticky setting C(<conf_dir>/<app>.cfg) records. A request that
+      carries them goes to a step's colour whenever the step gives that colour any share, so the watch's probes
+      that carry them expect the new colour at every step.
+    - Null when that file cannot be read or records no sticky setting.
+  returned: always
+  type: dict
+  sample: {Cookie: bluegreen_api=bluegreen-watch-169}
 says:
   description: The colour of the runtime map and of the map file, in a few words.
   returned: always

@@ -94,6 +94,10 @@ drifted:
   returned: always
   type: bool
   sample: false
+step_probe_headers:
+  description: Always null; nginx splits requests, not sticky buckets, so no request is sure to reach a step's colour.
+  returned: always
+  type: dict
 says:
   description: The file C(live.conf) points at, or the split, in a few words.
   returned: always

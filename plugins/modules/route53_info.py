@@ -86,6 +86,10 @@ drifted:
   description: Always false; the records are the router's one source.
   returned: always
   type: bool
+step_probe_headers:
+  description: Always null; the records weigh answers, not requests.
+  returned: always
+  type: dict
 consistent:
   description: True when the history's last change agrees with the records' weights and no history line is damaged.
   returned: always

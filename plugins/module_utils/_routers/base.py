@@ -156,7 +156,7 @@ class Router:
 def state(router: Router, *, weights: dict | None, sources_agree: bool, problems: list, says: str, colours: dict,
           healthy: dict, counters: dict | None, history: dict, lock: dict | None, label: str | None = None,
           counters_note: str | None = None, endpoints: dict | None = None, maintenance: bool = False,
-          drifted: bool = False) -> dict:
+          drifted: bool = False, step_probe_headers: dict | None = None) -> dict:
     """The state every router returns from a read (kinds.STATE_KEYS).
 
     ``weights``: the split the router applies now. ``sources_agree``: whether the router's own sources agree (HAProxy's
@@ -170,7 +170,9 @@ def state(router: Router, *, weights: dict | None, sources_agree: bool, problems
     each colour able to serve (a server UP, healthy targets), None where it cannot tell. ``counters``: each colour's
     requests and 5xx responses as the router counts them (None where it counts none, ``counters_note`` saying why).
     ``label``: how an API router names itself (None for a router host, which its inventory name names).
-    ``maintenance``: whether the router answers the app's live traffic with its maintenance page."""
+    ``maintenance``: whether the router answers the app's live traffic with its maintenance page.
+    ``step_probe_headers``: the request headers that send a probe to a weighted step's colour whenever the step gives it
+    any share (a sticky key in the first bucket); None where the router has no such buckets."""
     problems = problems + history["problems"]
     return {
         "router": router.KIND,
@@ -193,6 +195,7 @@ def state(router: Router, *, weights: dict | None, sources_agree: bool, problems
         "outcomes": history["outcomes"],
         "lock": lock,
         "maintenance": maintenance,
+        "step_probe_headers": step_probe_headers,
     }
 
 

@@ -8,7 +8,9 @@ PRIVATE to the bluegreen.core collection: may change without notice.
 
 from __future__ import annotations
 
-from ansible_collections.bluegreen.core.plugins.module_utils import _haproxy, _history, _validate
+import os
+
+from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _fs, _haproxy, _history, _validate
 from ansible_collections.bluegreen.core.plugins.module_utils._routers import base
 
 _COLOUR_STRINGS = {"type": "dict", "options": {"blue": {"type": "str"}, "green": {"type": "str"}}}
@@ -25,6 +27,7 @@ class HAProxy(base.Router):
         "timeout": {"type": "float", "default": _haproxy.DEFAULT_TIMEOUT},
         "map_file": {"type": "path"},
         "backends": dict(_COLOUR_STRINGS),
+        "conf_dir": {"type": "path", "default": "/etc/haproxy/bluegreen.d"},
     }
     CHANGE_OPTIONS = {
         "colour": {"type": "str", "required": True, "choices": [*_validate.COLOURS, "previous"]},
@@ -83,9 +86,19 @@ class HAProxy(base.Router):
             history=history,
             lock=base.read_lock(self.params),
             maintenance=routing["maintenance"],
+            step_probe_headers=self.step_probe_headers(),
         )
         return dict(state, map_file=self.layout.map_file, map_file_colour=routing["map_file_colour"],
                     preview_colour=routing["preview_colour"], backends=backends)
+
+    def step_probe_headers(self) -> dict | None:
+        """The headers that put a probe in bucket 0 of the app's weighted steps, from the sticky setting its file's
+        claim records (``<conf_dir>/<app>.cfg``, as provisioned); None when that file cannot be read or has none."""
+        try:
+            text = _fs.read_text(os.path.join(self.params["conf_dir"], f"{self.layout.app}.cfg"))
+        except (OSError, UnicodeDecodeError):
+            return None
+        return _haproxy.watch_probe_headers((_apps.read_claim(text) or {}).get("sticky"))
 
     def sample(self, colour: str) -> dict:
         return _haproxy.read_counts(self.api, self.layout, colour)

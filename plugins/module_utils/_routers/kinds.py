@@ -41,7 +41,7 @@ KINDS = {
 # the router adds about itself (docs/architecture.md, "The router state").
 STATE_KEYS = ("router", "label", "live_colour", "previous_colour", "weights", "sources_agree", "drifted", "consistent", "problems",
               "says", "colours", "endpoints", "healthy", "counters", "counters_note", "history", "last_switch", "outcomes",
-              "lock", "maintenance")
+              "lock", "maintenance", "step_probe_headers")
 
 
 def traits(kind: object) -> dict:

@@ -13,6 +13,7 @@ import time
 
 import pytest
 from ansible_collections.bluegreen.core.benchmarks import probe, report
+from ansible_collections.bluegreen.core.plugins.module_utils import _haproxy
 from ansible_collections.bluegreen.core.tests.unit.benchmarks.probe_server import ServerState, serve
 
 DROP_ERRORS = {"RemoteDisconnected", "ConnectionResetError", "BrokenPipeError"}
@@ -311,6 +312,11 @@ def test_xxh32_is_haproxys_hash() -> None:
     # Published XXH32 vectors (seed 0), both sides of the 16-byte block loop.
     assert probe.xxh32(b"") == 0x02CC5D05 and probe.xxh32(b"a") == 0x550D7456 and probe.xxh32(b"abc") == 0x32D153FF
     assert probe.xxh32(b"Nobody inspects the spammish repetition") == 0xE2293B2F
+
+
+def test_the_watch_probes_sticky_key_falls_in_the_first_bucket_of_a_step() -> None:
+    # HAProxy's step rules put a request in bucket xxh32(key) mod 100; bucket 0 gets the step's colour at any share.
+    assert probe.xxh32(_haproxy.WATCH_STICKY_KEY.encode()) % 100 == 0
 
 
 def test_sticky_clients_cover_each_bucket_once_and_step_figures_count_what_they_saw() -> None:

@@ -7,9 +7,9 @@ The preview header reaches the idle colour on each router's live port. A ramp 10
 the same colour on either router (both hash its cookie alike), and each step serves its share on each router within 3
 points. A build that answers 500 released in steps is stopped at its first step: only the clients of its 10 buckets
 saw it fail, on both routers, and both are back on the live colour within the bound, each by its own watch; a rollback
-right after refuses. With the load on the first router only, a broken build switched in one step is sent back there,
-and the second router follows through its probes of the first. The last three are marked ``alone``: in `make test`
-they run once the other scenarios have ended (conftest.py).
+right after refuses. With the load on the first router only, a broken build switched in one step, or at a 10 % step,
+is sent back there, and the second router follows through its probes of the first. The last three are marked
+``alone``: in `make test` they run once the other scenarios have ended (conftest.py).
 """
 
 from __future__ import annotations
@@ -182,25 +182,27 @@ def test_a_rollback_right_after_refuses_and_both_routers_keep_serving_the_live_c
 
 
 @pytest.mark.alone  # the watch's bound, on the state the tests above leave
-def test_a_router_that_serves_no_traffic_follows_the_one_whose_watch_sent_a_broken_build_back():
-    """A passive node: only the first router serves the load. A build that answers 500, switched in one step, breaches
-    the first router's watch, which sends it back; the second router, which counted no request, sees it in its probes
-    through the first router's listener (the old colour, at a step of 100) and goes back by its own watch, not after
-    the run's 20 s watch ends."""
-    artifact = build("8.0.0", "500")
+@pytest.mark.parametrize(("version", "steps"), [("8.0.0", [100]), ("8.1.0", [10, 100])], ids=["one step", "a 10% step"])
+def test_a_router_that_serves_no_traffic_follows_the_one_whose_watch_sent_a_broken_build_back(version, steps):
+    """A passive node: only the first router serves the load. A build that answers 500 breaches the first router's
+    watch, which sends it back; the second router, which counted no request, sees it in its probes through the first
+    router's listener and goes back by its own watch, not after the run's 20 s watch ends. At a step of 100 the
+    probes find the old colour there; at a 10 % step too, since they carry the sticky key of the first bucket, which
+    the new colour gets at any share (the router state's step_probe_headers)."""
+    artifact = build(version, "500")
     live, idle = agreed()
     before = {name: len(history(on=name)) for name in ROUTERS}
     handles = load("passive node", 40, 40.0, routers=ROUTERS[:1])
-    result = playbook("release", "bluegreen_version=8.0.0", f"bluegreen_artifact={artifact}",
-                      '{"bluegreen_smoke_checks": [], "bluegreen_monitor_seconds": 20, "bluegreen_watch_interval": 1, '
-                      '"bluegreen_watch_min_requests": 8}')
+    result = playbook("release", f"bluegreen_version={version}", f"bluegreen_artifact={artifact}",
+                      json.dumps({"bluegreen_smoke_checks": [], "bluegreen_monitor_seconds": 20, "bluegreen_watch_interval": 1,
+                                  "bluegreen_watch_min_requests": 8, "bluegreen_switch_steps": steps}))
     finished(handles)
     print(result.output[-2000:])
     assert result.returncode != 0
     back = {}
     for name in ROUTERS:
         new = history(on=name)[before[name]:]
-        assert new and new[0]["action"] == "release" and new[0]["to"] == idle, (name, new)
+        assert new and (new[0]["action"], new[0]["to"], new[0]["weights"][idle]) == ("release", idle, steps[0]), (name, new)
         last = new[-1]
         # Each router went back by its own watch: an auto-rollback record with what its watch saw.
         assert (last["action"], last["to"], last["result"]) == ("auto-rollback", live, "ok") and "watch" in last, (name, new)

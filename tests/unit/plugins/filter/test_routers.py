@@ -190,6 +190,18 @@ def test_probe_targets_of_an_app_chosen_by_host_name_send_it_as_the_host_header(
         probe_targets(["r1"], hostvars, 80, "r0", "live", None, None, "ftp")
 
 
+def test_probe_targets_carry_a_routers_step_headers_and_then_expect_the_steps_colour():
+    hostvars = {"r1": {"bluegreen_address": "10.0.0.1"}, "r2": {"bluegreen_address": "10.0.0.2"}}
+    step = {"r1": {"Cookie": "bluegreen_shop=bluegreen-watch-169"}, "r2": None}
+    assert probe_targets(["r1", "r2"], hostvars, 80, "r0", "live", "^(blue|green)$", "a.example.com", "http", "", step,
+                         "^green$") == [
+        {"name": "r1 live", "base_url": "http://10.0.0.1:80", "header": {"X-Bluegreen-Colour": "^green$"},
+         "headers": {"Host": "a.example.com", "Cookie": "bluegreen_shop=bluegreen-watch-169"}},
+        {"name": "r2 live", "base_url": "http://10.0.0.2:80", "header": {"X-Bluegreen-Colour": "^(blue|green)$"},
+         "headers": {"Host": "a.example.com"}},
+    ]
+
+
 def test_endpoint_targets_probe_the_routers_own_addresses():
     assert endpoint_targets(["10.0.0.5:8001", "[fd00::5]:8001"], "blue") == [
         {"name": "10.0.0.5:8001 blue", "base_url": "http://10.0.0.5:8001"},

@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from ansible_collections.bluegreen.core.plugins.module_utils import _lock
+from ansible_collections.bluegreen.core.plugins.module_utils import _apps, _lock
 from ansible_collections.bluegreen.core.plugins.modules import haproxy_info, haproxy_traffic
 from ansible_collections.bluegreen.core.tests.unit.plugins.haproxy_fake import Lab, run_module, server
 
@@ -132,6 +132,23 @@ def test_missing_map_file_on_disk_is_a_problem(lab):
     assert result["map_file_colour"] is None and result["consistent"] is False
     assert any("does not exist on this host" in p for p in result["problems"])
     assert result["sources_agree"] is False and result["drifted"] is False
+
+
+@pytest.mark.parametrize(("sticky", "headers"), [
+    ({"by": "cookie", "name": "bluegreen_shop"}, {"Cookie": "bluegreen_shop=bluegreen-watch-169"}),
+    ({"by": "request_cookie", "name": "session"}, {"Cookie": "session=bluegreen-watch-169"}),
+    ({"by": "header", "name": "X-User"}, {"X-User": "bluegreen-watch-169"}),
+    (None, None),
+])
+def test_the_step_probe_headers_come_from_the_sticky_setting_the_apps_file_records(lab, tmp_path, sticky, headers):
+    conf_dir = tmp_path / "conf"
+    conf_dir.mkdir()
+    claim = {"app": "shop", **({"sticky": sticky} if sticky else {})}
+    (conf_dir / "shop.cfg").write_text(f"# shop\n{_apps.CLAIM_PREFIX}{json.dumps(claim)}\nbackend shop_blue\n")
+    assert info(lab, conf_dir=str(conf_dir))["step_probe_headers"] == headers
+    # No file there (an app provisioned elsewhere, or a folder the roles were not told): no headers, no failure.
+    missing = info(lab, conf_dir=str(tmp_path / "nowhere"))
+    assert not missing["failed"] and missing["step_probe_headers"] is None
 
 
 def test_lock_holder_is_reported(lab):
