@@ -186,6 +186,20 @@ def history(app: str = APP, on: str = ROUTER) -> list:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+# Where the scenarios' prepare builds the demo app's releases, and the tests build theirs.
+ARTIFACTS = os.path.join(PROJECT, ".cache", "artifacts")
+
+
+def build_demo(version: str, out: str = ARTIFACTS, broken: str | None = None) -> str:
+    """Build the demo app's release ``version`` on the controller (deliberately ``broken``, with build.py's
+    --broken, when given) into ``out``, and return the artifact's path."""
+    command = [sys.executable, os.path.join(PROJECT, "examples", "demo-app", "build.py"), "--version", version, "--out", out,
+               *(["--broken", broken] if broken else [])]
+    built = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert built.returncode == 0, built.stdout + built.stderr
+    return built.stdout.strip().splitlines()[-1]
+
+
 @contextlib.contextmanager
 def another_runs_lock(on: str = ROUTER, owner: str = "release by ops", controller: dict | None = None, app: str = APP):
     """Hold the app's lock on the router ``on`` as another run would (a lock file that expires in 2100, with the

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 
 import pytest
 import yaml
-from lab_helpers import APP, APP_CFG, APPS, MAP_FILE, PROJECT, ROUTER, host, playbook
+from lab_helpers import APP, APP_CFG, APPS, MAP_FILE, ROUTER, build_demo, host, playbook
 from many_apps import ARTIFACTS, B_PEM_ON_ROUTER, EXAMPLES, NAMES, ROUTER_VARS, answer, load, make_pki, no_failures, release, run
 
 
@@ -30,8 +28,7 @@ def pki(tmp_path_factory):
 @pytest.fixture(scope="module")
 def release_6():
     """The demo app's 6.0.0, beside the releases the scenario's prepare built."""
-    subprocess.run([sys.executable, os.path.join(PROJECT, "examples", "demo-app", "build.py"), "--version", "6.0.0", "--out", ARTIFACTS],
-                   check=True, capture_output=True, text=True, timeout=120)
+    build_demo("6.0.0", ARTIFACTS)
 
 
 def part(app: str) -> dict:

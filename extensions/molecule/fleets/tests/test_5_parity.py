@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
-from lab_helpers import APP, MAP_FILE, PROJECT, ROUTER, history, host, live, module, playbook, playbook_json
+from lab_helpers import APP, MAP_FILE, ROUTER, build_demo, history, host, live, module, playbook, playbook_json
 
 GROW = os.path.join(os.path.dirname(__file__), "grow.yml")
-BUILD = os.path.join(PROJECT, "examples", "demo-app", "build.py")
 FLEETS = {"blue": ("bgf-app1", "bgf-app2"), "green": ("bgf-app3", "bgf-app5")}
 ROOT = f"/opt/bluegreen/{APP}"
 PACKAGE = "bluegreen-parity-probe"
@@ -80,10 +77,7 @@ def lab(tmp_path_factory):
     folder = tmp_path_factory.mktemp("parity")
     artifacts = {}
     for version in ("5.0.0", "5.1.0"):
-        built = subprocess.run([sys.executable, BUILD, "--version", version, "--out", str(folder)], capture_output=True,
-                               text=True, timeout=60, check=False)
-        assert built.returncode == 0, built.stdout + built.stderr
-        artifacts[version] = built.stdout.strip().splitlines()[-1]
+        artifacts[version] = build_demo(version, str(folder))
     live = live_colour()
     assert live in FLEETS, live
     idle = "green" if live == "blue" else "blue"

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
 
 import pytest
-from lab_helpers import APP, MAP_FILE, PROJECT, ROUTER, host, live, module, playbook
+from lab_helpers import APP, MAP_FILE, ROUTER, build_demo, host, live, module, playbook
 
 GROW = os.path.join(os.path.dirname(__file__), "grow.yml")
-BUILD = os.path.join(PROJECT, "examples", "demo-app", "build.py")
 FLEETS = {"blue": ("bgf-app1", "bgf-app2"), "green": ("bgf-app3", "bgf-app5")}
 ROOT = f"/opt/bluegreen/{APP}"
 
@@ -49,10 +46,7 @@ def artifacts(tmp_path_factory):
     folder = tmp_path_factory.mktemp("standby")
     built = {}
     for version in ("6.0.0", "6.1.0"):
-        done = subprocess.run([sys.executable, BUILD, "--version", version, "--out", str(folder)], capture_output=True,
-                              text=True, timeout=60, check=False)
-        assert done.returncode == 0, done.stdout + done.stderr
-        built[version] = done.stdout.strip().splitlines()[-1]
+        built[version] = build_demo(version, str(folder))
     return built
 
 

@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import subprocess
 import sys
 import time
 
 import pytest
-from lab_helpers import APP, GROUPS, PROJECT, address, bucket, get, history, host, module, playbook, sticky_clients
+from lab_helpers import APP, GROUPS, PROJECT, address, bucket, build_demo, get, history, host, module, playbook, sticky_clients
 
 sys.path.insert(0, PROJECT)
 from benchmarks import probe  # noqa: E402  (the project root is on the path only from here)
 
 ROUTERS = tuple(GROUPS["bluegreen_routers"])
-ARTIFACTS = os.path.join(PROJECT, ".cache", "artifacts")
 # molecule.yml provisions both routers with this bluegreen_preview_value.
 PREVIEW = "molecule-preview-5b1d07c2"
 # The watch's bound: back within this many seconds of the first 5xx on each router, which watches its own share (the
@@ -118,16 +115,9 @@ def test_a_ramp_of_10_50_100_moves_each_client_once_to_one_colour_on_either_rout
     assert all(info["live_colour"] == new and info["weights"] == {old: 0, new: 100} for info in after.values()), after
 
 
-def build(version: str, broken: str) -> str:
-    """The demo app's release ``version``, deliberately broken with ``broken``, built on the controller."""
-    command = [sys.executable, os.path.join(PROJECT, "examples", "demo-app", "build.py"), "--version", version,
-               "--out", ARTIFACTS, "--broken", broken]
-    return subprocess.run(command, check=True, capture_output=True, text=True, timeout=60).stdout.strip()
-
-
 @pytest.mark.alone  # the watch's bound, BOUND_S, holds on a machine that is not also running other scenarios
 def test_a_build_answering_500_released_in_steps_is_stopped_at_its_first_step_on_both_routers():
-    artifact = build("7.0.0", "500")
+    artifact = build_demo("7.0.0", broken="500")
     live, idle = agreed()
     before = {name: len(history(on=name)) for name in ROUTERS}
     handles = load("500 build", 60, 40.0)
@@ -189,7 +179,7 @@ def test_a_router_that_serves_no_traffic_follows_the_one_whose_watch_sent_a_brok
     router's listener and goes back by its own watch, not after the run's 20 s watch ends. At a step of 100 the
     probes find the old colour there; at a 10 % step too, since they carry the sticky key of the first bucket, which
     the new colour gets at any share (the router state's step_probe_headers)."""
-    artifact = build(version, "500")
+    artifact = build_demo(version, broken="500")
     live, idle = agreed()
     before = {name: len(history(on=name)) for name in ROUTERS}
     handles = load("passive node", 40, 40.0, routers=ROUTERS[:1])

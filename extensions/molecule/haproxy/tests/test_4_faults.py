@@ -27,6 +27,7 @@ from lab_helpers import (
     ROUTER,
     address,
     another_runs_lock,
+    build_demo,
     history,
     host,
     live,
@@ -41,12 +42,6 @@ from benchmarks import probe  # noqa: E402  (the project root is on the path onl
 ARTIFACTS = os.path.join(PROJECT, ".cache", "artifacts")
 LOCK = f"/var/lib/bluegreen/{APP}/lock"
 WORK = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")
-
-
-def build(version: str) -> str:
-    """The demo app's release ``version``, built on the controller."""
-    command = [sys.executable, os.path.join(PROJECT, "examples", "demo-app", "build.py"), "--version", version, "--out", ARTIFACTS]
-    return subprocess.run(command, check=True, capture_output=True, text=True, timeout=60).stdout.strip()
 
 
 def load(case: str, seconds: float) -> probe.ProbeHandle:
@@ -87,7 +82,7 @@ def wait_for(condition, seconds: float, what: str) -> None:
 
 
 def test_a_deploy_during_a_release_is_refused_naming_the_holder_or_waits_and_undoes_nothing():
-    artifacts = {version: build(version) for version in ("6.0.0", "7.0.0")}
+    artifacts = {version: build_demo(version) for version in ("6.0.0", "7.0.0")}
     live_colour = state()["live_colour"]
     idle = "green" if live_colour == "blue" else "blue"
     handle = load("deploy during release", 120)
@@ -113,7 +108,7 @@ def test_a_deploy_during_a_release_is_refused_naming_the_holder_or_waits_and_und
 
 
 def test_a_controller_killed_mid_release_leaves_a_stale_lock_that_unlock_releases_then_the_release_converges():
-    artifact = build("8.0.0")
+    artifact = build_demo("8.0.0")
     extra = ("bluegreen_version=8.0.0", f"bluegreen_artifact={artifact}", "bluegreen_monitor_seconds=2")
     killed = playbook_in_background("release", *extra, output=os.path.join(WORK, "release-8-killed.log"))
     wait_for(lock_held, 60, "the release to take the lock")
@@ -142,7 +137,7 @@ def test_a_live_lock_is_not_released_by_unlock_without_force():
 
 
 def test_haproxy_stopped_between_the_deploy_and_the_switch_fails_clearly_and_half_switches_nothing():
-    artifact = build("9.0.0")
+    artifact = build_demo("9.0.0")
     before = state()
     deployed = playbook("deploy", "bluegreen_version=9.0.0", f"bluegreen_artifact={artifact}")
     assert deployed.returncode == 0, deployed.output[-3000:]
@@ -167,7 +162,7 @@ def test_haproxy_stopped_between_the_deploy_and_the_switch_fails_clearly_and_hal
 
 
 def test_an_app_host_unreachable_during_a_release_switches_nothing():
-    artifact = build("10.0.0")
+    artifact = build_demo("10.0.0")
     before, history_before = state(), history()
     unreachable = APPS[-1]
     try:

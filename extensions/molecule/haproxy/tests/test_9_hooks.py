@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
-from lab_helpers import APP, APP_CFG, APPS, MAP_FILE, PROJECT, ROUTER, history, host, module, playbook
+from lab_helpers import APP, APP_CFG, APPS, MAP_FILE, ROUTER, build_demo, history, host, module, playbook
 
-BUILD = os.path.join(PROJECT, "examples", "demo-app", "build.py")
 VERSION = "7.0.0"
 ROOT = f"/opt/bluegreen/{APP}"
 # The marker file, on each app host and on the router.
@@ -77,9 +74,7 @@ def logs() -> dict:
 def lab(tmp_path_factory) -> dict:
     """The artifact of 7.0.0, the hook files, and the demo app as the earlier tests left it."""
     folder = tmp_path_factory.mktemp("hooks")
-    built = subprocess.run([sys.executable, BUILD, "--version", VERSION, "--out", str(folder)], capture_output=True, text=True,
-                           timeout=60, check=False)
-    assert built.returncode == 0, built.stdout + built.stderr
+    artifact = build_demo(VERSION, str(folder))
     (folder / "marker.yml").write_text(MARKER, encoding="utf-8")
     (folder / "fail.yml").write_text(FAIL, encoding="utf-8")
     live = module("haproxy_info", {"app": APP})["live_colour"]
@@ -88,7 +83,7 @@ def lab(tmp_path_factory) -> dict:
     assert all(release_of(name, colour) == versions[colour] for name in APPS for colour in versions)
     assert VERSION not in versions.values(), versions
     logs()
-    return {"folder": folder, "artifact": built.stdout.strip().splitlines()[-1], "live": live, "idle": idle, "versions": versions,
+    return {"folder": folder, "artifact": artifact, "live": live, "idle": idle, "versions": versions,
             "vars": json.dumps(router_vars())}
 
 
