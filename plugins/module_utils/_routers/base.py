@@ -294,7 +294,11 @@ def check_outcomes(driver: Router, plan, versions: dict) -> None:
         try:
             _history.check_outcome(records, colour, versions.get(colour))
         except _history.ReleaseFailed as exc:
-            raise _history.ReleaseFailed(f"cannot route {params['app']} as asked: {exc}", param=exc.param) from None
+            # A rollback goes to the colour that was live before: after a rollback, that is the release it left.
+            why = (" A rollback goes to the colour that was live before the last switch; it does not go back to a release "
+                   "that failed there, which a rollback just left or the watch switched back from."
+                   if params["colour"] == "previous" else "")
+            raise _history.ReleaseFailed(f"cannot route {params['app']} as asked: {exc}{why}", param=exc.param) from None
 
 
 def record(driver: Router, who: dict, plan, result: dict, outcome: str, error: str | None = None,

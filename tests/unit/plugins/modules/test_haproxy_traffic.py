@@ -383,6 +383,7 @@ def test_previous_with_the_lock_rolls_back_in_one_call_and_releases_the_lock(lab
     refused = run(lab, colour="previous", versions={"blue": "1.0.0", "green": "2.0.0"})
     assert refused["failed"] and refused["param"] == "colour"
     assert "its release 2.0.0 was rolled back at" in refused["msg"] and lab.runtime()["shop"] == "shop_blue"
+    assert "it does not go back to a release that failed there" in refused["msg"]
     assert run(lab, colour="previous", force=True, versions={"blue": "1.0.0", "green": "2.0.0"})["colour"] == "green"
 
 
