@@ -126,14 +126,14 @@ def size_row(routers: int, apps: int, noop: Sequence[float], switch: Sequence[fl
            (("noop_s", noop), ("switch_s", switch), ("rollback_s", rollback), ("router_floor_s", floor)) if values}
     spread = {f"{name}_spread_ms": round(statistics.median(found), 3) if (found := [x for x in values if x is not None])
               else None for name, values in (spreads or {}).items()}
+    rounds = {name: [round(x, 2) for x in values] for name, values in
+              (("noop_s", noop), ("switch_s", switch), ("rollback_s", rollback), ("router_floor_s", floor)) if values}
     return {"routers": routers, "apps": apps, **med, **spread,
             "switch_over_noop": round(med["switch_s"] / med["noop_s"], 2),
             "rollback_over_noop": round(med["rollback_s"] / med["noop_s"], 2),
             "switch_minus_noop_s": round(med["switch_s"] - med["noop_s"], 2),
             "rollback_minus_noop_s": round(med["rollback_s"] - med["noop_s"], 2),
-            "rounds": {"noop_s": [round(x, 2) for x in noop], "switch_s": [round(x, 2) for x in switch],
-                       "rollback_s": [round(x, 2) for x in rollback], **({"router_floor_s": [round(x, 2) for x in floor]}
-                                                                          if floor else {})}}
+            "rounds": rounds}
 
 
 def growth(rows: Sequence[dict]) -> dict:

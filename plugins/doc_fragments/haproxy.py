@@ -44,8 +44,8 @@ options:
     description:
       - The folder of the app's HAProxy file, C(<conf_dir>/<app>.cfg), as C(bluegreen.core.haproxy_app) writes it
         (the C(bluegreen_haproxy_conf_dir) of the roles).
-      - Only read, for the sticky setting the file records (RV(step_probe_headers)); a file that cannot be read
-        gives none.
+      - Only read, for the sticky setting the file records (the router state's C(step_probe_headers)); a file that
+        cannot be read gives none.
     type: path
     default: /etc/haproxy/bluegreen.d
 notes:

@@ -116,7 +116,10 @@ def test_a_link_changed_by_hand_and_not_loaded_stops_even_a_switch_to_a_named_co
         router.run(f"ln -sfn upstream-green.conf {CONF}/live.conf")
         assert router.run("systemctl reload nginx").rc == 0
     # The reload starts new workers at once and lets the old ones finish: a few reads at most see it loaded.
-    assert any(module("nginx_info", {"app": APP})["consistent"] or time.sleep(0.5) for _ in range(10))
+    deadline = time.monotonic() + 5
+    while not module("nginx_info", {"app": APP})["consistent"]:
+        assert time.monotonic() < deadline, "nginx_info did not find the app consistent within 5 s of the reload"
+        time.sleep(0.5)
 
 
 def test_weighted_steps_end_on_blue_and_rollback_returns_to_green():
