@@ -181,7 +181,7 @@ def app_config(app_claim: dict, servers: dict, paths: dict, options: dict) -> st
         ]
         if options["colour_header"]:
             lines.append(f"    http-response set-header X-Bluegreen-Colour {colour}")
-        lines += [f"    server {server['name']} {_host_port(server)} check" for server in servers.get(colour) or []]
+        lines += [f"    server {server['name']} {host_port(server)} check" for server in servers.get(colour) or []]
     # Answers every request itself: no server, so the maintenance page never depends on either colour.
     lines += [
         "",
@@ -190,6 +190,22 @@ def app_config(app_claim: dict, servers: dict, paths: dict, options: dict) -> st
         f'hdr Retry-After {options["retry_after"]}',
     ]
     return "\n".join(lines) + "\n"
+
+
+def colour_servers(text: str | None, app: str) -> dict:
+    """Each colour's servers (``host:port``, as written) in the app's file (``app_config``'s text); empty lists when
+    there is no file."""
+    found: dict = {colour: [] for colour in _validate.COLOURS}
+    backend = None
+    for line in (text or "").splitlines():
+        if line.startswith("backend "):
+            name = line.split()[1]
+            backend = next((c for c in _validate.COLOURS if name == f"{app}_{c}"), None)
+        elif backend and line.startswith("    server "):
+            fields = line.split()
+            if len(fields) > 2:
+                found[backend].append(fields[2])
+    return found
 
 
 def health_check(options: dict) -> list:
@@ -204,7 +220,7 @@ def health_check(options: dict) -> list:
     return [*request, f"    http-check expect status {codes}"]
 
 
-def _host_port(server: dict) -> str:
+def host_port(server: dict) -> str:
     host = server["address"]
     return f"[{host}]:{server['port']}" if ":" in host and not host.startswith("[") else f"{host}:{server['port']}"
 

@@ -377,8 +377,10 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
         reserved = {"stats page": (claim["bind_address"], params["stats_port"])} if params["stats_port"] and params["manage"] == "full" else {}
         _apps.check_claims(claims, app, reserved)
         pem = _apps.certificate(module, params)
+        own_before = read(own_path)
+        keep_live_serving(app, params["router"], own_before, read(paths["map_file"]), chosen)
         changes.append(Change(paths["page_file"], read(paths["page_file"]), page, 0o640))
-        changes.append(Change(own_path, read(own_path), _haproxy_apps.app_config(claim, chosen, paths, options), 0o640))
+        changes.append(Change(own_path, own_before, _haproxy_apps.app_config(claim, chosen, paths, options), 0o640))
         if params["manage"] == "full" and params["main_config"] is not None:
             changes.append(Change(params["config"], read(params["config"]), params["main_config"], 0o640))
     else:
@@ -399,6 +401,43 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
         # The map of the single-file layout: its entries moved into the shared map above.
         changes.append(Change(legacy_path, legacy, None, 0o644))
     return claims, paths, [change for change in changes if change.changed]
+
+
+def answers(host_port: str, timeout: float = 1.0) -> bool:
+    """Whether something accepts a TCP connection at ``host:port`` (``[v6]:port`` too), from this router."""
+    host, _sep, port = host_port.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def keep_live_serving(app: str, router: str, own_before: str | None, map_text: str | None, chosen: dict,
+                      reach=answers) -> None:
+    """Refuse servers for the live colour (the map file's, as the router routes it) that would take its traffic
+    from servers that answer to servers where nothing does (new ``bluegreen_ports`` for the live colour, say): HAProxy
+    would mark every one DOWN and answer every live request with 503. Nothing answering before, or the same servers,
+    is left as it is."""
+    if own_before is None:
+        return
+    values = _haproxy.map_file_values(map_text)
+    # The live colour, and during a weighted step the step's colour too: both serve live traffic.
+    live = [values.get(app, "")] + ([values.get(app + _haproxy.STEP_SUFFIX, "")]
+                                    if values.get(app + _haproxy.SHARE_SUFFIX, "0") not in ("", "0") else [])
+    servers_before = _haproxy_apps.colour_servers(own_before, app)
+    for colour in (c for c in _validate.COLOURS if f"{app}_{c}" in live):
+        before = servers_before[colour]
+        after = [_haproxy_apps.host_port(server) for server in chosen[colour]]
+        if not before or set(after) == set(before) or any(reach(server) for server in after):
+            continue
+        serving = [server for server in before if reach(server)]
+        if serving:
+            raise _validate.ValidationError(
+                f"{app}'s live colour, {colour}, would be sent to {', '.join(after) or 'no server'}, where nothing accepts a "
+                f"connection from {router}, instead of {', '.join(serving)}, which answers: every live request would fail, "
+                "so nothing was written. Change the idle colour's port or hosts only, release to it and switch; then the "
+                "other colour's", "servers")
 
 
 def _validate_path(value: str) -> str:

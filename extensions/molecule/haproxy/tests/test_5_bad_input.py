@@ -6,10 +6,11 @@ the colour links do not change. (The modules' own bad input is in tests/unit.)""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
-from lab_helpers import APP, APP_CFG, APPS, MAP_FILE, PROJECT, ROUTER, host, module, playbook
+from lab_helpers import APP, APP_CFG, APPS, MAP_FILE, PROJECT, ROUTER, host, live, module, playbook
 
 ARTIFACTS = os.path.join(PROJECT, ".cache", "artifacts")
 GOOD = ("bluegreen_version=2.0.0", f"bluegreen_artifact={ARTIFACTS}/demo-app-2.0.0.tar.gz")
@@ -89,3 +90,18 @@ def test_a_run_that_matches_no_host_fails():
         assert result.returncode != 0, result.output[-2000:]
         assert "bluegreen.core.release matched no host" in result.output and "Nothing was changed" in result.output
     assert snapshot() == before
+
+
+def test_provision_with_a_new_port_for_the_live_colour_where_nothing_listens_is_refused():
+    """A changed bluegreen_ports for the live colour would send its traffic where no release listens (HAProxy would
+    mark every server DOWN and answer 503): the router refuses, naming the variable, and keeps serving."""
+    before = snapshot()
+    current, idle = before["live"], "green" if before["live"] == "blue" else "blue"
+    ports = {current: 8091, idle: {"blue": 8001, "green": 8002}[idle]}
+    result = playbook("provision", json.dumps({"bluegreen_ports": ports}))
+    said = " ".join(result.output.split())
+    assert result.returncode != 0, said[-2000:]
+    assert f"{APP}'s live colour, {current}, would be sent to" in said and "where nothing accepts a connection" in said, said[-2000:]
+    assert "(set by bluegreen_ports and each app host's address)" in said and "Traceback" not in said
+    assert snapshot() == before
+    assert {answer["colour"] for answer in live(4)} == {current}

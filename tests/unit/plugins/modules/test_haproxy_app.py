@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 
 import pytest
@@ -323,3 +324,33 @@ def test_a_preview_value_with_a_newline_is_refused_without_showing_it(router):
     assert result.failed and result["param"] == "preview_value" and "evil" not in result.msg and router.snapshot() == {}
     result = router.run("cart", preview_value="abc", preview_header="", preview_cookie=None)
     assert result.failed and result["param"] == "preview_header"
+
+
+def test_new_servers_for_the_live_colour_where_nothing_answers_are_refused_and_nothing_is_written(router):
+    """New bluegreen_ports for the live colour (green, a new app's) would send its traffic where nothing listens: every
+    live request would get a 503. The idle colour's port may change, and so may the live colour's once it answers
+    at the new port, or when it did not answer before either."""
+    with socket.socket() as live_now, socket.socket() as live_next, socket.socket() as closed:
+        for listener in (live_now, live_next, closed):
+            listener.bind(("127.0.0.1", 0))
+        live_now.listen()
+        port = {name: sock.getsockname()[1] for name, sock in (("now", live_now), ("next", live_next), ("closed", closed))}
+
+        def servers(blue: int, green: int) -> dict:
+            return {colour: [{"name": "web1", "address": "127.0.0.1", "port": p}] for colour, p in (("blue", blue), ("green", green))}
+
+        assert not router.run("cart", servers=servers(9001, port["now"])).failed
+        before = router.snapshot()
+        refused = router.run("cart", servers=servers(9001, port["closed"]))
+        assert refused.failed and refused["param"] == "servers", refused
+        assert (f"cart's live colour, green, would be sent to 127.0.0.1:{port['closed']}, where nothing accepts a connection "
+                f"from lb1, instead of 127.0.0.1:{port['now']}, which answers") in refused.msg
+        assert router.run("cart", servers=servers(9001, port["closed"]), check_mode=True).failed
+        assert router.snapshot() == before
+        # The idle colour's port changes; then the live colour's, to a port where its release answers already.
+        assert router.run("cart", servers=servers(9002, port["now"]))["changed"]
+        live_next.listen()
+        assert router.run("cart", servers=servers(9002, port["next"]))["changed"]
+        # Nothing answering before (the release stopped): nothing is made worse, so it goes ahead.
+        live_next.close()
+        assert router.run("cart", servers=servers(9002, port["closed"]))["changed"]
