@@ -141,6 +141,24 @@ def endpoint_targets(endpoints: list, label: str) -> list:
     return [{"name": f"{endpoint} {label}", "base_url": f"http://{endpoint}"} for endpoint in endpoints]
 
 
+def live_server_changes(state: dict, servers: dict) -> list:
+    """What to try before a provision changes the servers of a colour with live traffic: for each colour the router
+    state (``state``: its weights and endpoints) gives a share of the live traffic, and whose servers (``host:port``)
+    would become others (``servers``), each of its servers now and of its new ones, as {colour, server, host, port,
+    now}."""
+    weights, endpoints = (state or {}).get("weights") or {}, (state or {}).get("endpoints") or {}
+    found = []
+    for colour in COLOURS:
+        before, after = list(endpoints.get(colour) or []), list((servers or {}).get(colour) or [])
+        if not weights.get(colour) or not before or sorted(before) == sorted(after):
+            continue
+        for now, group in ((True, before), (False, after)):
+            for server in group:
+                host, _sep, port = server.rpartition(":")
+                found.append({"colour": colour, "server": server, "host": host.strip("[]"), "port": int(port), "now": now})
+    return found
+
+
 def status_lines(states: list, versions: dict, stopped: dict | None = None) -> list:
     """What the status playbook shows: each router's live colour and problems, each colour's release with the outcome
     of its last release where it is the release the colour holds now (the first router's history), and the first
@@ -262,5 +280,5 @@ class FilterModule:
         return {"router": router, "router_states": router_states, "router_share": router_share,
                 "router_results": router_results, "apps_to_switch": apps_to_switch,
                 "colour_versions": colour_versions, "stopped_hosts": stopped_hosts, "probe_targets": probe_targets,
-                "endpoint_targets": endpoint_targets, "status_lines": status_lines, "failed_release": failed_release,
-                "run_result": run_result}
+                "endpoint_targets": endpoint_targets, "live_server_changes": live_server_changes,
+                "status_lines": status_lines, "failed_release": failed_release, "run_result": run_result}

@@ -434,7 +434,7 @@ def keep_live_serving(app: str, router: str, own_before: str | None, map_text: s
         serving = [server for server in before if reach(server)]
         if serving:
             raise _validate.ValidationError(
-                f"{app}'s live colour, {colour}, would be sent to {', '.join(after) or 'no server'}, where nothing accepts a "
+                f"its live colour, {colour}, would be sent to {', '.join(after) or 'no server'}, where nothing accepts a "
                 f"connection from {router}, instead of {', '.join(serving)}, which answers: every live request would fail, "
                 "so nothing was written. Change the idle colour's port or hosts only, release to it and switch; then the "
                 "other colour's", "servers")

@@ -101,7 +101,7 @@ def test_provision_with_a_new_port_for_the_live_colour_where_nothing_listens_is_
     result = playbook("provision", json.dumps({"bluegreen_ports": ports}))
     said = " ".join(result.output.split())
     assert result.returncode != 0, said[-2000:]
-    assert f"{APP}'s live colour, {current}, would be sent to" in said and "where nothing accepts a connection" in said, said[-2000:]
+    assert f"its live colour, {current}, would be sent to" in said and "where nothing accepts a connection" in said, said[-2000:]
     assert "(set by bluegreen_ports and each app host's address)" in said and "Traceback" not in said
     assert snapshot() == before
     assert {answer["colour"] for answer in live(4)} == {current}

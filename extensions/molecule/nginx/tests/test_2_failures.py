@@ -99,6 +99,22 @@ def test_check_diff_on_switch_shows_the_link_change_and_changes_nothing():
     assert {a["colour"] for a in live(4)} == {"green"}
 
 
+def test_provision_with_a_new_port_for_the_live_colour_where_nothing_listens_is_refused():
+    """A changed bluegreen_ports for the live colour would send its traffic where no release listens, and nginx has no
+    health check to fall back on: the role refuses before it writes anything, and nginx keeps serving."""
+    state = module("nginx_info", {"app": APP})
+    current = state["live_colour"]
+    idle = "green" if current == "blue" else "blue"
+    ports = {current: 8091, idle: int(state["endpoints"][idle][0].rsplit(":", 1)[1])}
+    before_files, before_history, master = _router_files(), history(), _nginx_master()
+    result = playbook("provision", json.dumps({"bluegreen_ports": ports}))
+    said = " ".join(result.output.split())
+    assert result.returncode != 0, said[-2000:]
+    assert f"its live colour, {current}, would be sent to" in said and "where nothing accepts a connection" in said, said[-2000:]
+    assert _router_files() == before_files and history() == before_history and _nginx_master() == master
+    assert {a["colour"] for a in live(4)} == {current}
+
+
 def test_a_link_changed_by_hand_and_not_loaded_stops_even_a_switch_to_a_named_colour():
     # On HAProxy, a switch to a named colour writes over a map file edited by hand (fleets test_7). Nginx's links not
     # loaded by its workers are not such drift: the switch refuses, naming the problem, and changes nothing.

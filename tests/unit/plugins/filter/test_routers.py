@@ -32,7 +32,8 @@ ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles")
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {"router", "router_states", "colour_versions", "probe_targets",
                                              "endpoint_targets", "status_lines", "apps_to_switch", "run_result",
-                                             "stopped_hosts", "router_share", "router_results", "failed_release"}
+                                             "stopped_hosts", "router_share", "router_results", "failed_release",
+                                             "live_server_changes"}
 
 
 def test_router_share_reaches_every_router_once_one_per_play_host_at_a_time():
@@ -200,6 +201,20 @@ def test_probe_targets_carry_a_routers_step_headers_and_then_expect_the_steps_co
         {"name": "r2 live", "base_url": "http://10.0.0.2:80", "header": {"X-Bluegreen-Colour": "^(blue|green)$"},
          "headers": {"Host": "a.example.com"}},
     ]
+
+
+def test_live_server_changes_list_what_to_try_for_each_colour_with_live_traffic_whose_servers_change():
+    state = {"weights": {"blue": 90, "green": 10}, "endpoints": {"blue": ["10.0.0.5:8001"], "green": ["[fd00::5]:8002"]}}
+    assert routers.live_server_changes(state, {"blue": ["10.0.0.5:8001"], "green": ["[fd00::5]:9002", "10.0.0.6:9002"]}) == [
+        {"colour": "green", "server": "[fd00::5]:8002", "host": "fd00::5", "port": 8002, "now": True},
+        {"colour": "green", "server": "[fd00::5]:9002", "host": "fd00::5", "port": 9002, "now": False},
+        {"colour": "green", "server": "10.0.0.6:9002", "host": "10.0.0.6", "port": 9002, "now": False},
+    ]
+    # The idle colour (no share), a colour with no servers yet (a new app), or the same servers: nothing to try.
+    idle = dict(state, weights={"blue": 100, "green": 0})
+    assert routers.live_server_changes(idle, {"blue": ["10.0.0.5:8001"], "green": ["10.0.0.5:9002"]}) == []
+    assert routers.live_server_changes({"weights": None, "endpoints": {}}, {"blue": ["a:1"], "green": []}) == []
+    assert routers.live_server_changes(state, {"blue": ["10.0.0.5:8001"], "green": ["[fd00::5]:8002"]}) == []
 
 
 def test_endpoint_targets_probe_the_routers_own_addresses():

@@ -343,7 +343,7 @@ def test_new_servers_for_the_live_colour_where_nothing_answers_are_refused_and_n
         before = router.snapshot()
         refused = router.run("cart", servers=servers(9001, port["closed"]))
         assert refused.failed and refused["param"] == "servers", refused
-        assert (f"cart's live colour, green, would be sent to 127.0.0.1:{port['closed']}, where nothing accepts a connection "
+        assert (f"its live colour, green, would be sent to 127.0.0.1:{port['closed']}, where nothing accepts a connection "
                 f"from lb1, instead of 127.0.0.1:{port['now']}, which answers") in refused.msg
         assert router.run("cart", servers=servers(9001, port["closed"]), check_mode=True).failed
         assert router.snapshot() == before
