@@ -28,7 +28,8 @@ def expand_checks(checks: list, targets: list, host: str = "") -> list:
     Host header of each check that sends none of its own.
 
     A target is {name, base_url, header (optional: merged into each check's expected response headers), headers
-    (optional: merged into each check's request headers, such as the Host a router picks the app by)}. A target's
+    (optional: merged into each check's request headers, such as the Host a router picks the app by), header_grace_s
+    (optional: how long a header that does not match yet is not a failure, unless one answer matched it)}. A target's
     request header replaces the check's of the same name in any case, so one Host is sent: a check's own Host (the
     health check's bluegreen_health_host) where the target has none (an app server, a listener of the app's own), the
     target's where the router picks the app by that name (another would reach another app, or none).
@@ -46,6 +47,8 @@ def expand_checks(checks: list, targets: list, host: str = "") -> list:
             item["name"] = f"{target['name']} {check.get('name', check['path'])}"
             if target.get("header"):
                 item["header"] = dict(check.get("header") or {}, **target["header"])
+            if target.get("header_grace_s") is not None:
+                item["header_grace_s"] = target["header_grace_s"]
             if target.get("headers"):
                 replaced = {name.lower() for name in target["headers"]}
                 headers = dict({name: value for name, value in headers.items() if name.lower() not in replaced},

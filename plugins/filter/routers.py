@@ -111,13 +111,15 @@ def stopped_hosts(fleet_hosts: dict, hostvars: dict, play_hosts: list, links_var
 
 def probe_targets(hosts: list, hostvars: dict, port: object, prober: str, label: str, colour: str | None = None,
                   host_name: str | None = None, scheme: str = "http", path: str = "", step_headers: dict | None = None,
-                  step_colour: str | None = None) -> list:
+                  step_colour: str | None = None, peer_grace_s: float | None = None) -> list:
     """Probe targets for expand_checks: each host's address (127.0.0.1 for the prober itself) on ``port``, named
     "<host> <label>"; with ``colour`` (a regex), every answer must carry a matching X-Bluegreen-Colour header; with
     ``host_name``, each request carries it as its Host header (a router that picks the app by host name), and ``path``
     (the app's path prefix there) goes before each check's path. ``step_headers``: per host, the headers that send a
     request to a weighted step's colour (its router state's step_probe_headers); a host that has them is probed with
-    them, and its answers must match ``step_colour`` instead."""
+    them, and its answers must match ``step_colour`` instead. ``peer_grace_s``: for every host but the prober, how long
+    an answer of the other colour is not a failure until one answer was of the expected colour (another router, which
+    moves at the prober's instant, may come late)."""
     if scheme not in ("http", "https"):
         raise AnsibleFilterError(f"probe_targets: scheme must be http or https, got {scheme!r}")
     targets = []
@@ -132,6 +134,8 @@ def probe_targets(hosts: list, hostvars: dict, port: object, prober: str, label:
         headers = dict({"Host": host_name} if host_name else {}, **(stepping or {}))
         if headers:
             target["headers"] = headers
+        if peer_grace_s is not None and host != prober and "header" in target:
+            target["header_grace_s"] = float(peer_grace_s)
         targets.append(target)
     return targets
 

@@ -67,6 +67,9 @@ class Check:
     header: dict = field(default_factory=dict)
     max_latency_ms: int | None = None
     timeout: float = 5.0
+    # A header that does not match yet is not a failure until one answer matched it, or this many seconds into the
+    # call: another router's listener, which commits at the same instant as the prober's but may come late.
+    header_grace_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class Attempt:
     latency_ms: int | None = None
     headers: dict = field(default_factory=dict)
     body_excerpt: str | None = None
+    # Whether the answer had a passing status and the expected headers (None: no answer, or a failing status).
+    header_matched: bool | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,6 +225,7 @@ def parse_check(raw: object, index: int, default_timeout: float = 5.0) -> Check:
         header=_header_expectations(raw.get("header"), f"{where}.header"),
         max_latency_ms=_optional_int(raw.get("max_latency_ms"), f"{where}.max_latency_ms"),
         timeout=default_timeout if timeout is None else _number(timeout, f"{where}.timeout", 0, strict=True),
+        header_grace_s=_optional_number(raw.get("header_grace_s"), f"{where}.header_grace_s"),
     )
 
 
@@ -368,6 +374,7 @@ def probe(check: Check, context: ssl.SSLContext | None = None) -> Attempt:
         latency_ms=latency_ms,
         headers=headers,
         body_excerpt=text[:EXCERPT_CHARS],
+        header_matched=None if response.status not in check.status else header_reason(check, response.headers) is None,
     )
 
 
@@ -480,12 +487,9 @@ def judge(check: Check, status: int, headers: Message, text: str, latency_ms: in
             # The app's own words on its error, as far as a line of the failure message holds them.
             reason += f" (the body begins {said!r})"
         return reason
-    for name, pattern in check.header.items():
-        value = headers.get(name)
-        if value is None:
-            return f"header {name} is missing, expected {pattern.pattern!r}"
-        if not pattern.search(value):
-            return f"header {name} is {value!r}, expected {pattern.pattern!r}"
+    reason = header_reason(check, headers)
+    if reason:
+        return reason
     if check.body_regex is not None and not check.body_regex.search(text):
         return f"body does not match {check.body_regex.pattern!r}"
     if check.json_path is not None:
@@ -494,6 +498,17 @@ def judge(check: Check, status: int, headers: Message, text: str, latency_ms: in
             return reason
     if check.max_latency_ms is not None and latency_ms > check.max_latency_ms:
         return f"latency {latency_ms}ms over {check.max_latency_ms}ms"
+    return None
+
+
+def header_reason(check: Check, headers: Message) -> str | None:
+    """The first expected response header the answer lacks or does not match, in words; None when all match."""
+    for name, pattern in check.header.items():
+        value = headers.get(name)
+        if value is None:
+            return f"header {name} is missing, expected {pattern.pattern!r}"
+        if not pattern.search(value):
+            return f"header {name} is {value!r}, expected {pattern.pattern!r}"
     return None
 
 
@@ -537,14 +552,22 @@ class CheckRun:
         self.consecutive_failures = 0
         self.latency_ms_max: int | None = None
         self.last: Attempt | None = None
+        self.header_seen = False  # an answer matched the expected headers (header_grace_s)
+        self.header_waits = 0  # answers whose headers did not match yet, within header_grace_s: not failures
         self.ok: bool | None = None
         self.reason: str | None = None
         self._lock = threading.Lock()
 
-    def record(self, attempt: Attempt) -> None:
+    def record(self, attempt: Attempt, elapsed_s: float = 0.0) -> None:
+        """One probe's outcome, ``elapsed_s`` into the call."""
         with self._lock:
             self.attempts += 1
             self.last = attempt
+            grace = self.check.header_grace_s
+            self.header_seen = self.header_seen or bool(attempt.header_matched)
+            if attempt.header_matched is False and grace is not None and not self.header_seen and elapsed_s < grace:
+                self.header_waits += 1
+                return
             if attempt.ok:
                 self.successes += 1
                 self.consecutive_successes += 1
@@ -584,6 +607,7 @@ class CheckRun:
                 "error": error,
                 "headers": dict(last.headers),
                 "body_excerpt": last.body_excerpt,
+                **({"header_waits": self.header_waits} if self.header_waits else {}),
             }
 
 
@@ -610,7 +634,7 @@ class _Run:
         try:
             if self.stop.is_set():
                 return False
-            run.record(probe(run.check, self.context))
+            run.record(probe(run.check, self.context), time.monotonic() - self.started)
             return True
         finally:
             self.slots.release()

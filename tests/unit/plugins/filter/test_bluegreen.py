@@ -59,6 +59,10 @@ def test_expand_checks_adds_a_targets_request_headers_to_each_check():
     checks = [{"path": "/", "headers": {"Accept": "text/plain"}}]
     (item,) = expand_checks(checks, [{"name": "lb live", "base_url": "http://10.0.0.1", "headers": {"Host": "a.example.com"}}])
     assert item["headers"] == {"Accept": "text/plain", "Host": "a.example.com"}
+    # Another router's listener, probed with a grace for its colour header: each check carries it.
+    (peer,) = expand_checks(checks, [{"name": "lb2 live", "base_url": "http://10.0.0.2", "header": {"X-Bluegreen-Colour": "^blue$"},
+                                      "header_grace_s": 5.0}])
+    assert (peer["header"], peer["header_grace_s"]) == ({"X-Bluegreen-Colour": "^blue$"}, 5.0)
 
 
 def test_the_health_host_is_the_host_of_a_direct_probe_and_a_routers_name_picks_the_app():

@@ -201,6 +201,9 @@ def test_probe_targets_carry_a_routers_step_headers_and_then_expect_the_steps_co
         {"name": "r2 live", "base_url": "http://10.0.0.2:80", "header": {"X-Bluegreen-Colour": "^(blue|green)$"},
          "headers": {"Host": "a.example.com"}},
     ]
+    # The prober's own listener moved before its watch; another router's may come late: its answers get a grace.
+    peers = probe_targets(["r1", "r2"], hostvars, 80, "r1", "live", "^green$", None, "http", "", None, None, 5)
+    assert [target.get("header_grace_s") for target in peers] == [None, 5.0]
 
 
 def test_live_server_changes_list_what_to_try_for_each_colour_with_live_traffic_whose_servers_change():

@@ -458,6 +458,30 @@ def test_watch_reports_a_single_failure_plainly(app):
     assert (result["ok"], result["attempts"], result["error"]) == (False, 1, "status 502 not in [200] (the body begins 'status 502')")
 
 
+WATCH = {"mode": "watch", "duration": 0.5, "interval": 0.05, "failure_threshold": 2}
+
+
+def test_a_peer_router_that_moves_late_is_not_a_failure_within_its_grace(app):
+    # Another router's listener answers with the old colour twice (it commits late), then with the new one.
+    late = one(app.url("/colours/blue,blue,green?g1"), header={"X-Bluegreen-Colour": "^green$"}, header_grace_s=10,
+               settings=WATCH)
+    assert (late["ok"], late["failures"], late["header_waits"]) == (True, 0, 2)
+    # Without a grace, the same answers breach the watch (a router's own listener, which moved before its watch).
+    strict = one(app.url("/colours/blue,blue,green?g2"), header={"X-Bluegreen-Colour": "^green$"}, settings=WATCH)
+    assert strict["ok"] is False and "header X-Bluegreen-Colour is 'blue'" in strict["error"]
+
+
+def test_a_peer_router_that_went_back_fails_at_once_and_one_that_never_moves_after_its_grace(app):
+    back = one(app.url("/colours/green,blue?g3"), header={"X-Bluegreen-Colour": "^green$"}, header_grace_s=10,
+               settings=WATCH)
+    assert (back["ok"], back["attempts"], back["failures"]) == (False, 3, 2) and "header_waits" not in back
+    never = one(app.url("/colours/blue?g4"), header={"X-Bluegreen-Colour": "^green$"}, header_grace_s=0.12,
+                settings=WATCH)
+    assert never["ok"] is False and never["header_waits"] >= 2 and never["failures"] == 2
+    with pytest.raises(CheckError, match=r"checks\[0\]\.header_grace_s"):
+        parse_check({"url": app.url("/ok"), "header_grace_s": -1}, 0)
+
+
 def test_checks_waiting_for_a_probe_slot_past_the_deadline_say_so(app):
     checks = parse_checks([{"url": app.url("/slow/300?s1")}, {"url": app.url("/slow/300?s2")}])
     report = run_checks(checks, parse_settings({"concurrency": 1, "deadline": 0.1}))

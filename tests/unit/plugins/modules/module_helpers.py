@@ -108,7 +108,7 @@ FAKE_JSON = {"status": "ok", "data": {"version": "2.4.1", "ready": True, "worker
 
 
 class _FakeAppHandler(BaseHTTPRequestHandler):
-    """Routes: /ok /status/<code> /slow/<ms> /json /colour/<c> /redirect /flaky/<n> /fail-after/<n>
+    """Routes: /ok /status/<code> /slow/<ms> /json /colour/<c> /colours/<c,c,...> /redirect /flaky/<n> /fail-after/<n>
     /drip/<chunks>/<ms> /big/<bytes> /hang /echo-host /notjson."""
 
     server: FakeAppServer
@@ -142,6 +142,11 @@ class _FakeAppHandler(BaseHTTPRequestHandler):
             self._send(200, b"<html>not json</html>", "text/html", head=head)
         elif route == "colour":
             self._send(200, f"served by {rest[0]}".encode(), extra={"X-Bluegreen-Colour": rest[0]}, head=head)
+        elif route == "colours":
+            # The n-th request gets the n-th colour of the list, the last one from then on.
+            colours = rest[0].split(",")
+            colour = colours[min(hits, len(colours)) - 1]
+            self._send(200, f"served by {colour}".encode(), extra={"X-Bluegreen-Colour": colour}, head=head)
         elif route == "redirect":
             self._send(302, b"", extra={"Location": "/ok"}, head=head)
         elif route == "flaky":
