@@ -359,6 +359,7 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
     own_path = os.path.join(params["conf_dir"], f"{app}.cfg")
     cert_path = os.path.join(params["cert_dir"], f"{app}.pem")
     changes = []
+    map_before = read(paths["map_file"])
     if present:
         claim = _apps.claim(params)
         if params["manage"] == "full":
@@ -378,7 +379,7 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
         _apps.check_claims(claims, app, reserved)
         pem = _apps.certificate(module, params)
         own_before = read(own_path)
-        keep_live_serving(app, params["router"], own_before, read(paths["map_file"]), chosen)
+        keep_live_serving(app, params["router"], own_before, map_before, chosen)
         changes.append(Change(paths["page_file"], read(paths["page_file"]), page, 0o640))
         changes.append(Change(own_path, own_before, _haproxy_apps.app_config(claim, chosen, paths, options), 0o640))
         if params["manage"] == "full" and params["main_config"] is not None:
@@ -393,7 +394,6 @@ def plan(module: AnsibleModule, params: dict) -> tuple:
     changes.append(Change(paths["routes_file"], read(paths["routes_file"]), _haproxy_apps.routes_file(claims), 0o644))
     legacy_path = os.path.join(params["map_dir"], f"{app}.map")
     legacy = read(legacy_path)
-    map_before = read(paths["map_file"])
     seed = _haproxy.map_file_values(legacy) if legacy is not None else None
     steps = present and params["manage"] == "full"
     changes.append(Change(paths["map_file"], map_before, _haproxy_apps.map_with_app(map_before, app, present, seed, steps), 0o644))
